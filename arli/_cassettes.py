@@ -1,0 +1,149 @@
+"""Recorded HTTP exchanges (vcrpy cassettes): one configuration for tests and the offline demo.
+
+Requests are matched on method, path and *parsed* JSON body (key order and whitespace do
+not matter; the host does not either, so a cassette recorded against a local server replays
+for any base URL). Every credential-bearing header is replaced before a cassette is written,
+and :func:`find_secrets` scans cassette text for anything that still looks like a key.
+
+vcrpy is optional (the ``cli`` extra); it is imported only when a cassette is used.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "FILTERED_HEADERS",
+    "find_secrets",
+    "json_body_matcher",
+    "scrub_request",
+    "scrub_response",
+    "use_cassette",
+    "vcr_config",
+]
+
+#: Request and response headers that are never written to a cassette.
+FILTERED_HEADERS = (
+    "authorization",
+    "proxy-authorization",
+    "api-key",
+    "x-api-key",
+    "cookie",
+    "set-cookie",
+)
+_PLACEHOLDER = "REDACTED"
+
+_SECRET_PATTERNS = [
+    re.compile(r"(?i)\b(?:Bearer|Basic)\s+(?!REDACTED\b)[A-Za-z0-9+/=._\-]{8,}"),
+    re.compile(r"\bsk-[A-Za-z0-9_\-]{16,}"),
+    re.compile(
+        r"(?i)['\"]?(?:api[_-]?key|authorization|x-api-key)['\"]?\s*[:=]\s*"
+        r"\[?\s*['\"]?(?!REDACTED)(?!\s*\])[A-Za-z0-9+/=._\-]{12,}"
+    ),
+]
+
+
+def _body_text(body: Any) -> str | None:
+    if body is None:
+        return None
+    if isinstance(body, bytes):
+        try:
+            return body.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    return str(body)
+
+
+def json_body_matcher(r1: Any, r2: Any) -> None:
+    """Vcrpy matcher: equal parsed JSON bodies (or equal raw bodies when not JSON).
+
+    Raises:
+        AssertionError: when the bodies differ (vcrpy's matcher protocol).
+    """
+    t1, t2 = _body_text(r1.body), _body_text(r2.body)
+    if t1 == t2:
+        return
+    try:
+        j1 = json.loads(t1) if t1 else None
+        j2 = json.loads(t2) if t2 else None
+    except ValueError:
+        j1 = j2 = None
+    if j1 is not None and j1 == j2:
+        return
+    msg = f"request bodies differ: {(t1 or '')[:200]!r} != {(t2 or '')[:200]!r}"
+    raise AssertionError(msg)
+
+
+def scrub_request(request: Any) -> Any:
+    """Drop query-string credentials before a request is recorded."""
+    for name in ("api_key", "key", "token"):
+        if f"{name}=" in request.uri:
+            request.uri = re.sub(rf"([?&]{name}=)[^&]+", rf"\1{_PLACEHOLDER}", request.uri)
+    return request
+
+
+def scrub_response(response: dict[str, Any]) -> dict[str, Any]:
+    """Remove credential headers (cookies) from a response before it is recorded."""
+    headers = response.get("headers") or {}
+    for name in list(headers):
+        if name.lower() in FILTERED_HEADERS:
+            headers[name] = [_PLACEHOLDER]
+    return response
+
+
+def vcr_config(**overrides: Any) -> dict[str, Any]:
+    """The vcrpy configuration shared by the test suite and ``arli demo``.
+
+    Note that no ``record_mode`` is set: the pytest ``--record-mode`` option decides
+    (``none`` by default, so a missing cassette fails instead of reaching the network).
+    """
+    config: dict[str, Any] = {
+        "filter_headers": [(name, _PLACEHOLDER) for name in FILTERED_HEADERS],
+        "match_on": ["method", "path", "json_body"],
+        "allow_playback_repeats": True,
+        "decode_compressed_response": True,
+        "before_record_request": scrub_request,
+        "before_record_response": scrub_response,
+    }
+    config.update(overrides)
+    return config
+
+
+def register(vcr: Any) -> None:
+    """Register the ``json_body`` matcher on a :class:`vcr.VCR` instance."""
+    vcr.register_matcher("json_body", json_body_matcher)
+
+
+@contextmanager
+def use_cassette(path: str | Path, *, record_mode: str = "none") -> Iterator[Any]:
+    """Replay (or record) the exchanges in the cassette at ``path`` (needs vcrpy)."""
+    try:
+        import vcr  # noqa: PLC0415 - optional dependency
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        msg = "replaying cassettes needs vcrpy: pip install 'arli-integrations[cli]'"
+        raise ImportError(msg) from exc
+    recorder = vcr.VCR()
+    register(recorder)
+    with recorder.use_cassette(str(path), **vcr_config(record_mode=record_mode)) as cassette:
+        yield cassette
+
+
+def find_secrets(text: str, extra: tuple[str, ...] = ()) -> list[str]:
+    """Return the snippets of ``text`` that look like credentials.
+
+    Args:
+        text: cassette (or any) text.
+        extra: known secret values to look for as well (e.g. the key in the environment).
+    """
+    hits: list[str] = []
+    for pattern in _SECRET_PATTERNS:
+        hits.extend(m.group(0)[:60] for m in pattern.finditer(text))
+    for value in extra:
+        if value and len(value) >= 8 and value in text:
+            hits.append(value[:4] + "…")
+    return hits

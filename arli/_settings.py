@@ -1,0 +1,263 @@
+"""Settings: API keys, base URLs, timeouts, retries and concurrency limits.
+
+Keys are resolved in this order, separately for the text and the image API:
+
+1. the specific argument (``text_api_key=`` / ``image_api_key=``),
+2. the shared argument (``api_key=``),
+3. the specific environment variable (``ARLI_TEXT_KEY`` / ``ARLI_IMAGE_KEY``),
+4. the shared environment variable (``ARLIAI_API_KEY``).
+
+Keys are held as :class:`pydantic.SecretStr` and never appear in a repr, a log line, an
+exception or a serialized object.
+
+Base URLs: ``base_url=`` or ``ARLI_BASE_URL`` (default ``https://api.arliai.com``), with
+separate overrides for each API (``text_base_url=`` / ``ARLI_TEXT_BASE_URL`` and
+``image_base_url=`` / ``ARLI_IMAGE_BASE_URL``). A trailing ``/v1`` is removed, so the
+OpenAI-style ``https://api.arliai.com/v1`` works too: routes carry their own ``/v1``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from collections.abc import Mapping
+from typing import Literal
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from arli._errors import ArliConfigError
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "Api",
+    "ArliSettings",
+    "TimeoutKind",
+    "normalize_base_url",
+]
+
+Api = Literal["text", "image"]
+"""The two Arli APIs; each has its own key, base URL, timeouts and concurrency limit."""
+
+TimeoutKind = Literal["text", "image", "listing"]
+"""Which read timeout a request uses: text generation, image generation, or a quick listing."""
+
+DEFAULT_BASE_URL = "https://api.arliai.com"
+
+_KEY_ENV: dict[Api, str] = {"text": "ARLI_TEXT_KEY", "image": "ARLI_IMAGE_KEY"}
+_SHARED_KEY_ENV = "ARLIAI_API_KEY"
+_URL_ENV: dict[Api, str] = {"text": "ARLI_TEXT_BASE_URL", "image": "ARLI_IMAGE_BASE_URL"}
+_SHARED_URL_ENV = "ARLI_BASE_URL"
+
+
+def normalize_base_url(url: str, *, what: str = "base_url") -> str:
+    """Validate a base URL and strip trailing slashes and one trailing ``/v1``.
+
+    Raises:
+        ArliConfigError: when the URL is not an absolute http(s) URL.
+    """
+    raw = url.strip()
+    try:
+        parsed = httpx.URL(raw)
+    except (httpx.InvalidURL, TypeError) as exc:
+        msg = f"{what}={raw!r} is not a valid URL; expected e.g. {DEFAULT_BASE_URL!r}"
+        raise ArliConfigError(msg) from exc
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        msg = f"{what}={raw!r} must be an absolute http(s):// URL, e.g. {DEFAULT_BASE_URL!r}"
+        raise ArliConfigError(msg)
+    if parsed.query or parsed.fragment:
+        msg = f"{what}={raw!r} must not contain a query string or fragment"
+        raise ArliConfigError(msg)
+    raw = raw.rstrip("/")
+    if raw.endswith("/v1"):
+        raw = raw[: -len("/v1")]
+    return raw
+
+
+def _env_secret(env: Mapping[str, str], name: str) -> SecretStr | None:
+    value = env.get(name, "").strip()
+    return SecretStr(value) if value else None
+
+
+def _as_secret(value: str | SecretStr | None) -> SecretStr | None:
+    if value is None:
+        return None
+    secret = value if isinstance(value, SecretStr) else SecretStr(value)
+    return secret if secret.get_secret_value().strip() else None
+
+
+class ArliSettings(BaseModel):
+    """Connection settings shared by every Arli client.
+
+    Build it with :meth:`resolve` to apply arguments and environment variables in the
+    documented order; the constructor takes the values as they are.
+
+    Attributes:
+        text_api_key: key for the text API (chat, completions, tokenize, models).
+        image_api_key: key for the image API (txt2img, img2img, upscale, listings).
+        base_url: shared base URL for both APIs.
+        text_base_url: base URL override for the text API.
+        image_base_url: base URL override for the image API.
+        require_key: whether a missing key is an error (False for keyless proxies).
+        connect_timeout: seconds to establish a connection.
+        text_timeout: read timeout for text generation (per read: a stream may last longer).
+        image_timeout: read timeout for image generation and upscaling.
+        listing_timeout: read timeout for listings and other quick calls (models, tokenize).
+        max_retries: retries after the first attempt for retryable failures.
+        retry_read_timeouts: re-send a POST whose response timed out. Off by default: the
+            server may still be working on it (and bill it), image generation above all.
+        max_retry_after: the longest ``Retry-After`` we wait; a longer one raises at once.
+        retry_initial_backoff: the first retry delay in seconds (doubled at each retry).
+        retry_max_backoff: the longest computed retry delay.
+        image_auth: ``"bearer"`` or ``"basic"`` (the image API accepts both).
+        basic_auth_username: user name for Basic auth; ``None`` sends ``base64(key)`` as
+            Arli's docs show, a string sends ``base64(user:key)``.
+        text_max_concurrency: requests in flight at most for the text API in this process
+            (``None``: no limit; Arli's text limit depends on the plan).
+        image_max_concurrency: the same for the image API (Arli allows 6 in parallel).
+        default_headers: extra headers sent with every request.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    text_api_key: SecretStr | None = None
+    image_api_key: SecretStr | None = None
+    base_url: str = DEFAULT_BASE_URL
+    text_base_url: str | None = None
+    image_base_url: str | None = None
+    require_key: bool = True
+    connect_timeout: float = Field(default=10.0, gt=0)
+    text_timeout: float = Field(default=300.0, gt=0)
+    image_timeout: float = Field(default=300.0, gt=0)
+    listing_timeout: float = Field(default=30.0, gt=0)
+    max_retries: int = Field(default=2, ge=0, le=20)
+    retry_read_timeouts: bool = False
+    max_retry_after: float = Field(default=60.0, ge=0)
+    retry_initial_backoff: float = Field(default=0.5, ge=0)
+    retry_max_backoff: float = Field(default=8.0, ge=0)
+    image_auth: Literal["bearer", "basic"] = "bearer"
+    basic_auth_username: str | None = None
+    text_max_concurrency: int | None = Field(default=None, ge=1)
+    image_max_concurrency: int | None = Field(default=6, ge=1)
+    default_headers: dict[str, str] = Field(default_factory=dict)
+
+    @classmethod
+    def resolve(
+        cls,
+        *,
+        api_key: str | SecretStr | None = None,
+        text_api_key: str | SecretStr | None = None,
+        image_api_key: str | SecretStr | None = None,
+        base_url: str | None = None,
+        text_base_url: str | None = None,
+        image_base_url: str | None = None,
+        env: Mapping[str, str] | None = None,
+        **options: object,
+    ) -> ArliSettings:
+        """Build settings from arguments, falling back to environment variables.
+
+        Args:
+            api_key: key for both APIs.
+            text_api_key: key for the text API (wins over ``api_key``).
+            image_api_key: key for the image API (wins over ``api_key``).
+            base_url: base URL for both APIs (else ``ARLI_BASE_URL``, else the default).
+            text_base_url: text API base URL (else ``ARLI_TEXT_BASE_URL``, else ``base_url``).
+            image_base_url: image API base URL (else ``ARLI_IMAGE_BASE_URL``, else ``base_url``).
+            env: the environment to read (defaults to ``os.environ``).
+            **options: any other :class:`ArliSettings` field.
+
+        Raises:
+            ArliConfigError: for an invalid URL or option.
+        """
+        environ: Mapping[str, str] = os.environ if env is None else env
+        shared = _as_secret(api_key)
+        keys: dict[Api, SecretStr | None] = {}
+        specifics: tuple[tuple[Api, str | SecretStr | None], ...] = (
+            ("text", text_api_key),
+            ("image", image_api_key),
+        )
+        for api, specific in specifics:
+            keys[api] = (
+                _as_secret(specific)
+                or shared
+                or _env_secret(environ, _KEY_ENV[api])
+                or _env_secret(environ, _SHARED_KEY_ENV)
+            )
+        shared_url = base_url or environ.get(_SHARED_URL_ENV) or DEFAULT_BASE_URL
+        urls: dict[Api, str | None] = {
+            "text": text_base_url or environ.get(_URL_ENV["text"]) or None,
+            "image": image_base_url or environ.get(_URL_ENV["image"]) or None,
+        }
+        try:
+            return cls(
+                text_api_key=keys["text"],
+                image_api_key=keys["image"],
+                base_url=normalize_base_url(shared_url),
+                text_base_url=normalize_base_url(urls["text"], what="text_base_url")
+                if urls["text"]
+                else None,
+                image_base_url=normalize_base_url(urls["image"], what="image_base_url")
+                if urls["image"]
+                else None,
+                **options,
+            )
+        except ValueError as exc:
+            if isinstance(exc, ArliConfigError):
+                raise
+            raise ArliConfigError(f"invalid Arli settings: {exc}") from None
+
+    def api_key_for(self, api: Api) -> SecretStr | None:
+        """Return the key used for ``api`` (may be ``None``)."""
+        return self.text_api_key if api == "text" else self.image_api_key
+
+    def base_url_for(self, api: Api) -> str:
+        """Return the normalized base URL used for ``api``."""
+        override = self.text_base_url if api == "text" else self.image_base_url
+        return normalize_base_url(override or self.base_url)
+
+    def require_api_key(self, api: Api) -> SecretStr | None:
+        """Return the key for ``api``, raising a clear error when one is needed and missing.
+
+        Raises:
+            ArliConfigError: naming the argument and environment variables to set.
+        """
+        key = self.api_key_for(api)
+        if key is None and self.require_key:
+            msg = (
+                f"No API key for the Arli {api} API: pass api_key=... (or {api}_api_key=...), "
+                f"or set {_KEY_ENV[api]} or {_SHARED_KEY_ENV} in the environment."
+            )
+            raise ArliConfigError(msg)
+        return key
+
+    def authorization_for(self, api: Api) -> SecretStr | None:
+        """Return the ``Authorization`` header value for ``api`` as a secret, or ``None``."""
+        key = self.require_api_key(api)
+        if key is None:
+            return None
+        raw = key.get_secret_value()
+        if api == "image" and self.image_auth == "basic":
+            user = self.basic_auth_username
+            token = raw if user is None else f"{user}:{raw}"
+            return SecretStr("Basic " + base64.b64encode(token.encode()).decode("ascii"))
+        return SecretStr("Bearer " + raw)
+
+    def read_timeout(self, kind: TimeoutKind) -> float:
+        """Return the read timeout in seconds for a kind of request."""
+        if kind == "image":
+            return self.image_timeout
+        if kind == "listing":
+            return self.listing_timeout
+        return self.text_timeout
+
+    def max_concurrency_for(self, api: Api) -> int | None:
+        """Return the in-flight limit for ``api`` (``None``: unlimited)."""
+        return self.text_max_concurrency if api == "text" else self.image_max_concurrency
+
+    def key_fingerprint(self, api: Api) -> str:
+        """A short, non-reversible fingerprint of the key (for limiter and cache keys)."""
+        key = self.api_key_for(api)
+        if key is None:
+            return "-"
+        return hashlib.sha256(key.get_secret_value().encode()).hexdigest()[:16]

@@ -1,0 +1,366 @@
+"""TextClient: chat, completions, streaming, tokenize and models over the shared transport.
+
+The client sends request bodies as given (building them from typed parameters is the job
+of the payload builder) and returns the neutral results of :mod:`arli.text.parse`. Every
+call goes through one pooled transport, so retries, timeouts, limits and error mapping are
+the same everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from arli._errors import IncompleteResponseError, NotFoundError
+from arli._settings import ArliSettings
+from arli._transport import Transport, get_transport
+from arli.text.parse import (
+    ChatChunk,
+    ChatCompletion,
+    ChatStreamAccumulator,
+    Completion,
+    CompletionChunk,
+    CompletionStreamAccumulator,
+    ModelInfo,
+    TokenizeResult,
+    parse_chat_chunk,
+    parse_chat_completion,
+    parse_completion,
+    parse_completion_chunk,
+    parse_models,
+    parse_tokenize,
+)
+
+__all__ = ["TextClient", "TextRoutes"]
+
+
+class TextRoutes:
+    """Paths of the text API relative to its base URL.
+
+    ``tokenize`` lists candidates tried in order: Arli and Aphrodite serve ``/v1/tokenize``,
+    vLLM serves ``/tokenize``; the first that answers is remembered per client.
+    """
+
+    chat: str = "/v1/chat/completions"
+    completions: str = "/v1/completions"
+    models: str = "/v1/models"
+    tokenize: tuple[str, ...] = ("/v1/tokenize", "/tokenize")
+    detokenize: tuple[str, ...] = ("/v1/detokenize", "/detokenize")
+
+
+def _stream_body(body: Mapping[str, Any], include_usage: bool) -> dict[str, Any]:
+    out = dict(body)
+    out["stream"] = True
+    if include_usage and "stream_options" not in out:
+        out["stream_options"] = {"include_usage": True}
+    return out
+
+
+class TextClient:
+    """A client for the Arli text API (OpenAI-compatible, served by vLLM/Aphrodite).
+
+    Args:
+        api_key: the key (else ``ARLI_TEXT_KEY`` or ``ARLIAI_API_KEY``).
+        base_url: the base URL (else ``ARLI_TEXT_BASE_URL``/``ARLI_BASE_URL``, else Arli's).
+        settings: complete settings; when given, ``api_key``/``base_url``/``options`` are ignored.
+        http_client: an httpx client to use (not closed by us).
+        http_async_client: an httpx async client to use (not closed by us).
+        routes: route paths (for gateways that map them elsewhere).
+        **options: any other :class:`~arli.ArliSettings` field (``max_retries``, timeouts...).
+
+    Example:
+        .. code-block:: python
+
+            from arli import TextClient
+
+            client = TextClient()
+            answer = client.chat({"model": "Mistral-Nemo-12B-Instruct-2407",
+                                  "messages": [{"role": "user", "content": "Hi"}]})
+            print(answer.text, answer.usage)
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | SecretStr | None = None,
+        base_url: str | None = None,
+        settings: ArliSettings | None = None,
+        http_client: httpx.Client | None = None,
+        http_async_client: httpx.AsyncClient | None = None,
+        routes: TextRoutes | None = None,
+        **options: Any,
+    ):
+        self.settings = settings or ArliSettings.resolve(
+            api_key=api_key, text_base_url=base_url, **options
+        )
+        self.routes = routes or TextRoutes()
+        self._transport: Transport = get_transport(
+            self.settings, "text", http_client=http_client, http_async_client=http_async_client
+        )
+        self._tokenize_path: str | None = None
+        self._detokenize_path: str | None = None
+
+    def __repr__(self) -> str:
+        return f"TextClient(base_url={self._transport.base_url!r})"
+
+    @property
+    def transport(self) -> Transport:
+        """The transport (pooled clients, retries, limiter) this client uses."""
+        return self._transport
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the pooled connections (the client reopens them if used again)."""
+        self._transport.close()
+
+    async def aclose(self) -> None:
+        """Close the pooled connections, including the running loop's async pool."""
+        await self._transport.aclose()
+
+    def __enter__(self) -> TextClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> TextClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # -- chat ----------------------------------------------------------------------------
+
+    def chat(self, body: Mapping[str, Any], **request_options: Any) -> ChatCompletion:
+        """POST a chat completion and parse it."""
+        body = {k: v for k, v in body.items() if k != "stream_options"} | {"stream": False}
+        result = self._transport.request(
+            "POST", self.routes.chat, json_body=body, timeout="text", **request_options
+        )
+        return parse_chat_completion(result.json())
+
+    async def achat(self, body: Mapping[str, Any], **request_options: Any) -> ChatCompletion:
+        """Async :meth:`chat`."""
+        body = {k: v for k, v in body.items() if k != "stream_options"} | {"stream": False}
+        result = await self._transport.arequest(
+            "POST", self.routes.chat, json_body=body, timeout="text", **request_options
+        )
+        return parse_chat_completion(result.json())
+
+    def stream_chat(
+        self, body: Mapping[str, Any], *, include_usage: bool = True, **request_options: Any
+    ) -> Iterator[ChatChunk]:
+        """Stream a chat completion, yielding parsed chunks.
+
+        ``stream: true`` is set, and ``stream_options.include_usage`` unless the body has
+        its own ``stream_options`` or ``include_usage`` is False. A stream that ends without
+        ``[DONE]`` is accepted only if every choice got a finish reason; otherwise
+        :class:`~arli.IncompleteResponseError` is raised.
+        """
+        acc = ChatStreamAccumulator()
+
+        def on_eof() -> None:
+            if not acc.finished:
+                raise _incomplete_chat(acc.chunks)
+
+        for data in self._transport.stream_events(
+            "POST",
+            self.routes.chat,
+            json_body=_stream_body(body, include_usage),
+            on_eof=on_eof,
+            **request_options,
+        ):
+            chunk = parse_chat_chunk(data)
+            acc.add(chunk)
+            yield chunk
+
+    async def astream_chat(
+        self, body: Mapping[str, Any], *, include_usage: bool = True, **request_options: Any
+    ) -> AsyncIterator[ChatChunk]:
+        """Async :meth:`stream_chat`."""
+        acc = ChatStreamAccumulator()
+
+        def on_eof() -> None:
+            if not acc.finished:
+                raise _incomplete_chat(acc.chunks)
+
+        async for data in self._transport.astream_events(
+            "POST",
+            self.routes.chat,
+            json_body=_stream_body(body, include_usage),
+            on_eof=on_eof,
+            **request_options,
+        ):
+            chunk = parse_chat_chunk(data)
+            acc.add(chunk)
+            yield chunk
+
+    # -- completions ---------------------------------------------------------------------
+
+    def complete(self, body: Mapping[str, Any], **request_options: Any) -> Completion:
+        """POST a text completion (``/v1/completions``) and parse it."""
+        body = {k: v for k, v in body.items() if k != "stream_options"} | {"stream": False}
+        result = self._transport.request(
+            "POST", self.routes.completions, json_body=body, timeout="text", **request_options
+        )
+        return parse_completion(result.json())
+
+    async def acomplete(self, body: Mapping[str, Any], **request_options: Any) -> Completion:
+        """Async :meth:`complete`."""
+        body = {k: v for k, v in body.items() if k != "stream_options"} | {"stream": False}
+        result = await self._transport.arequest(
+            "POST", self.routes.completions, json_body=body, timeout="text", **request_options
+        )
+        return parse_completion(result.json())
+
+    def stream_complete(
+        self, body: Mapping[str, Any], *, include_usage: bool = True, **request_options: Any
+    ) -> Iterator[CompletionChunk]:
+        """Stream a text completion, yielding parsed chunks (see :meth:`stream_chat`)."""
+        acc = CompletionStreamAccumulator()
+
+        def on_eof() -> None:
+            if not acc.finished:
+                raise _incomplete_chat(0)
+
+        for data in self._transport.stream_events(
+            "POST",
+            self.routes.completions,
+            json_body=_stream_body(body, include_usage),
+            on_eof=on_eof,
+            **request_options,
+        ):
+            chunk = parse_completion_chunk(data)
+            acc.add(chunk)
+            yield chunk
+
+    async def astream_complete(
+        self, body: Mapping[str, Any], *, include_usage: bool = True, **request_options: Any
+    ) -> AsyncIterator[CompletionChunk]:
+        """Async :meth:`stream_complete`."""
+        acc = CompletionStreamAccumulator()
+
+        def on_eof() -> None:
+            if not acc.finished:
+                raise _incomplete_chat(0)
+
+        async for data in self._transport.astream_events(
+            "POST",
+            self.routes.completions,
+            json_body=_stream_body(body, include_usage),
+            on_eof=on_eof,
+            **request_options,
+        ):
+            chunk = parse_completion_chunk(data)
+            acc.add(chunk)
+            yield chunk
+
+    # -- tokenize, models ----------------------------------------------------------------
+
+    @staticmethod
+    def _tokenize_body(
+        model: str | None,
+        prompt: str | None,
+        messages: Sequence[Mapping[str, Any]] | None,
+        extra: Mapping[str, Any],
+    ) -> dict[str, Any]:
+        if (prompt is None) == (messages is None):
+            msg = "tokenize needs exactly one of prompt= or messages="
+            raise ValueError(msg)
+        body: dict[str, Any] = {}
+        if model is not None:
+            body["model"] = model
+        if prompt is not None:
+            body["prompt"] = prompt
+        else:
+            body["messages"] = list(messages or ())
+        body.update(extra)
+        return body
+
+    def tokenize(
+        self,
+        *,
+        model: str | None = None,
+        prompt: str | None = None,
+        messages: Sequence[Mapping[str, Any]] | None = None,
+        **extra: Any,
+    ) -> TokenizeResult:
+        """Count (and list) the tokens of a prompt or of chat messages.
+
+        Tries ``/v1/tokenize`` then ``/tokenize`` (vLLM serves the latter) and remembers
+        which one answered.
+
+        Args:
+            model: the model whose tokenizer counts.
+            prompt: a plain prompt.
+            messages: chat messages (rendered with the model's chat template).
+            **extra: other tokenize fields (``add_special_tokens``, ``return_token_strs``...).
+        """
+        body = self._tokenize_body(model, prompt, messages, extra)
+        paths = (self._tokenize_path,) if self._tokenize_path else self.routes.tokenize
+        first_error: NotFoundError | None = None
+        for path in paths:
+            try:
+                result = self._transport.request("POST", path, json_body=body, timeout="listing")
+            except NotFoundError as exc:
+                if not _is_missing_route(exc):
+                    raise
+                first_error = first_error or exc
+                continue
+            self._tokenize_path = path
+            return parse_tokenize(result.json())
+        assert first_error is not None
+        raise first_error
+
+    async def atokenize(
+        self,
+        *,
+        model: str | None = None,
+        prompt: str | None = None,
+        messages: Sequence[Mapping[str, Any]] | None = None,
+        **extra: Any,
+    ) -> TokenizeResult:
+        """Async :meth:`tokenize`."""
+        body = self._tokenize_body(model, prompt, messages, extra)
+        paths = (self._tokenize_path,) if self._tokenize_path else self.routes.tokenize
+        first_error: NotFoundError | None = None
+        for path in paths:
+            try:
+                result = await self._transport.arequest(
+                    "POST", path, json_body=body, timeout="listing"
+                )
+            except NotFoundError as exc:
+                if not _is_missing_route(exc):
+                    raise
+                first_error = first_error or exc
+                continue
+            self._tokenize_path = path
+            return parse_tokenize(result.json())
+        assert first_error is not None
+        raise first_error
+
+    def list_models(self) -> list[ModelInfo]:
+        """List the models available to the key (with ``max_model_len`` when served)."""
+        result = self._transport.request("GET", self.routes.models, timeout="listing")
+        return parse_models(result.json())
+
+    async def alist_models(self) -> list[ModelInfo]:
+        """Async :meth:`list_models`."""
+        result = await self._transport.arequest("GET", self.routes.models, timeout="listing")
+        return parse_models(result.json())
+
+
+def _is_missing_route(exc: NotFoundError) -> bool:
+    """A 404 for an unknown route (try the next path), not for an unknown model."""
+    return exc.error_type in (None, "Not Found") and "model" not in exc.message.lower()
+
+
+def _incomplete_chat(chunks: int) -> IncompleteResponseError:
+    return IncompleteResponseError(
+        f"the stream ended after {chunks} chunk{'s' if chunks != 1 else ''} without `data: [DONE]` "
+        "and before every choice had a finish reason: the answer is incomplete"
+    )

@@ -1,0 +1,647 @@
+"""Responses and stream chunks of the text API → small neutral result objects.
+
+Parsing is lenient about what the engines add (vLLM and Aphrodite put many extra keys,
+mostly ``null``, in every response) and strict about what we need: a response without a
+``choices`` list raises :class:`~arli.ArliResponseError` with the raw start of the body.
+
+Both reasoning field names are read: ``reasoning_content`` (vLLM <= 0.11, Aphrodite <= 0.10)
+and ``reasoning`` (vLLM >= 0.12, where 0.12 mirrors the same text into both keys).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from arli._errors import ArliResponseError
+
+__all__ = [
+    "ChatChoice",
+    "ChatChunk",
+    "ChatCompletion",
+    "ChatStreamAccumulator",
+    "ChoiceDelta",
+    "Completion",
+    "CompletionChoice",
+    "CompletionChunk",
+    "CompletionStreamAccumulator",
+    "ModelInfo",
+    "TokenizeResult",
+    "ToolCall",
+    "ToolCallDelta",
+    "Usage",
+    "parse_chat_chunk",
+    "parse_chat_completion",
+    "parse_completion",
+    "parse_completion_chunk",
+    "parse_models",
+    "parse_tokenize",
+    "parse_usage",
+]
+
+
+@dataclass(slots=True)
+class Usage:
+    """Token counts of one response."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    cached_tokens: int | None = None
+    reasoning_tokens: int | None = None
+
+
+@dataclass(slots=True)
+class ToolCall:
+    """A complete tool call: ``arguments`` is the JSON text the model produced."""
+
+    id: str
+    name: str
+    arguments: str
+    index: int = 0
+
+    def parsed_arguments(self) -> dict[str, Any]:
+        """Parse :attr:`arguments` as a JSON object (empty text means no arguments).
+
+        Raw control characters inside strings are tolerated (a known xgrammar bug lets
+        constrained output contain them).
+
+        Raises:
+            ValueError: when the text is not a JSON object.
+        """
+        text = self.arguments.strip()
+        if not text:
+            return {}
+        value = json.loads(text, strict=False)
+        if not isinstance(value, dict):
+            msg = f"tool call arguments are not a JSON object: {text[:200]!r}"
+            raise ValueError(msg)
+        return value
+
+
+@dataclass(slots=True)
+class ChatChoice:
+    """One choice of a chat completion."""
+
+    index: int
+    content: str | None
+    role: str = "assistant"
+    reasoning: str | None = None
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    finish_reason: str | None = None
+    stop_reason: str | int | None = None
+    logprobs: dict[str, Any] | None = None
+    refusal: str | None = None
+
+
+@dataclass(slots=True)
+class ChatCompletion:
+    """A non-streamed chat completion."""
+
+    id: str
+    model: str
+    created: int | None
+    choices: list[ChatChoice]
+    usage: Usage | None = None
+    system_fingerprint: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def text(self) -> str:
+        """The first choice's content ("" when it has none)."""
+        return (self.choices[0].content or "") if self.choices else ""
+
+
+@dataclass(slots=True)
+class ToolCallDelta:
+    """A fragment of a streamed tool call (fields arrive over several chunks)."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+
+
+@dataclass(slots=True)
+class ChoiceDelta:
+    """What one chunk adds to one choice."""
+
+    index: int
+    role: str | None = None
+    content: str | None = None
+    reasoning: str | None = None
+    tool_calls: list[ToolCallDelta] = field(default_factory=list)
+    finish_reason: str | None = None
+    stop_reason: str | int | None = None
+    logprobs: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class ChatChunk:
+    """One streamed chat chunk. A chunk with no choices carries the final usage."""
+
+    id: str
+    model: str
+    created: int | None
+    choices: list[ChoiceDelta]
+    usage: Usage | None = None
+    system_fingerprint: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass(slots=True)
+class CompletionChoice:
+    """One choice of a text completion (``/v1/completions``)."""
+
+    index: int
+    text: str
+    finish_reason: str | None = None
+    stop_reason: str | int | None = None
+    logprobs: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class Completion:
+    """A non-streamed text completion."""
+
+    id: str
+    model: str
+    created: int | None
+    choices: list[CompletionChoice]
+    usage: Usage | None = None
+    system_fingerprint: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def text(self) -> str:
+        """The first choice's text."""
+        return self.choices[0].text if self.choices else ""
+
+
+@dataclass(slots=True)
+class CompletionChunk:
+    """One streamed completion chunk (no choices: the final usage chunk)."""
+
+    id: str
+    model: str
+    created: int | None
+    choices: list[CompletionChoice]
+    usage: Usage | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass(slots=True)
+class TokenizeResult:
+    """The answer of the tokenize endpoint."""
+
+    count: int
+    tokens: list[int]
+    max_model_len: int | None = None
+    token_strs: list[str] | None = None
+
+
+@dataclass(slots=True)
+class ModelInfo:
+    """One entry of ``/v1/models``."""
+
+    id: str
+    owned_by: str | None = None
+    created: int | None = None
+    max_model_len: int | None = None
+    root: str | None = None
+    parent: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+def _bad(what: str, data: Any) -> ArliResponseError:
+    try:
+        text = json.dumps(data, ensure_ascii=False)[:300]
+    except (TypeError, ValueError):
+        text = repr(data)[:300]
+    return ArliResponseError(f"unexpected response from the server: {what}: {text}", body=text)
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _dict(value: Any) -> dict[str, Any] | None:
+    return value if isinstance(value, dict) else None
+
+
+def _stop_reason(value: Any) -> str | int | None:
+    if isinstance(value, (str, int)) and not isinstance(value, bool):
+        return value
+    return None
+
+
+def _reasoning(obj: Mapping[str, Any]) -> str | None:
+    value = obj.get("reasoning_content")
+    if value is None:
+        value = obj.get("reasoning")
+    return value if isinstance(value, str) else None
+
+
+def parse_usage(data: Any) -> Usage | None:
+    """Parse a ``usage`` object (``None`` when absent or not an object)."""
+    if not isinstance(data, dict):
+        return None
+    prompt = _int(data.get("prompt_tokens")) or 0
+    completion = _int(data.get("completion_tokens")) or 0
+    total = _int(data.get("total_tokens"))
+    details = _dict(data.get("prompt_tokens_details")) or {}
+    cdetails = _dict(data.get("completion_tokens_details")) or {}
+    return Usage(
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        total_tokens=total if total is not None else prompt + completion,
+        cached_tokens=_int(details.get("cached_tokens")),
+        reasoning_tokens=_int(cdetails.get("reasoning_tokens")),
+    )
+
+
+def _choices(data: Any, what: str) -> list[Any]:
+    if not isinstance(data, dict):
+        raise _bad(f"{what} is not a JSON object", data)
+    choices = data.get("choices")
+    if not isinstance(choices, list):
+        raise _bad(f"{what} has no `choices` list", data)
+    return choices
+
+
+def _tool_calls(raw: Any) -> list[ToolCall]:
+    calls: list[ToolCall] = []
+    if not isinstance(raw, list):
+        return calls
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict):
+            continue
+        fn = _dict(item.get("function")) or {}
+        args = fn.get("arguments")
+        if isinstance(args, (dict, list)):
+            args = json.dumps(args, ensure_ascii=False)
+        calls.append(
+            ToolCall(
+                id=_str(item.get("id")) or "",
+                name=_str(fn.get("name")) or "",
+                arguments=args if isinstance(args, str) else "",
+                index=_int(item.get("index")) if _int(item.get("index")) is not None else i,  # type: ignore[arg-type]
+            )
+        )
+    return calls
+
+
+def parse_chat_completion(data: Any) -> ChatCompletion:
+    """Parse a ``chat.completion`` object.
+
+    Raises:
+        ArliResponseError: when it is not a chat completion.
+    """
+    raw_choices = _choices(data, "the chat completion")
+    choices: list[ChatChoice] = []
+    for i, ch in enumerate(raw_choices):
+        if not isinstance(ch, dict):
+            raise _bad("a choice is not an object", ch)
+        msg = _dict(ch.get("message"))
+        if msg is None:
+            raise _bad("a choice has no `message`", ch)
+        content = msg.get("content")
+        if isinstance(content, list):  # content parts, rare in responses
+            content = "".join(
+                p.get("text", "")
+                for p in content
+                if isinstance(p, dict) and p.get("type") == "text"
+            )
+        choices.append(
+            ChatChoice(
+                index=_int(ch.get("index")) if _int(ch.get("index")) is not None else i,  # type: ignore[arg-type]
+                content=content if isinstance(content, str) else None,
+                role=_str(msg.get("role")) or "assistant",
+                reasoning=_reasoning(msg),
+                tool_calls=_tool_calls(msg.get("tool_calls")),
+                finish_reason=_str(ch.get("finish_reason")),
+                stop_reason=_stop_reason(ch.get("stop_reason")),
+                logprobs=_dict(ch.get("logprobs")),
+                refusal=_str(msg.get("refusal")),
+            )
+        )
+    return ChatCompletion(
+        id=_str(data.get("id")) or "",
+        model=_str(data.get("model")) or "",
+        created=_int(data.get("created")),
+        choices=choices,
+        usage=parse_usage(data.get("usage")),
+        system_fingerprint=_str(data.get("system_fingerprint")),
+        raw=data,
+    )
+
+
+def _tool_call_deltas(raw: Any) -> list[ToolCallDelta]:
+    deltas: list[ToolCallDelta] = []
+    if not isinstance(raw, list):
+        return deltas
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict):
+            continue
+        fn = _dict(item.get("function")) or {}
+        args = fn.get("arguments")
+        if isinstance(args, (dict, list)):
+            args = json.dumps(args, ensure_ascii=False)
+        index = _int(item.get("index"))
+        deltas.append(
+            ToolCallDelta(
+                index=index if index is not None else i,
+                id=_str(item.get("id")),
+                name=_str(fn.get("name")),
+                arguments=args if isinstance(args, str) else "",
+            )
+        )
+    return deltas
+
+
+def parse_chat_chunk(data: Any) -> ChatChunk:
+    """Parse a ``chat.completion.chunk`` object.
+
+    Raises:
+        ArliResponseError: when it is not a chat chunk.
+    """
+    raw_choices = _choices(data, "a stream chunk")
+    choices: list[ChoiceDelta] = []
+    for i, ch in enumerate(raw_choices):
+        if not isinstance(ch, dict):
+            raise _bad("a chunk choice is not an object", ch)
+        delta = _dict(ch.get("delta")) or {}
+        index = _int(ch.get("index"))
+        choices.append(
+            ChoiceDelta(
+                index=index if index is not None else i,
+                role=_str(delta.get("role")),
+                content=_str(delta.get("content")),
+                reasoning=_reasoning(delta),
+                tool_calls=_tool_call_deltas(delta.get("tool_calls")),
+                finish_reason=_str(ch.get("finish_reason")),
+                stop_reason=_stop_reason(ch.get("stop_reason")),
+                logprobs=_dict(ch.get("logprobs")),
+            )
+        )
+    return ChatChunk(
+        id=_str(data.get("id")) or "",
+        model=_str(data.get("model")) or "",
+        created=_int(data.get("created")),
+        choices=choices,
+        usage=parse_usage(data.get("usage")),
+        system_fingerprint=_str(data.get("system_fingerprint")),
+        raw=data,
+    )
+
+
+def _completion_choices(raw_choices: list[Any]) -> list[CompletionChoice]:
+    choices: list[CompletionChoice] = []
+    for i, ch in enumerate(raw_choices):
+        if not isinstance(ch, dict):
+            raise _bad("a choice is not an object", ch)
+        index = _int(ch.get("index"))
+        text = ch.get("text")
+        choices.append(
+            CompletionChoice(
+                index=index if index is not None else i,
+                text=text if isinstance(text, str) else "",
+                finish_reason=_str(ch.get("finish_reason")),
+                stop_reason=_stop_reason(ch.get("stop_reason")),
+                logprobs=_dict(ch.get("logprobs")),
+            )
+        )
+    return choices
+
+
+def parse_completion(data: Any) -> Completion:
+    """Parse a ``text_completion`` object."""
+    choices = _completion_choices(_choices(data, "the completion"))
+    return Completion(
+        id=_str(data.get("id")) or "",
+        model=_str(data.get("model")) or "",
+        created=_int(data.get("created")),
+        choices=choices,
+        usage=parse_usage(data.get("usage")),
+        system_fingerprint=_str(data.get("system_fingerprint")),
+        raw=data,
+    )
+
+
+def parse_completion_chunk(data: Any) -> CompletionChunk:
+    """Parse one streamed ``text_completion`` chunk."""
+    choices = _completion_choices(_choices(data, "a completion stream chunk"))
+    return CompletionChunk(
+        id=_str(data.get("id")) or "",
+        model=_str(data.get("model")) or "",
+        created=_int(data.get("created")),
+        choices=choices,
+        usage=parse_usage(data.get("usage")),
+        raw=data,
+    )
+
+
+def parse_tokenize(data: Any) -> TokenizeResult:
+    """Parse a tokenize answer (vLLM and Aphrodite key orders alike)."""
+    if not isinstance(data, dict):
+        raise _bad("the tokenize answer is not an object", data)
+    tokens = data.get("tokens")
+    if not isinstance(tokens, list):
+        raise _bad("the tokenize answer has no `tokens` list", data)
+    count = _int(data.get("count"))
+    strs = data.get("token_strs")
+    return TokenizeResult(
+        count=count if count is not None else len(tokens),
+        tokens=[t for t in tokens if isinstance(t, int)],
+        max_model_len=_int(data.get("max_model_len")),
+        token_strs=[s for s in strs if isinstance(s, str)] if isinstance(strs, list) else None,
+    )
+
+
+def parse_models(data: Any) -> list[ModelInfo]:
+    """Parse ``/v1/models`` (``{"object": "list", "data": [...]}`` or a bare list)."""
+    items = data.get("data") if isinstance(data, dict) else data
+    if not isinstance(items, list):
+        raise _bad("the model list has no `data` list", data)
+    models: list[ModelInfo] = []
+    for item in items:
+        if isinstance(item, str):
+            models.append(ModelInfo(id=item, raw={"id": item}))
+            continue
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+            continue
+        models.append(
+            ModelInfo(
+                id=item["id"],
+                owned_by=_str(item.get("owned_by")),
+                created=_int(item.get("created")),
+                max_model_len=_int(item.get("max_model_len")),
+                root=_str(item.get("root")),
+                parent=_str(item.get("parent")),
+                raw=item,
+            )
+        )
+    return models
+
+
+# -- stream accumulation -----------------------------------------------------------------
+
+
+@dataclass
+class _ChoiceState:
+    index: int
+    role: str = "assistant"
+    content: list[str] = field(default_factory=list)
+    reasoning: list[str] = field(default_factory=list)
+    tools: dict[int, ToolCallDelta] = field(default_factory=dict)
+    finish_reason: str | None = None
+    stop_reason: str | int | None = None
+    logprob_content: list[Any] = field(default_factory=list)
+
+
+class ChatStreamAccumulator:
+    """Merges streamed chat chunks into the complete :class:`ChatCompletion`.
+
+    Tool-call fragments are joined per ``index``; usage is taken from the final usage
+    chunk (``choices: []``) when there is one, else from the last chunk that had usage
+    (vLLM's ``continuous_usage_stats`` is cumulative). :attr:`finished` says whether every
+    choice seen got a finish reason (a stream that ends after that without ``[DONE]`` is
+    complete enough to use).
+    """
+
+    def __init__(self) -> None:
+        self.id = ""
+        self.model = ""
+        self.created: int | None = None
+        self.system_fingerprint: str | None = None
+        self.usage: Usage | None = None
+        self._final_usage = False
+        self._choices: dict[int, _ChoiceState] = {}
+        self.chunks = 0
+
+    def add(self, chunk: ChatChunk) -> None:
+        """Merge one chunk."""
+        self.chunks += 1
+        self.id = self.id or chunk.id
+        self.model = self.model or chunk.model
+        self.created = self.created if self.created is not None else chunk.created
+        self.system_fingerprint = self.system_fingerprint or chunk.system_fingerprint
+        if chunk.usage is not None and not self._final_usage:
+            self.usage = chunk.usage
+            self._final_usage = not chunk.choices
+        for delta in chunk.choices:
+            state = self._choices.get(delta.index)
+            if state is None:
+                state = self._choices[delta.index] = _ChoiceState(delta.index)
+            if delta.role:
+                state.role = delta.role
+            if delta.content:
+                state.content.append(delta.content)
+            if delta.reasoning:
+                state.reasoning.append(delta.reasoning)
+            for tc in delta.tool_calls:
+                acc = state.tools.get(tc.index)
+                if acc is None:
+                    state.tools[tc.index] = ToolCallDelta(tc.index, tc.id, tc.name, tc.arguments)
+                else:
+                    acc.id = acc.id or tc.id
+                    acc.name = acc.name or tc.name
+                    acc.arguments += tc.arguments
+            if delta.finish_reason:
+                state.finish_reason = delta.finish_reason
+                state.stop_reason = delta.stop_reason
+            if delta.logprobs and isinstance(delta.logprobs.get("content"), list):
+                state.logprob_content.extend(delta.logprobs["content"])
+
+    @property
+    def finished(self) -> bool:
+        """True when at least one choice arrived and every choice has a finish reason."""
+        return bool(self._choices) and all(s.finish_reason for s in self._choices.values())
+
+    def result(self) -> ChatCompletion:
+        """The completion assembled so far."""
+        choices = [
+            ChatChoice(
+                index=s.index,
+                content="".join(s.content),
+                role=s.role,
+                reasoning="".join(s.reasoning) or None,
+                tool_calls=[
+                    ToolCall(id=t.id or "", name=t.name or "", arguments=t.arguments, index=t.index)
+                    for _, t in sorted(s.tools.items())
+                ],
+                finish_reason=s.finish_reason,
+                stop_reason=s.stop_reason,
+                logprobs={"content": s.logprob_content} if s.logprob_content else None,
+            )
+            for _, s in sorted(self._choices.items())
+        ]
+        return ChatCompletion(
+            id=self.id,
+            model=self.model,
+            created=self.created,
+            choices=choices,
+            usage=self.usage,
+            system_fingerprint=self.system_fingerprint,
+        )
+
+
+class CompletionStreamAccumulator:
+    """Merges streamed completion chunks into the complete :class:`Completion`."""
+
+    def __init__(self) -> None:
+        self.id = ""
+        self.model = ""
+        self.created: int | None = None
+        self.usage: Usage | None = None
+        self._final_usage = False
+        self._texts: dict[int, list[str]] = {}
+        self._finish: dict[int, tuple[str | None, str | int | None]] = {}
+
+    def add(self, chunk: CompletionChunk) -> None:
+        """Merge one chunk."""
+        self.id = self.id or chunk.id
+        self.model = self.model or chunk.model
+        self.created = self.created if self.created is not None else chunk.created
+        if chunk.usage is not None and not self._final_usage:
+            self.usage = chunk.usage
+            self._final_usage = not chunk.choices
+        for ch in chunk.choices:
+            self._texts.setdefault(ch.index, []).append(ch.text)
+            if ch.finish_reason:
+                self._finish[ch.index] = (ch.finish_reason, ch.stop_reason)
+
+    @property
+    def finished(self) -> bool:
+        """True when every choice seen has a finish reason."""
+        return bool(self._texts) and all(i in self._finish for i in self._texts)
+
+    def result(self) -> Completion:
+        """The completion assembled so far."""
+        choices = [
+            CompletionChoice(
+                index=i,
+                text="".join(parts),
+                finish_reason=self._finish.get(i, (None, None))[0],
+                stop_reason=self._finish.get(i, (None, None))[1],
+            )
+            for i, parts in sorted(self._texts.items())
+        ]
+        return Completion(
+            id=self.id, model=self.model, created=self.created, choices=choices, usage=self.usage
+        )

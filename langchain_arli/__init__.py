@@ -1,0 +1,1 @@
+"""LangChain integrations for Arli AI."""

