@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Re-record cassettes.  `make record [TARGET=reference|vllm]`, `make record-live`.
+#
+#   reference    (default) start tests/reference_server on 127.0.0.1 and re-record every
+#                cassette test marked recorded_against("reference")
+#   vllm         start the live vLLM server (scripts/live) and re-record the tests marked
+#                recorded_against("vllm")
+#   live-service re-record the tests marked recorded_against("arli") against
+#                https://api.arliai.com (needs ARLIAI_API_KEY; this reaches the internet)
+#
+# Extra arguments go to pytest (e.g. `scripts/record.sh reference -k demo`).
+# Cassettes are written with every auth header replaced; the test suite scans them.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+cd "$root"
+py="$root/.venv/bin/python"
+target="${1:-reference}"
+shift || true
+
+pytest_args=(-o addopts="" -p no:cacheprovider --strict-markers -q -m recorded_against
+    --record-mode=rewrite)
+local_only=(--block-network --allowed-hosts=127.0.0.1,localhost)
+
+case "$target" in
+reference)
+    port="$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+    "$py" -m tests.reference_server --host 127.0.0.1 --port "$port" --api-key test-key &
+    pid=$!
+    trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true' EXIT
+    for _ in $(seq 100); do
+        "$py" -c "import httpx,sys; sys.exit(httpx.get('http://127.0.0.1:$port/health').status_code != 200)" 2>/dev/null && break
+        sleep 0.1
+    done
+    ARLI_RECORD_TARGET=reference ARLI_RECORD_BASE_URL="http://127.0.0.1:$port" \
+        ARLI_RECORD_API_KEY=test-key \
+        "$root/.venv/bin/pytest" "${pytest_args[@]}" "${local_only[@]}" tests "$@"
+    ;;
+vllm)
+    # shellcheck disable=SC2016
+    "$here/live/with_server.sh" env ARLI_RECORD_TARGET=vllm \
+        bash -c 'ARLI_RECORD_BASE_URL="$ARLI_LIVE_BASE_URL" ARLI_RECORD_MODEL="$ARLI_LIVE_MODEL" exec "$0" "$@"' \
+        "$root/.venv/bin/pytest" "${pytest_args[@]}" "${local_only[@]}" tests "$@"
+    ;;
+live-service)
+    : "${ARLIAI_API_KEY:?set ARLIAI_API_KEY to record against the real service}"
+    ARLI_RECORD_TARGET=arli ARLI_RECORD_BASE_URL="${ARLI_BASE_URL:-https://api.arliai.com}" \
+        ARLI_RECORD_API_KEY="$ARLIAI_API_KEY" \
+        "$root/.venv/bin/pytest" "${pytest_args[@]}" tests "$@"
+    ;;
+*)
+    echo "usage: $0 [reference|vllm|live-service] [pytest args...]" >&2
+    exit 2
+    ;;
+esac
