@@ -1,0 +1,70 @@
+"""`make bench`: run every bench/bench_*.py module and write bench/results.md and .json.
+
+Each module exposes ``run() -> list[Result]``. Run one module with
+``python -m bench <name>`` (e.g. ``python -m bench images``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+from bench._common import Result
+
+HERE = Path(__file__).parent
+
+
+def _modules(selected: list[str]) -> list[str]:
+    names = sorted(p.stem for p in HERE.glob("bench_*.py"))
+    if selected:
+        wanted = {f"bench_{s}" if not s.startswith("bench_") else s for s in selected}
+        names = [n for n in names if n in wanted]
+    return names
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+
+
+def main(argv: list[str]) -> int:
+    results: list[Result] = []
+    started = time.time()
+    for name in _modules(argv):
+        print(f"== {name}", flush=True)
+        module = importlib.import_module(f"bench.{name}")
+        for result in module.run():
+            flag = {True: "ok", False: "MISSED", None: ""}[result.ok]
+            print(f"   {result.name}: {_fmt(result.value)} {result.unit} {result.target} {flag}")
+            results.append(result)
+    machine = (
+        f"{platform.machine()}, {platform.python_implementation()} {platform.python_version()}"
+    )
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Written by `make bench` on {time.strftime('%Y-%m-%d %H:%M', time.localtime(started))} "
+        f"({machine}); every figure was measured in that run.",
+        "",
+        "| group | measurement | value | target | met |",
+        "|---|---|---|---|---|",
+    ]
+    for r in results:
+        met = {True: "yes", False: "**no**", None: ""}[r.ok]
+        note = f" ({r.note})" if r.note else ""
+        lines.append(
+            f"| {r.group} | {r.name}{note} | {_fmt(r.value)} {r.unit} | {r.target} | {met} |"
+        )
+    out = HERE / "results.md"
+    if not argv:  # partial runs do not overwrite the full table
+        out.write_text("\n".join(lines) + "\n")
+        (HERE / "results.json").write_text(json.dumps([r.as_dict() for r in results], indent=2))
+        print(f"wrote {out}")
+    return 1 if any(r.ok is False for r in results) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
