@@ -2,14 +2,16 @@
 
 Requests are matched on method, path and *parsed* JSON body (key order and whitespace do
 not matter; the host does not either, so a cassette recorded against a local server replays
-for any base URL). Every credential-bearing header is replaced before a cassette is written,
-and :func:`find_secrets` scans cassette text for anything that still looks like a key.
+for any base URL); binary bodies (multipart uploads) must match byte for byte. Every
+credential-bearing header is replaced before a cassette is written, and
+:func:`find_secrets` scans cassette text for anything that still looks like a key.
 
 vcrpy is optional (the ``cli`` extra); it is imported only when a cassette is used.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 from collections.abc import Iterator
@@ -59,6 +61,26 @@ def _body_text(body: Any) -> str | None:
     return str(body)
 
 
+def _raw(body: Any) -> bytes:
+    if body is None:
+        return b""
+    return body if isinstance(body, bytes) else str(body).encode()
+
+
+def _normalized(body: Any) -> Any:
+    """Tool descriptions are compared after ``inspect.cleandoc``.
+
+    Python 3.13 dedents docstrings at compile time, so a tool's description differs between
+    the Python that recorded a cassette and the one replaying it.
+    """
+    if isinstance(body, dict) and isinstance(body.get("tools"), list):
+        for tool in body["tools"]:
+            fn = tool.get("function") if isinstance(tool, dict) else None
+            if isinstance(fn, dict) and isinstance(fn.get("description"), str):
+                fn["description"] = inspect.cleandoc(fn["description"])
+    return body
+
+
 def json_body_matcher(r1: Any, r2: Any) -> None:
     """Vcrpy matcher: equal parsed JSON bodies (or equal raw bodies when not JSON).
 
@@ -66,11 +88,15 @@ def json_body_matcher(r1: Any, r2: Any) -> None:
         AssertionError: when the bodies differ (vcrpy's matcher protocol).
     """
     t1, t2 = _body_text(r1.body), _body_text(r2.body)
+    if t1 is None and t2 is None and _raw(r1.body) != _raw(r2.body):
+        # Binary bodies (multipart uploads) must be byte for byte the same.
+        msg = f"binary request bodies differ ({len(_raw(r1.body))} and {len(_raw(r2.body))} bytes)"
+        raise AssertionError(msg)
     if t1 == t2:
         return
     try:
-        j1 = json.loads(t1) if t1 else None
-        j2 = json.loads(t2) if t2 else None
+        j1 = _normalized(json.loads(t1)) if t1 else None
+        j2 = _normalized(json.loads(t2)) if t2 else None
     except ValueError:
         j1 = j2 = None
     if j1 is not None and j1 == j2:

@@ -9,19 +9,24 @@ the other supported systems); catch a narrower class to act on a specific cause:
     ├── ArliConnectionError        the server could not be reached, or the connection broke
     │   └── ArliTimeoutError       connect, read, write or pool timeout
     ├── ArliResponseError          the server answered 2xx, but not with something we can use
-    │   └── IncompleteResponseError    a stream ended before `[DONE]` or a finish reason
-    └── ArliStatusError            an error answer (status, message, request id, raw body)
-        ├── BadRequestError            400
-        ├── AuthenticationError        401
-        ├── PermissionDeniedError      403
-        ├── NotFoundError              404
-        ├── UnprocessableEntityError   422
-        ├── RateLimitError             429 (``retry_after`` seconds when the server said)
-        └── InternalServerError        5xx
+    │   ├── IncompleteResponseError    a stream ended before `[DONE]` or a finish reason
+    │   └── ConstraintViolationError   a guided-decoding answer that breaks its constraint
+    ├── ArliStatusError            an error answer (status, message, request id, raw body)
+    │   ├── BadRequestError            400
+    │   ├── AuthenticationError        401
+    │   ├── PermissionDeniedError      403
+    │   ├── NotFoundError              404
+    │   ├── UnprocessableEntityError   422
+    │   ├── RateLimitError             429 (``retry_after`` seconds when the server said)
+    │   └── InternalServerError        5xx
+    └── OCRError                   an OCR run could not complete (``arli.ocr``)
+        ├── OCRSourceError             a document could not be read (missing, corrupt, password)
+        ├── OCRPageError               a page failed for good (page number, label, attempts, cause)
+        └── OCRDependencyError         the ``ocr`` extra (Pillow, pypdfium2) is not installed
 
 :class:`ArliConfigError` and :class:`ArliValidationError` also subclass :class:`ValueError`,
-and :class:`ArliTimeoutError` also subclasses :class:`TimeoutError`, so code written against
-the standard exceptions keeps working.
+:class:`ArliTimeoutError` also subclasses :class:`TimeoutError` and :class:`OCRDependencyError`
+:class:`ImportError`, so code written against the standard exceptions keeps working.
 
 The server's message is extracted from every error envelope the engines behind Arli emit
 (see :func:`extract_error_message`): the OpenAI-style nested ``{"error": {...}}``, the flat
@@ -47,10 +52,15 @@ __all__ = [
     "ArliTimeoutError",
     "ArliValidationError",
     "AuthenticationError",
+    "ConstraintViolationError",
     "BadRequestError",
     "IncompleteResponseError",
     "InternalServerError",
     "NotFoundError",
+    "OCRDependencyError",
+    "OCRError",
+    "OCRPageError",
+    "OCRSourceError",
     "PermissionDeniedError",
     "RateLimitError",
     "UnprocessableEntityError",
@@ -134,6 +144,36 @@ class IncompleteResponseError(ArliResponseError):
     """A streamed response ended before ``data: [DONE]`` or a finish reason arrived."""
 
 
+class ConstraintViolationError(ArliResponseError):
+    """A guided-decoding answer does not satisfy its constraint.
+
+    Usually the server ignored the constraint (vLLM >= 0.12 silently ignores the legacy
+    ``guided_*`` fields; old servers ignore ``structured_outputs``), or the answer was cut
+    off by ``max_tokens``. The message says which, and what to change.
+
+    Attributes:
+        kind: ``"json"``, ``"regex"``, ``"choice"``, ``"grammar"`` or ``"json_object"``.
+        answer: the text the model returned.
+        problems: what was wrong with it.
+        finish_reason: the choice's finish reason.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: str,
+        answer: str,
+        problems: list[str],
+        finish_reason: str | None = None,
+    ):
+        super().__init__(message, body=answer[:300])
+        self.kind = kind
+        self.answer = answer
+        self.problems = problems
+        self.finish_reason = finish_reason
+
+
 class ArliStatusError(ArliError):
     """The server answered with an error status.
 
@@ -213,6 +253,71 @@ class RateLimitError(ArliStatusError):
 
 class InternalServerError(ArliStatusError):
     """5xx: the server or an upstream failed."""
+
+
+class OCRError(ArliError):
+    """An OCR run (:mod:`arli.ocr`) could not complete.
+
+    Attributes:
+        source: the document it is about (a path, URL or name; never file contents).
+        report: the run's :class:`~arli.ocr.OCRReport` up to the failure, when there was a run.
+    """
+
+    def __init__(self, message: str, *, source: str | None = None, report: Any = None):
+        super().__init__(message)
+        self.source = source
+        self.report = report
+
+
+class OCRSourceError(OCRError):
+    """A document could not be read: missing, unsupported, corrupt, or the wrong password.
+
+    Attributes:
+        cause: the underlying exception, if any.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str | None = None,
+        cause: BaseException | None = None,
+        report: Any = None,
+    ):
+        super().__init__(message, source=source, report=report)
+        self.cause = cause
+
+
+class OCRPageError(OCRError):
+    """A page could not be transcribed (raised with ``on_page_error="raise"``).
+
+    Attributes:
+        page: the 1-based page number in the document.
+        page_label: the page's label (the PDF page label, else the number as text).
+        attempts: how many requests were sent for the page (0: it failed before sending).
+        cause: the last error (a typed :class:`ArliError` for server answers).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str | None = None,
+        page: int,
+        page_label: str | None = None,
+        attempts: int = 0,
+        cause: BaseException | None = None,
+        report: Any = None,
+    ):
+        super().__init__(message, source=source, report=report)
+        self.page = page
+        self.page_label = page_label if page_label is not None else str(page)
+        self.attempts = attempts
+        self.cause = cause
+
+
+class OCRDependencyError(OCRError, ImportError):
+    """The ``ocr`` extra is missing: ``pip install "arli-integrations[ocr]"``."""
 
 
 _STATUS_CLASSES: dict[int, type[ArliStatusError]] = {
@@ -306,6 +411,9 @@ def _envelope_fields(data: Any) -> tuple[str | None, str | None, str | None, Any
             msg = detail
         elif isinstance(detail, list) and detail:
             msg = _detail_list_message(detail)
+        elif isinstance(detail, dict) and _envelope_fields(detail)[0]:
+            # a gateway wrapping the upstream error: {"error": "Upstream error", "detail": {...}}
+            msg = f"{err}: {_envelope_fields(detail)[0]}"
         elif isinstance(data.get("errors"), str) and data["errors"]:
             msg = data["errors"]
         else:

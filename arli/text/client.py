@@ -14,7 +14,8 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from arli._errors import IncompleteResponseError, NotFoundError
+from arli._errors import ArliConfigError, IncompleteResponseError, NotFoundError
+from arli._providers import Provider, get_provider
 from arli._settings import ArliSettings
 from arli._transport import Transport, get_transport
 from arli.text.parse import (
@@ -49,6 +50,14 @@ class TextRoutes:
     models: str = "/v1/models"
     tokenize: tuple[str, ...] = ("/v1/tokenize", "/tokenize")
     detokenize: tuple[str, ...] = ("/v1/detokenize", "/detokenize")
+
+
+def _plain_body(body: Mapping[str, Any]) -> dict[str, Any]:
+    """A non-streaming body: ``stream: false`` and no ``stream_options`` (vLLM rejects them)."""
+    out = dict(body)
+    out["stream"] = False
+    out.pop("stream_options", None)
+    return out
 
 
 def _stream_body(body: Mapping[str, Any], include_usage: bool) -> dict[str, Any]:
@@ -96,6 +105,10 @@ class TextClient:
         self.settings = settings or ArliSettings.resolve(
             api_key=api_key, text_base_url=base_url, **options
         )
+        self.provider: Provider = get_provider(self.settings.provider)
+        if not self.provider.has_text:
+            msg = f"{self.provider.label} has no text API"
+            raise ArliConfigError(msg)
         self.routes = routes or TextRoutes()
         self._transport: Transport = get_transport(
             self.settings, "text", http_client=http_client, http_async_client=http_async_client
@@ -137,7 +150,7 @@ class TextClient:
 
     def chat(self, body: Mapping[str, Any], **request_options: Any) -> ChatCompletion:
         """POST a chat completion and parse it."""
-        body = {k: v for k, v in body.items() if k != "stream_options"} | {"stream": False}
+        body = _plain_body(body)
         result = self._transport.request(
             "POST", self.routes.chat, json_body=body, timeout="text", **request_options
         )
@@ -145,7 +158,7 @@ class TextClient:
 
     async def achat(self, body: Mapping[str, Any], **request_options: Any) -> ChatCompletion:
         """Async :meth:`chat`."""
-        body = {k: v for k, v in body.items() if k != "stream_options"} | {"stream": False}
+        body = _plain_body(body)
         result = await self._transport.arequest(
             "POST", self.routes.chat, json_body=body, timeout="text", **request_options
         )
@@ -203,7 +216,7 @@ class TextClient:
 
     def complete(self, body: Mapping[str, Any], **request_options: Any) -> Completion:
         """POST a text completion (``/v1/completions``) and parse it."""
-        body = {k: v for k, v in body.items() if k != "stream_options"} | {"stream": False}
+        body = _plain_body(body)
         result = self._transport.request(
             "POST", self.routes.completions, json_body=body, timeout="text", **request_options
         )
@@ -211,7 +224,7 @@ class TextClient:
 
     async def acomplete(self, body: Mapping[str, Any], **request_options: Any) -> Completion:
         """Async :meth:`complete`."""
-        body = {k: v for k, v in body.items() if k != "stream_options"} | {"stream": False}
+        body = _plain_body(body)
         result = await self._transport.arequest(
             "POST", self.routes.completions, json_body=body, timeout="text", **request_options
         )
@@ -343,14 +356,42 @@ class TextClient:
         assert first_error is not None
         raise first_error
 
-    def list_models(self) -> list[ModelInfo]:
-        """List the models available to the key (with ``max_model_len`` when served)."""
-        result = self._transport.request("GET", self.routes.models, timeout="listing")
+    @property
+    def allowed_params(self) -> frozenset[str] | None:
+        """The parameters the provider accepts (``None``: every Arli parameter)."""
+        return self.provider.text_params
+
+    @staticmethod
+    def _models_query(available_on_current_plan: bool | None) -> dict[str, int] | None:
+        if available_on_current_plan is None:
+            return None
+        return {"available_on_current_plan": int(available_on_current_plan)}
+
+    def list_models(self, *, available_on_current_plan: bool | None = None) -> list[ModelInfo]:
+        """List the models (with ``max_model_len`` when the server gives it).
+
+        Args:
+            available_on_current_plan: Featherless: only the models on your plan (True),
+                or all of them (False); not sent when ``None``.
+        """
+        result = self._transport.request(
+            "GET",
+            self.routes.models,
+            params=self._models_query(available_on_current_plan),
+            timeout="listing",
+        )
         return parse_models(result.json())
 
-    async def alist_models(self) -> list[ModelInfo]:
+    async def alist_models(
+        self, *, available_on_current_plan: bool | None = None
+    ) -> list[ModelInfo]:
         """Async :meth:`list_models`."""
-        result = await self._transport.arequest("GET", self.routes.models, timeout="listing")
+        result = await self._transport.arequest(
+            "GET",
+            self.routes.models,
+            params=self._models_query(available_on_current_plan),
+            timeout="listing",
+        )
         return parse_models(result.json())
 
 

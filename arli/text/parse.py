@@ -573,6 +573,19 @@ class ChatStreamAccumulator:
         """True when at least one choice arrived and every choice has a finish reason."""
         return bool(self._choices) and all(s.finish_reason for s in self._choices.values())
 
+    def tool_calls(self, index: int = 0) -> list[ToolCall]:
+        """The tool calls of choice ``index`` merged so far (arguments may still be partial).
+
+        Cheaper than :meth:`result` when a caller needs only the calls mid-stream.
+        """
+        state = self._choices.get(index)
+        if state is None:
+            return []
+        return [
+            ToolCall(id=t.id or "", name=t.name or "", arguments=t.arguments, index=t.index)
+            for _, t in sorted(state.tools.items())
+        ]
+
     def result(self) -> ChatCompletion:
         """The completion assembled so far."""
         choices = [

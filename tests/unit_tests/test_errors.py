@@ -210,3 +210,16 @@ def test_stream_error_event_maps_code_to_class() -> None:
     assert "inside the event stream" in err.message
     err = error_from_stream_event({"error": {"message": "x", "code": "weird"}})
     assert isinstance(err, InternalServerError)
+
+
+def test_gateway_wrapping_an_upstream_envelope() -> None:
+    body = json.dumps(
+        {
+            "error": "Upstream error",
+            "status": 404,
+            "detail": {"error": "HTTPException", "code": 404, "detail": "Sampler not found"},
+        }
+    )
+    err = status_error_from_response(502, body)
+    assert isinstance(err, InternalServerError)
+    assert err.message == "Upstream error: Sampler not found"

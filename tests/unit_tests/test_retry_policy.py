@@ -67,3 +67,29 @@ def test_timed_out_post_is_not_resent_unless_asked() -> None:
     assert policy.delay_for_error(0, connect, "POST") is not None
     assert policy.delay_for_error(0, refused, "POST") is not None
     assert RetryPolicy(retry_read_timeouts=True).delay_for_error(0, read, "POST") is not None
+
+
+def test_multipart_body_is_sent_again_on_retry() -> None:
+    import httpx
+
+    from arli._transport import Multipart, Transport
+
+    seen: list[bytes] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.read())
+        assert request.headers["content-type"].startswith("multipart/form-data; boundary=")
+        return httpx.Response(503 if len(seen) == 1 else 200, json={"ok": True})
+
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    transport = Transport(
+        base_url="http://h", http_client=client, retry=RetryPolicy(initial_backoff=0.001)
+    )
+    body = Multipart(data={"prompt": "a cat"}, files={"image": ("a.png", b"PNGDATA", "image/png")})
+    assert transport.request("POST", "/api/img2img", multipart=body).json() == {"ok": True}
+    assert len(seen) == 2
+    for raw in seen:
+        assert b'name="prompt"' in raw
+        assert b"a cat" in raw
+        assert b'filename="a.png"' in raw
+        assert b"PNGDATA" in raw
