@@ -42,6 +42,27 @@ def median_time(fn: Callable[[], object], *, runs: int, warmup: int = 3) -> floa
     return statistics.median(samples)
 
 
+def interleaved_medians(
+    fns: dict[str, Callable[[], object]], *, rounds: int = 20, per_round: int = 25, warmup: int = 20
+) -> dict[str, float]:
+    """Median seconds per call of each function, measured in alternating rounds.
+
+    Alternating (A B C A B C ...) cancels the drift of a shared machine (the server runs on
+    the same cores), which a block of A then a block of B would not.
+    """
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    samples: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            for _ in range(per_round):
+                start = time.perf_counter()
+                fn()
+                samples[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
 def import_time(statement: str, *, runs: int = 7) -> float:
     """Median wall time in seconds of ``python -c <statement>`` minus an empty interpreter."""
 

@@ -1,0 +1,160 @@
+"""Fields and plumbing shared by ``ChatArli`` and ``ArliLLM``: connection, guided decoding."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal
+
+import httpx
+from langchain_core.language_models.base import LangSmithParams
+from langchain_core.utils import from_env, secret_from_env
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from typing_extensions import Self
+
+from arli import TextClient
+from arli.text.params import SAMPLER_NAMES, SamplingParams
+from arli.text.parse import ModelInfo
+from arli.text.payload import check_allowed, instance_params
+
+__all__ = ["ArliTextModel", "GuidedStyle"]
+
+GuidedStyle = Literal["both", "guided", "structured_outputs", "response_format"]
+
+
+class ArliTextModel(SamplingParams, BaseModel):
+    """Connection settings and sampling fields common to the LangChain text models."""
+
+    model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
+
+    model: str = Field(alias="model_name")
+    """The model id, e.g. ``"Mistral-Nemo-12B-Instruct-2407"`` (``GET /v1/models``)."""
+    api_key: SecretStr | None = Field(
+        default_factory=secret_from_env(["ARLI_TEXT_KEY", "ARLIAI_API_KEY"], default=None)
+    )
+    """The Arli API key (else ``ARLI_TEXT_KEY`` or ``ARLIAI_API_KEY``)."""
+    base_url: str | None = Field(
+        default_factory=from_env(["ARLI_TEXT_BASE_URL", "ARLI_BASE_URL"], default=None)
+    )
+    """Base URL of the API (default ``https://api.arliai.com``; a trailing ``/v1`` is fine)."""
+    timeout: float | None = Field(default=None, alias="request_timeout")
+    """Read timeout in seconds for generation (default 300)."""
+    max_retries: int = Field(default=2, ge=0)
+    """Retries of 408/429/5xx and connection errors (never other 4xx)."""
+    streaming: bool = False
+    """Stream internally even when ``invoke`` is called."""
+    stream_usage: bool = True
+    """Ask for token usage in streams (``stream_options.include_usage``)."""
+    extra_body: dict[str, Any] | None = None
+    """Extra fields merged into every request body (deep-merged with per-call ones)."""
+    guided_decoding_style: GuidedStyle = "both"
+    """How guided decoding goes on the wire: ``both`` (``guided_*`` and
+    ``structured_outputs``), ``guided``, ``structured_outputs`` or ``response_format``."""
+    check_guided_output: bool = True
+    """Check constrained answers on our side (raise when the server ignored a constraint)."""
+    default_headers: dict[str, str] | None = None
+    """Extra HTTP headers sent with every request."""
+    http_client: httpx.Client | None = Field(default=None, exclude=True)
+    """An httpx client to use (not closed by us)."""
+    http_async_client: httpx.AsyncClient | None = Field(default=None, exclude=True)
+    """An httpx async client to use (not closed by us)."""
+
+    _provider: ClassVar[str] = "arli"
+    _secret_env: ClassVar[str] = "ARLIAI_API_KEY"  # noqa: S105 - a variable name, not a key
+    _client: TextClient = PrivateAttr()
+    _params: dict[str, Any] | None = PrivateAttr(default=None)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        if name in SAMPLER_NAMES:
+            self._params = None
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """Copy the model (the cached parameters are recomputed for the copy)."""
+        copied = super().model_copy(update=update, deep=deep)
+        copied._params = None
+        return copied
+
+    @property
+    def sampling_params(self) -> dict[str, Any]:
+        """The parameters set on this model (unset ones are never sent); computed once."""
+        params = self._params
+        if params is None:
+            params = self._params = instance_params(self)
+        return params
+
+    @model_validator(mode="after")
+    def _build_client(self) -> Self:
+        options: dict[str, Any] = {"max_retries": self.max_retries}
+        if self.timeout is not None:
+            options["text_timeout"] = self.timeout
+        if self.default_headers:
+            options["default_headers"] = dict(self.default_headers)
+        self._client = TextClient(
+            api_key=self.api_key,
+            base_url=self.base_url,
+            http_client=self.http_client,
+            http_async_client=self.http_async_client,
+            provider=self._provider,
+            **options,
+        )
+        check_allowed(self.sampling_params, *self.provider_rules)
+        return self
+
+    @property
+    def provider_rules(self) -> tuple[frozenset[str] | None, str]:
+        """The parameters the provider accepts (``None``: all) and its name, for checks."""
+        return self._client.allowed_params, self._client.provider.label
+
+    @property
+    def client(self) -> TextClient:
+        """The core text client (pooled connections, retries, limits)."""
+        return self._client
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        """Secrets are serialized as a reference to an environment variable, never by value.
+
+        (LangChain merges ``lc_secrets`` of every class in the MRO with the base classes
+        winning, so subclasses set ``_secret_env`` instead of overriding this.)
+        """
+        return {"api_key": self._secret_env}
+
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        """Arli models can be serialized with ``langchain_core.load.dumpd``."""
+        return True
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"model": self.model, **self.sampling_params}
+
+    def _ls_params(
+        self, model_type: Literal["chat", "llm"], stop: Any, kwargs: Any
+    ) -> LangSmithParams:
+        params = LangSmithParams(
+            ls_provider=self._provider,
+            ls_model_name=kwargs.get("model") or self.model,
+            ls_model_type=model_type,
+        )
+        temperature = kwargs.get("temperature", self.temperature)
+        if temperature is not None:
+            params["ls_temperature"] = temperature
+        max_tokens = kwargs.get("max_tokens", self.max_tokens)
+        if max_tokens is not None:
+            params["ls_max_tokens"] = max_tokens
+        ls_stop = stop or kwargs.get("stop") or self.stop
+        if ls_stop:
+            params["ls_stop"] = [ls_stop] if isinstance(ls_stop, str) else list(ls_stop)
+        return params
+
+    def get_num_tokens(self, text: str) -> int:
+        """Count the tokens of ``text`` with the model's tokenizer (tokenize endpoint)."""
+        return self._client.tokenize(model=self.model, prompt=text).count
+
+    def list_models(self) -> list[ModelInfo]:
+        """The models available to the key, with their context length when served."""
+        return self._client.list_models()
+
+    async def alist_models(self) -> list[ModelInfo]:
+        """Async :meth:`list_models`."""
+        return await self._client.alist_models()

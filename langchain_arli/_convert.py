@@ -1,0 +1,276 @@
+"""LangChain messages ⇄ the core's OpenAI-format messages and neutral results."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    ChatMessage,
+    FunctionMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+)
+from langchain_core.messages.ai import InputTokenDetails, OutputTokenDetails, UsageMetadata
+from langchain_core.messages.tool import invalid_tool_call, tool_call, tool_call_chunk
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+
+from arli import ArliValidationError
+from arli.text import ChatChunk, ChatCompletion, ToolCall, Usage
+
+__all__ = ["chunk_to_generation", "completion_to_result", "to_openai_messages", "usage_metadata"]
+
+PROVIDER = "arli"
+_SKIPPED_BLOCKS = frozenset(
+    {"tool_use", "tool_call", "thinking", "reasoning", "redacted_thinking", "tool_call_chunk"}
+)
+
+
+def _image_part(block: dict[str, Any]) -> dict[str, Any]:
+    """A LangChain image block (standard v1, v0 ``source_type`` or OpenAI) → ``image_url``."""
+    if block.get("type") == "image_url":
+        image_url = block.get("image_url")
+        return {
+            "type": "image_url",
+            "image_url": image_url if isinstance(image_url, dict) else {"url": image_url},
+        }
+    detail = (
+        (block.get("extras") or {}).get("detail") if isinstance(block.get("extras"), dict) else None
+    )
+    source = block.get("source_type")
+    data = block.get("base64") if block.get("base64") is not None else None
+    if data is None and source == "base64":
+        data = block.get("data")
+    if data is not None:
+        mime = block.get("mime_type") or "image/png"
+        url = data if str(data).startswith("data:") else f"data:{mime};base64,{data}"
+    else:
+        url = (
+            block.get("url")
+            or block.get("path")
+            or (block.get("data") if source == "url" else None)
+        )
+    if not isinstance(url, str) or not url:
+        if block.get("file_id") or block.get("id"):
+            msg = "image blocks with a file_id are not supported; pass base64, a URL or a path"
+        else:
+            msg = f"image block without data, url or path: {sorted(block)}"
+        raise ArliValidationError(msg, field="content", allowed="base64, url or path image blocks")
+    out: dict[str, Any] = {"url": url}
+    if detail:
+        out["detail"] = detail
+    return {"type": "image_url", "image_url": out}
+
+
+def _content(content: str | list[Any], *, images: bool = True) -> str | list[dict[str, Any]]:
+    """LangChain content → a string, or OpenAI content parts when there are images."""
+    if isinstance(content, str):
+        return content
+    parts: list[dict[str, Any]] = []
+    has_image = False
+    for block in content:
+        if isinstance(block, str):
+            parts.append({"type": "text", "text": block})
+            continue
+        if not isinstance(block, dict):
+            continue
+        kind = block.get("type")
+        if kind == "text":
+            parts.append({"type": "text", "text": block.get("text", "")})
+        elif kind in ("image", "image_url"):
+            if images:
+                parts.append(_image_part(block))
+                has_image = True
+        elif kind in _SKIPPED_BLOCKS:
+            continue
+        elif kind in ("file", "audio", "video", "input_audio", "document"):
+            msg = f"Arli chat models take text and images; a {kind!r} content block cannot be sent"
+            raise ArliValidationError(msg, field="content", allowed="text and image blocks")
+    if not has_image:
+        return "".join(p["text"] for p in parts)
+    return parts
+
+
+def _tool_call_dicts(message: AIMessage) -> list[dict[str, Any]]:
+    calls = [
+        {
+            "id": tc.get("id") or f"call_{i}",
+            "type": "function",
+            "function": {
+                "name": tc["name"],
+                "arguments": json.dumps(tc["args"], ensure_ascii=False),
+            },
+        }
+        for i, tc in enumerate(message.tool_calls)
+    ]
+    calls += [
+        {
+            "id": tc.get("id") or f"call_invalid_{i}",
+            "type": "function",
+            "function": {"name": tc.get("name") or "", "arguments": tc.get("args") or ""},
+        }
+        for i, tc in enumerate(message.invalid_tool_calls)
+    ]
+    return calls
+
+
+def to_openai_messages(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
+    """Convert LangChain messages to OpenAI chat messages (images not yet inlined).
+
+    Raises:
+        ArliValidationError: for content Arli cannot take (files, audio...).
+    """
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        if isinstance(m, HumanMessage):
+            msg: dict[str, Any] = {"role": "user", "content": _content(m.content)}
+        elif isinstance(m, AIMessage):
+            text = _content(m.content, images=False)
+            msg = {"role": "assistant", "content": text}
+            calls = _tool_call_dicts(m)
+            if calls:
+                msg["tool_calls"] = calls
+                if not text:
+                    msg["content"] = None
+        elif isinstance(m, SystemMessage):
+            msg = {"role": "system", "content": _content(m.content, images=False)}
+        elif isinstance(m, ToolMessage):
+            msg = {"role": "tool", "tool_call_id": m.tool_call_id, "content": _content(m.content)}
+        elif isinstance(m, ChatMessage):
+            msg = {"role": m.role, "content": _content(m.content)}
+        elif isinstance(m, FunctionMessage):
+            msg = {"role": "function", "name": m.name, "content": _content(m.content, images=False)}
+        else:
+            msg = {"role": "user", "content": _content(m.content)}
+        if m.name and not isinstance(m, FunctionMessage):
+            msg["name"] = m.name
+        out.append(msg)
+    return out
+
+
+def usage_metadata(usage: Usage) -> UsageMetadata:
+    """Core usage → LangChain ``UsageMetadata`` (with cache/reasoning details when known)."""
+    meta = UsageMetadata(
+        input_tokens=usage.prompt_tokens,
+        output_tokens=usage.completion_tokens,
+        total_tokens=usage.total_tokens,
+    )
+    if usage.cached_tokens is not None:
+        meta["input_token_details"] = InputTokenDetails(cache_read=usage.cached_tokens)
+    if usage.reasoning_tokens is not None:
+        meta["output_token_details"] = OutputTokenDetails(reasoning=usage.reasoning_tokens)
+    return meta
+
+
+def _parse_tool_calls(calls: list[ToolCall]) -> tuple[list[Any], list[Any]]:
+    valid, invalid = [], []
+    for call in calls:
+        try:
+            args = call.parsed_arguments()
+        except ValueError as exc:
+            invalid.append(
+                invalid_tool_call(name=call.name, args=call.arguments, id=call.id, error=str(exc))
+            )
+        else:
+            valid.append(tool_call(name=call.name, args=args, id=call.id))
+    return valid, invalid
+
+
+def completion_to_result(completion: ChatCompletion) -> ChatResult:
+    """Core chat completion → LangChain ``ChatResult`` (one generation per choice)."""
+    usage = usage_metadata(completion.usage) if completion.usage is not None else None
+    generations = []
+    for choice in completion.choices:
+        extra: dict[str, Any] = {}
+        if choice.reasoning:
+            extra["reasoning_content"] = choice.reasoning
+        metadata: dict[str, Any] = {
+            "model_name": completion.model,
+            "model_provider": PROVIDER,
+            "finish_reason": choice.finish_reason,
+            "stop_reason": choice.stop_reason,
+            "system_fingerprint": completion.system_fingerprint,
+            "id": completion.id,
+        }
+        if choice.logprobs is not None:
+            metadata["logprobs"] = choice.logprobs
+        fields: dict[str, Any] = {}
+        if choice.tool_calls:
+            fields["tool_calls"], fields["invalid_tool_calls"] = _parse_tool_calls(
+                choice.tool_calls
+            )
+        if extra:
+            fields["additional_kwargs"] = extra
+        message = AIMessage(
+            content=choice.content or "",
+            usage_metadata=usage,
+            response_metadata=metadata,
+            id=completion.id or None,
+            **fields,
+        )
+        info = {"finish_reason": choice.finish_reason}
+        if choice.logprobs is not None:
+            info["logprobs"] = choice.logprobs  # type: ignore[assignment]
+        generations.append(ChatGeneration(message=message, generation_info=info))
+    llm_output = {
+        "model_name": completion.model,
+        "system_fingerprint": completion.system_fingerprint,
+        "id": completion.id,
+        "token_usage": {
+            "prompt_tokens": completion.usage.prompt_tokens,
+            "completion_tokens": completion.usage.completion_tokens,
+            "total_tokens": completion.usage.total_tokens,
+        }
+        if completion.usage is not None
+        else None,
+    }
+    return ChatResult(generations=generations, llm_output=llm_output)
+
+
+def chunk_to_generation(chunk: ChatChunk) -> ChatGenerationChunk | None:
+    """Core stream chunk → LangChain chunk for choice 0; ``None`` when it carries nothing."""
+    if not chunk.choices:
+        if chunk.usage is None:
+            return None
+        message = AIMessageChunk(
+            content="", usage_metadata=usage_metadata(chunk.usage), chunk_position="last"
+        )
+        return ChatGenerationChunk(message=message)
+    delta = next((c for c in chunk.choices if c.index == 0), None)
+    if delta is None:
+        return None
+    extra: dict[str, Any] = {}
+    if delta.reasoning:
+        extra["reasoning_content"] = delta.reasoning
+    tool_chunks = [
+        tool_call_chunk(name=tc.name, args=tc.arguments or None, id=tc.id, index=tc.index)
+        for tc in delta.tool_calls
+    ]
+    metadata: dict[str, Any] = {}
+    info: dict[str, Any] | None = None
+    if delta.finish_reason:
+        metadata = {
+            "model_name": chunk.model,
+            "model_provider": PROVIDER,
+            "finish_reason": delta.finish_reason,
+            "stop_reason": delta.stop_reason,
+            "system_fingerprint": chunk.system_fingerprint,
+        }
+        info = {"finish_reason": delta.finish_reason}
+    if delta.logprobs is not None:
+        info = {**(info or {}), "logprobs": delta.logprobs}
+    if not (delta.content or extra or tool_chunks or metadata or info):
+        return None
+    message = AIMessageChunk(
+        content=delta.content or "",
+        additional_kwargs=extra,
+        tool_call_chunks=tool_chunks,
+        response_metadata=metadata,
+        id=chunk.id or None,
+    )
+    return ChatGenerationChunk(message=message, generation_info=info)

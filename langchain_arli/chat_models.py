@@ -1,0 +1,469 @@
+"""``ChatArli``: the Arli AI chat model for LangChain."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from operator import itemgetter
+from typing import Any, ClassVar, Literal
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import LanguageModelInput
+from langchain_core.language_models.base import LangSmithParams
+from langchain_core.language_models.chat_models import (
+    BaseChatModel,
+    agenerate_from_stream,
+    generate_from_stream,
+)
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
+from langchain_core.output_parsers.openai_tools import (
+    JsonOutputKeyToolsParser,
+    PydanticToolsParser,
+)
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
+from langchain_core.tools import BaseTool
+from langchain_core.utils import from_env, secret_from_env
+from langchain_core.utils.function_calling import convert_to_json_schema, convert_to_openai_tool
+from langchain_core.utils.pydantic import is_basemodel_subclass
+from pydantic import Field, SecretStr
+
+from arli import ArliValidationError
+from arli.text.parse import ChatStreamAccumulator
+from arli.text.payload import (
+    RequestPlan,
+    ainline_images,
+    inline_images,
+    normalize_tool_choice,
+    plan_chat,
+    verify_choices,
+)
+from langchain_arli._common import ArliTextModel
+from langchain_arli._convert import chunk_to_generation, completion_to_result, to_openai_messages
+
+__all__ = ["ChatArli", "ChatFeatherless"]
+
+_StructuredMethod = Literal["guided_json", "json_schema", "function_calling", "json_mode"]
+_GuidedStyle = Literal["both", "guided", "structured_outputs", "response_format"]
+
+
+class ChatArli(ArliTextModel, BaseChatModel):
+    """Arli AI chat model (OpenAI-compatible, served by vLLM and Aphrodite-engine).
+
+    Every Arli sampler extra is a typed, validated field (see
+    :class:`arli.text.params.SamplingParams`); unset fields are not sent, so the server's
+    defaults and your key's parameter overrides apply. Any field can be overridden per
+    call (``invoke(..., min_p=0.1)``) or with ``.bind(...)``.
+
+    Setup:
+        .. code-block:: bash
+
+            pip install "arli-integrations[langchain]"
+            export ARLIAI_API_KEY="..."   # or ARLI_TEXT_KEY
+
+    Key init args — completion params:
+        model: the model id (``GET /v1/models`` lists them).
+        temperature, max_tokens, top_p, top_k, stop, seed, n, presence_penalty,
+        frequency_penalty, logit_bias, logprobs, top_logprobs: the OpenAI parameters.
+        min_p, top_a, tfs, typical_p, dry_*, xtc_*, mirostat_mode (alias ``mirostat``),
+        dynatemp_*, smoothing_*, nsigma, ...: Arli's extras.
+        guided_json, guided_regex, guided_choice, guided_grammar: guided decoding.
+        guided_decoding_style: how constraints go on the wire (see below).
+
+    Key init args — client params:
+        api_key: the key (else ``ARLI_TEXT_KEY`` or ``ARLIAI_API_KEY``).
+        base_url: the API base (else ``ARLI_TEXT_BASE_URL``/``ARLI_BASE_URL``, else Arli's).
+        timeout: read timeout in seconds for generation.
+        max_retries: retries of 408/429/5xx and connection errors.
+        http_client, http_async_client: your own httpx clients.
+
+    Guided decoding:
+        vLLM <= 0.11 and Aphrodite <= 0.10 read ``guided_*``; vLLM >= 0.12 ignores them
+        silently and reads ``structured_outputs``. ``guided_decoding_style="both"`` (the
+        default) sends both forms; ``"guided"``, ``"structured_outputs"`` and
+        ``"response_format"`` send one. Every constrained answer is checked here; one that
+        does not conform raises :class:`arli.ConstraintViolationError`.
+
+    Instantiate:
+        .. code-block:: python
+
+            from langchain_arli import ChatArli
+
+            llm = ChatArli(model="Mistral-Nemo-12B-Instruct-2407", temperature=0.7,
+                           min_p=0.05, dry_multiplier=0.8)
+
+    Invoke:
+        .. code-block:: python
+
+            llm.invoke("Write a haiku about the sea.")
+            for chunk in llm.stream("Tell me a story."):
+                print(chunk.content, end="")
+
+    Structured output:
+        .. code-block:: python
+
+            class Joke(BaseModel):
+                setup: str
+                punchline: str
+
+            llm.with_structured_output(Joke).invoke("Tell me a joke")  # guided_json
+
+    Tool calling:
+        .. code-block:: python
+
+            llm.bind_tools([get_weather], tool_choice="any").invoke("Weather in Paris?")
+
+    Vision (Arli takes base64 only; URLs and paths are inlined for you):
+        .. code-block:: python
+
+            llm.invoke([HumanMessage(content=[
+                {"type": "text", "text": "What is in this image?"},
+                {"type": "image", "url": "https://example.com/cat.png"},
+            ])])
+    """
+
+    inline_image_urls: bool = True
+    """Download image URLs and send them as base64 (Arli does not take image URLs)."""
+    image_max_bytes: int = Field(default=20 * 2**20, gt=0)
+    """Largest image (bytes) accepted in a message."""
+    image_fetch_timeout: float = Field(default=30.0, gt=0)
+    """Seconds allowed to download one image URL."""
+
+    @property
+    def _llm_type(self) -> str:
+        return "arli-chat"
+
+    @classmethod
+    def get_lc_namespace(cls) -> list[str]:
+        """``["langchain_arli", "chat_models"]``."""
+        return ["langchain_arli", "chat_models"]
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        return self._ls_params("chat", stop, kwargs)
+
+    def _dict_for_compat(self) -> dict[str, Any]:
+        # LangChain calls dict() under a warnings.catch_warnings() on every call, to honour
+        # subclasses that still override the deprecated dict(); we do not, so skip that cost.
+        return self.asdict()
+
+    # -- requests ---------------------------------------------------------------------------------
+
+    def _plan(
+        self,
+        messages: list[dict[str, Any]],
+        stop: list[str] | None,
+        kwargs: dict[str, Any],
+        *,
+        stream: bool,
+    ) -> RequestPlan:
+        if stop is not None:
+            kwargs = {**kwargs, "stop": stop}
+        kwargs.pop("stream", None)
+        return plan_chat(
+            model=self.model,
+            messages=messages,
+            instance=self.sampling_params,
+            call_kwargs=kwargs,
+            instance_extra_body=self.extra_body,
+            style=self.guided_decoding_style,
+            stream=stream,
+            include_usage=self.stream_usage,
+            allowed=self.provider_rules[0],
+            provider_label=self.provider_rules[1],
+        )
+
+    def _messages(self, messages: list[BaseMessage]) -> list[dict[str, Any]]:
+        return inline_images(
+            to_openai_messages(messages),
+            inline_urls=self.inline_image_urls,
+            max_bytes=self.image_max_bytes,
+            timeout=self.image_fetch_timeout,
+        )
+
+    async def _amessages(self, messages: list[BaseMessage]) -> list[dict[str, Any]]:
+        return await ainline_images(
+            to_openai_messages(messages),
+            inline_urls=self.inline_image_urls,
+            max_bytes=self.image_max_bytes,
+            timeout=self.image_fetch_timeout,
+        )
+
+    def _verify(self, plan: RequestPlan, answers: list[tuple[str | None, str | None]]) -> None:
+        if self.check_guided_output and plan.constraint is not None:
+            verify_choices(plan, answers)
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        if self.streaming:
+            return generate_from_stream(self._stream(messages, stop, run_manager, **kwargs))
+        plan = self._plan(self._messages(messages), stop, kwargs, stream=False)
+        completion = self._client.chat(plan.body)
+        self._verify(plan, [(c.content, c.finish_reason) for c in completion.choices])
+        return completion_to_result(completion)
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        if self.streaming:
+            return await agenerate_from_stream(self._astream(messages, stop, run_manager, **kwargs))
+        plan = self._plan(await self._amessages(messages), stop, kwargs, stream=False)
+        completion = await self._client.achat(plan.body)
+        self._verify(plan, [(c.content, c.finish_reason) for c in completion.choices])
+        return completion_to_result(completion)
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        plan = self._plan(self._messages(messages), stop, kwargs, stream=True)
+        acc = ChatStreamAccumulator() if plan.constraint is not None else None
+        for chunk in self._client.stream_chat(plan.body, include_usage=False):
+            if acc is not None:
+                acc.add(chunk)
+            generation = chunk_to_generation(chunk)
+            if generation is None:
+                continue
+            if run_manager is not None:
+                run_manager.on_llm_new_token(generation.text, chunk=generation)
+            yield generation
+        if acc is not None:
+            self._verify(plan, [(c.content, c.finish_reason) for c in acc.result().choices])
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        plan = self._plan(await self._amessages(messages), stop, kwargs, stream=True)
+        acc = ChatStreamAccumulator() if plan.constraint is not None else None
+        async for chunk in self._client.astream_chat(plan.body, include_usage=False):
+            if acc is not None:
+                acc.add(chunk)
+            generation = chunk_to_generation(chunk)
+            if generation is None:
+                continue
+            if run_manager is not None:
+                await run_manager.on_llm_new_token(generation.text, chunk=generation)
+            yield generation
+        if acc is not None:
+            self._verify(plan, [(c.content, c.finish_reason) for c in acc.result().choices])
+
+    # -- tools and structured output -------------------------------------------------------------
+
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
+        *,
+        tool_choice: dict[str, Any] | str | bool | None = None,
+        strict: bool | None = None,
+        parallel_tool_calls: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Bind tools (functions, pydantic models, ``BaseTool``s or OpenAI tool dicts).
+
+        Args:
+            tools: the tools the model may call.
+            tool_choice: ``"auto"``, ``"none"``, ``"required"``/``"any"``/``True`` (must
+                call one), a tool name, or ``{"type": "function", "function": {"name": ...}}``.
+            strict: ask the server to constrain the arguments to each schema
+                (``function.strict``).
+            parallel_tool_calls: allow several calls in one answer (``False`` = at most one).
+            **kwargs: more parameters bound with the tools.
+
+        Raises:
+            ArliValidationError: for a tool choice that names a tool not in ``tools``.
+        """
+        formatted = [convert_to_openai_tool(tool, strict=strict) for tool in tools]
+        choice = normalize_tool_choice(tool_choice, formatted)
+        if choice is not None:
+            kwargs["tool_choice"] = choice
+        if parallel_tool_calls is not None:
+            kwargs["parallel_tool_calls"] = parallel_tool_calls
+        return super().bind(tools=formatted, **kwargs)
+
+    def with_structured_output(
+        self,
+        schema: dict[str, Any] | type,
+        *,
+        method: _StructuredMethod = "guided_json",
+        include_raw: bool = False,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, dict[str, Any] | Any]:
+        """Return a runnable whose output matches ``schema``.
+
+        Args:
+            schema: a pydantic model (v2 or v1), a TypedDict, or a JSON schema dict.
+            method: ``"guided_json"`` (default: guided decoding, sent per
+                ``guided_decoding_style``), ``"json_schema"`` (``response_format``),
+                ``"function_calling"`` (a forced tool call) or ``"json_mode"``
+                (``response_format: json_object``; say the format in the prompt).
+            include_raw: return ``{"raw", "parsed", "parsing_error"}`` instead of raising
+                on a parsing error.
+            strict: for ``json_schema``/``function_calling``, the ``strict`` flag.
+            **kwargs: more parameters bound to the model.
+
+        Raises:
+            ValueError: for an unknown method.
+        """
+        if method not in ("guided_json", "json_schema", "function_calling", "json_mode"):
+            msg = (
+                f"method={method!r} is not one of 'guided_json', 'json_schema', "
+                "'function_calling', 'json_mode'"
+            )
+            raise ValueError(msg)
+        is_pydantic = isinstance(schema, type) and is_basemodel_subclass(schema)
+        json_schema = convert_to_json_schema(schema)
+        ls_format = {"kwargs": {"method": method, "strict": strict}, "schema": json_schema}
+        parser: Runnable[Any, Any]
+        if method == "function_calling":
+            tool_name = convert_to_openai_tool(schema)["function"]["name"]
+            llm = self.bind_tools(
+                [schema],
+                tool_choice=tool_name,
+                parallel_tool_calls=False,
+                strict=strict,
+                ls_structured_output_format=ls_format,
+                **kwargs,
+            )
+            parser = (
+                PydanticToolsParser(tools=[schema], first_tool_only=True)
+                if is_pydantic
+                else JsonOutputKeyToolsParser(key_name=tool_name, first_tool_only=True)
+            )
+        else:
+            if method == "guided_json":
+                kwargs["guided_json"] = json_schema
+            elif method == "json_schema":
+                spec: dict[str, Any] = {
+                    "name": json_schema.get("title") or "response",
+                    "schema": json_schema,
+                }
+                if strict is not None:
+                    spec["strict"] = strict
+                kwargs["response_format"] = {"type": "json_schema", "json_schema": spec}
+            else:
+                kwargs["response_format"] = {"type": "json_object"}
+            llm = self.bind(ls_structured_output_format=ls_format, **kwargs)
+            parser = (
+                PydanticOutputParser(pydantic_object=schema) if is_pydantic else JsonOutputParser()
+            )
+        if not include_raw:
+            return llm | parser
+        parsed = RunnablePassthrough.assign(
+            parsed=itemgetter("raw") | parser, parsing_error=lambda _: None
+        )
+        fallback = RunnablePassthrough.assign(parsed=lambda _: None)
+        return RunnableMap(raw=llm) | parsed.with_fallbacks(
+            [fallback], exception_key="parsing_error"
+        )
+
+    # -- tokens and models ------------------------------------------------------------------------
+
+    def get_num_tokens_from_messages(
+        self,
+        messages: list[BaseMessage],
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool] | None = None,
+    ) -> int:
+        """Count the tokens of chat messages as the model's chat template renders them."""
+        extra: dict[str, Any] = {}
+        if tools:
+            extra["tools"] = [convert_to_openai_tool(t) for t in tools]
+        return self._client.tokenize(
+            model=self.model, messages=self._messages(messages), **extra
+        ).count
+
+
+# LangChain inspects the signature of _generate/_agenerate on every call; computing it once
+# here (inspect.signature returns a function's __signature__ as is) saves ~10 µs per call.
+for _method in (ChatArli._generate, ChatArli._agenerate):
+    _method.__signature__ = inspect.signature(_method)  # type: ignore[union-attr]
+
+
+class ChatFeatherless(ChatArli):
+    """Featherless AI chat model, on the same core as :class:`ChatArli`.
+
+    Featherless serves thousands of open models behind an OpenAI-compatible API. It
+    documents ``temperature``, ``top_p``, ``top_k``, ``min_p``, ``repetition_penalty``,
+    ``presence_penalty``, ``frequency_penalty``, ``stop``, ``seed`` and ``max_tokens``;
+    any other sampler field (Arli's extras, guided decoding) is rejected with a clear
+    error instead of being sent. Vision models take image URLs as well as base64, so URLs
+    are passed through (``inline_image_urls=False``).
+
+    Setup:
+        .. code-block:: bash
+
+            pip install "arli-integrations[langchain]"
+            export FEATHERLESS_API_KEY="..."
+
+    Instantiate:
+        .. code-block:: python
+
+            from langchain_arli import ChatFeatherless
+
+            llm = ChatFeatherless(model="Qwen/Qwen2.5-72B-Instruct", temperature=0.7, min_p=0.05)
+            llm.invoke("Explain quantum computing in one sentence.")
+
+    Structured output defaults to ``method="json_schema"`` (``response_format``), the
+    OpenAI way Featherless serves.
+    """
+
+    _provider: ClassVar[str] = "featherless"
+    _secret_env: ClassVar[str] = "FEATHERLESS_API_KEY"  # noqa: S105 - a variable name
+
+    api_key: SecretStr | None = Field(
+        default_factory=secret_from_env("FEATHERLESS_API_KEY", default=None)
+    )
+    """The Featherless API key (else ``FEATHERLESS_API_KEY``)."""
+    base_url: str | None = Field(default_factory=from_env("FEATHERLESS_BASE_URL", default=None))
+    """Base URL (default ``https://api.featherless.ai``; a trailing ``/v1`` is fine)."""
+    inline_image_urls: bool = False
+    """Featherless takes image URLs: they are sent as they are (True: inline as base64)."""
+
+    @property
+    def _llm_type(self) -> str:
+        return "featherless-chat"
+
+    def with_structured_output(
+        self,
+        schema: dict[str, Any] | type,
+        *,
+        method: _StructuredMethod = "json_schema",
+        include_raw: bool = False,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, dict[str, Any] | Any]:
+        """Like :meth:`ChatArli.with_structured_output`, defaulting to ``"json_schema"``.
+
+        ``method="guided_json"`` is refused: Featherless does not document guided decoding.
+        """
+        if method == "guided_json":
+            msg = (
+                "Featherless does not document guided decoding; use method='json_schema' "
+                "(the default), 'function_calling' or 'json_mode'"
+            )
+            raise ArliValidationError(
+                msg, field="method", allowed="json_schema, function_calling, json_mode"
+            )
+        return super().with_structured_output(
+            schema, method=method, include_raw=include_raw, strict=strict, **kwargs
+        )
+
+
+for _method in (ChatFeatherless._generate, ChatFeatherless._agenerate):
+    _method.__signature__ = inspect.signature(_method)  # type: ignore[union-attr]

@@ -1,0 +1,242 @@
+"""``ArliLLM``: Arli AI text completions (``/v1/completions``) for LangChain."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any, ClassVar
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models.base import LangSmithParams
+from langchain_core.language_models.llms import BaseLLM
+from langchain_core.outputs import Generation, GenerationChunk, LLMResult
+from langchain_core.utils import from_env, secret_from_env
+from pydantic import Field, SecretStr
+
+from arli.text.parse import Completion, CompletionChunk, CompletionStreamAccumulator, Usage
+from arli.text.payload import RequestPlan, plan_completion, verify_choices
+from langchain_arli._common import ArliTextModel
+
+__all__ = ["ArliLLM", "FeatherlessLLM"]
+
+
+def _usage_dict(usage: Usage | None) -> dict[str, int] | None:
+    if usage is None:
+        return None
+    return {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+    }
+
+
+class ArliLLM(ArliTextModel, BaseLLM):
+    """Arli AI text completion model (``/v1/completions``, raw prompts, no chat template).
+
+    It takes the same sampler extras and guided decoding as
+    :class:`~langchain_arli.ChatArli`; some Aphrodite versions apply the extra samplers only
+    on this endpoint. ``logprobs`` is the number of top alternatives per token here.
+
+    Setup:
+        .. code-block:: bash
+
+            pip install "arli-integrations[langchain]"
+            export ARLIAI_API_KEY="..."
+
+    Instantiate:
+        .. code-block:: python
+
+            from langchain_arli import ArliLLM
+
+            llm = ArliLLM(model="Mistral-Nemo-12B-Instruct-2407", max_tokens=64, min_p=0.05)
+
+    Invoke:
+        .. code-block:: python
+
+            llm.invoke("The three laws of robotics are")
+            for text in llm.stream("Once upon a time"):
+                print(text, end="")
+
+    ``echo`` and ``suffix`` can be passed per call; usage is in each generation's
+    ``generation_info["usage"]`` and in ``llm_output["token_usage"]``.
+    """
+
+    @property
+    def _llm_type(self) -> str:
+        return "arli-completions"
+
+    @classmethod
+    def get_lc_namespace(cls) -> list[str]:
+        """``["langchain_arli", "llms"]``."""
+        return ["langchain_arli", "llms"]
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        return self._ls_params("llm", stop, kwargs)
+
+    def _plan(
+        self,
+        prompt: str | list[str],
+        stop: list[str] | None,
+        kwargs: dict[str, Any],
+        *,
+        stream: bool,
+    ) -> RequestPlan:
+        if stop is not None:
+            kwargs = {**kwargs, "stop": stop}
+        return plan_completion(
+            model=self.model,
+            prompt=prompt,
+            instance=self.sampling_params,
+            call_kwargs=kwargs,
+            instance_extra_body=self.extra_body,
+            style=self.guided_decoding_style,
+            stream=stream,
+            include_usage=self.stream_usage,
+            allowed=self.provider_rules[0],
+            provider_label=self.provider_rules[1],
+        )
+
+    def _result(self, plan: RequestPlan, completion: Completion, prompts: list[str]) -> LLMResult:
+        if self.check_guided_output and plan.constraint is not None:
+            verify_choices(plan, [(c.text, c.finish_reason) for c in completion.choices])
+        per_prompt = max(1, len(completion.choices) // max(1, len(prompts)))
+        usage = _usage_dict(completion.usage)
+        generations: list[list[Generation]] = [[] for _ in prompts]
+        for choice in sorted(completion.choices, key=lambda c: c.index):
+            info: dict[str, Any] = {
+                "finish_reason": choice.finish_reason,
+                "stop_reason": choice.stop_reason,
+                "usage": usage,
+            }
+            if choice.logprobs is not None:
+                info["logprobs"] = choice.logprobs
+            slot = min(choice.index // per_prompt, len(prompts) - 1)
+            generations[slot].append(Generation(text=choice.text, generation_info=info))
+        return LLMResult(
+            generations=generations,
+            llm_output={"token_usage": usage, "model_name": completion.model, "id": completion.id},
+        )
+
+    def _generate(
+        self,
+        prompts: list[str],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> LLMResult:
+        if self.streaming and len(prompts) == 1:
+            chunks = list(self._stream(prompts[0], stop, run_manager, **kwargs))
+            text = "".join(c.text for c in chunks)
+            info: dict[str, Any] = {}
+            for chunk in chunks:
+                info.update(chunk.generation_info or {})
+            return LLMResult(generations=[[Generation(text=text, generation_info=info)]])
+        # one request for every prompt: /v1/completions takes a list of prompts
+        plan = self._plan(prompts[0] if len(prompts) == 1 else prompts, stop, kwargs, stream=False)
+        return self._result(plan, self._client.complete(plan.body), prompts)
+
+    async def _agenerate(
+        self,
+        prompts: list[str],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> LLMResult:
+        if self.streaming and len(prompts) == 1:
+            chunks = [c async for c in self._astream(prompts[0], stop, run_manager, **kwargs)]
+            text = "".join(c.text for c in chunks)
+            info: dict[str, Any] = {}
+            for chunk in chunks:
+                info.update(chunk.generation_info or {})
+            return LLMResult(generations=[[Generation(text=text, generation_info=info)]])
+        plan = self._plan(prompts[0] if len(prompts) == 1 else prompts, stop, kwargs, stream=False)
+        return self._result(plan, await self._client.acomplete(plan.body), prompts)
+
+    @staticmethod
+    def _chunk(chunk: CompletionChunk) -> GenerationChunk | None:
+        if not chunk.choices:
+            usage = _usage_dict(chunk.usage)
+            return GenerationChunk(text="", generation_info={"usage": usage}) if usage else None
+        choice = next((c for c in chunk.choices if c.index == 0), None)
+        if choice is None:
+            return None
+        info: dict[str, Any] | None = None
+        if choice.finish_reason:
+            info = {"finish_reason": choice.finish_reason, "stop_reason": choice.stop_reason}
+        if choice.logprobs is not None:
+            info = {**(info or {}), "logprobs": choice.logprobs}
+        if not choice.text and info is None:
+            return None
+        return GenerationChunk(text=choice.text, generation_info=info)
+
+    def _stream(
+        self,
+        prompt: str,
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[GenerationChunk]:
+        plan = self._plan(prompt, stop, kwargs, stream=True)
+        acc = CompletionStreamAccumulator() if plan.constraint is not None else None
+        for raw in self._client.stream_complete(plan.body, include_usage=False):
+            if acc is not None:
+                acc.add(raw)
+            chunk = self._chunk(raw)
+            if chunk is None:
+                continue
+            if run_manager is not None:
+                run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+            yield chunk
+        if acc is not None and self.check_guided_output:
+            verify_choices(plan, [(c.text, c.finish_reason) for c in acc.result().choices])
+
+    async def _astream(
+        self,
+        prompt: str,
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[GenerationChunk]:
+        plan = self._plan(prompt, stop, kwargs, stream=True)
+        acc = CompletionStreamAccumulator() if plan.constraint is not None else None
+        async for raw in self._client.astream_complete(plan.body, include_usage=False):
+            if acc is not None:
+                acc.add(raw)
+            chunk = self._chunk(raw)
+            if chunk is None:
+                continue
+            if run_manager is not None:
+                await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+            yield chunk
+        if acc is not None and self.check_guided_output:
+            verify_choices(plan, [(c.text, c.finish_reason) for c in acc.result().choices])
+
+
+class FeatherlessLLM(ArliLLM):
+    """Featherless AI text completions (``/v1/completions``), on the same core as ``ArliLLM``.
+
+    Takes the parameters Featherless documents (``temperature``, ``top_p``, ``top_k``,
+    ``min_p``, ``repetition_penalty``, ``presence_penalty``, ``frequency_penalty``,
+    ``stop``, ``seed``, ``max_tokens``); others are rejected before sending.
+
+    Instantiate:
+        .. code-block:: python
+
+            from langchain_arli import FeatherlessLLM
+
+            llm = FeatherlessLLM(model="Qwen/Qwen2.5-72B-Instruct", max_tokens=50)
+            llm.invoke("The meaning of life is")
+    """
+
+    _provider: ClassVar[str] = "featherless"
+    _secret_env: ClassVar[str] = "FEATHERLESS_API_KEY"  # noqa: S105 - a variable name
+
+    api_key: SecretStr | None = Field(
+        default_factory=secret_from_env("FEATHERLESS_API_KEY", default=None)
+    )
+    """The Featherless API key (else ``FEATHERLESS_API_KEY``)."""
+    base_url: str | None = Field(default_factory=from_env("FEATHERLESS_BASE_URL", default=None))
+    """Base URL (default ``https://api.featherless.ai``)."""
+
+    @property
+    def _llm_type(self) -> str:
+        return "featherless-completions"
