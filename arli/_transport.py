@@ -49,6 +49,7 @@ from arli._version import __version__
 
 __all__ = [
     "HTTPResult",
+    "Multipart",
     "RetryPolicy",
     "Transport",
     "get_transport",
@@ -244,6 +245,17 @@ def encode_json_body(body: Any) -> bytes:
         raise ArliValidationError(msg) from None
 
 
+@dataclass(frozen=True)
+class Multipart:
+    """A ``multipart/form-data`` body: text fields and files held as bytes.
+
+    Files are ``(filename, bytes, content type)`` tuples, so a retry can send them again.
+    """
+
+    data: Mapping[str, str] = field(default_factory=dict)
+    files: Mapping[str, tuple[str, bytes, str]] = field(default_factory=dict)
+
+
 @dataclass
 class _Attempt:
     """Mutable state of one call across its attempts."""
@@ -393,11 +405,22 @@ class Transport:
         client: httpx.Client | httpx.AsyncClient,
         method: str,
         path: str,
-        body: bytes | None,
+        body: bytes | Multipart | None,
         params: Mapping[str, Any] | None,
         timeout: httpx.Timeout | Any,
         headers: Mapping[str, str] | None,
     ) -> httpx.Request:
+        if isinstance(body, Multipart):
+            hdrs = {**self._headers, **(headers or {})}
+            return client.build_request(
+                method,
+                self.url(path),
+                data=dict(body.data),
+                files=dict(body.files),
+                params=params,
+                headers=hdrs,
+                timeout=timeout,
+            )
         hdrs = self._json_headers if body is not None else self._headers
         if headers:
             hdrs = {**hdrs, **headers}
@@ -492,6 +515,7 @@ class Transport:
         max_retries: int | None = None,
         retry_read_timeouts: bool | None = None,
         headers: Mapping[str, str] | None = None,
+        multipart: Multipart | None = None,
     ) -> HTTPResult:
         """Send a request, retrying per the policy; return the successful response.
 
@@ -505,13 +529,16 @@ class Transport:
             max_retries: override the policy's retry count for this call.
             retry_read_timeouts: override whether a timed-out POST is re-sent.
             headers: extra headers for this call.
+            multipart: a ``multipart/form-data`` body instead of JSON.
 
         Raises:
             ArliStatusError: the final error response (typed by status).
             ArliConnectionError: the server could not be reached (after retries).
             ArliResponseError: the body exceeded the size cap.
         """
-        body = None if json_body is None else encode_json_body(json_body)
+        body: bytes | Multipart | None = multipart
+        if json_body is not None:
+            body = encode_json_body(json_body)
         policy = self._policy(max_retries, retry_read_timeouts)
         method = method.upper()
         client = self.sync_client()
@@ -568,9 +595,12 @@ class Transport:
         max_retries: int | None = None,
         retry_read_timeouts: bool | None = None,
         headers: Mapping[str, str] | None = None,
+        multipart: Multipart | None = None,
     ) -> HTTPResult:
         """Async :meth:`request` on the running loop's pooled client."""
-        body = None if json_body is None else encode_json_body(json_body)
+        body: bytes | Multipart | None = multipart
+        if json_body is not None:
+            body = encode_json_body(json_body)
         policy = self._policy(max_retries, retry_read_timeouts)
         method = method.upper()
         client = self.async_client()

@@ -1,0 +1,456 @@
+"""LlamaIndex tool spec for the image backends: generate, edit, upscale, list, image to video.
+
+The spec translates; :class:`arli.images.tooling.ImageToolbox` decides (arguments,
+defaults, where files go, error texts). Each function returns the
+:class:`~arli.images.ImageResult`: LlamaIndex puts ``str(result)`` — a short text with the
+saved paths, seed, size and model — into ``ToolOutput.content`` for the model, and keeps
+the result itself (bytes, PIL on demand, generation info) in ``ToolOutput.raw_output``.
+Errors the agent can fix are raised with a message saying what to change (an agent loop
+such as ``FunctionAgent`` hands it to the model); a missing or rejected key is raised as
+it is.
+
+``backend=`` picks the image service: ``"arli"`` (default, with the key), ``"arli-proxy"``
+(the keyless proxy), ``"aiart"`` (AiArt, keyless) or a client instance (see
+:mod:`arli.images.backends`). The functions offered follow the backend: Arli and the proxy
+give generate, edit, upscale and the listings; AiArt gives generate, edit and
+``image_to_video``, and its argument schemas leave out what it cannot use (width, height,
+steps, model, mask) and offer only its five aspect ratios.
+
+This module does not use ``from __future__ import annotations``: LlamaIndex builds each
+tool's argument schema from the functions' evaluated annotations.
+"""
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from llama_index.core.tools.function_tool import FunctionTool
+from llama_index.core.tools.tool_spec.base import SPEC_FUNCTION_TYPE, BaseToolSpec
+from llama_index.core.tools.types import ToolMetadata
+from pydantic import SecretStr
+
+from arli._errors import ArliError
+from arli.images.aiart import AiArtClient, VideoResult
+from arli.images.backends import BackendName, make_image_backend, schema_for_backend
+from arli.images.client import ImageClient
+from arli.images.models import ImageResult
+from arli.images.tooling import (
+    DEFAULT_OUTPUT_DIR,
+    AspectRatio,
+    ImageToolbox,
+    with_message,
+)
+
+__all__ = ["ArliImageToolSpec"]
+
+_OPERATIONS = {"generate_image": "generate", "edit_image": "edit"}
+_AIART_DOCS = {
+    "generate_image": (
+        "Generate an image from a text description and save it to a file. Returns the saved "
+        "file path, size and seed. aspect_ratio is one of 1:1, 4:3, 16:9, 9:16, 3:4; seed -1 "
+        "or unset is random (reuse one to keep a composition)."
+    ),
+    "edit_image": (
+        "Edit an existing image (a file path or http(s) URL, never base64) guided by a "
+        "prompt; the whole image is reworked. strength is 0-1 (0.3 subtle, 0.8 a lot). "
+        "Returns the saved file path."
+    ),
+}
+_SDNEXT_FUNCTIONS: list[SPEC_FUNCTION_TYPE] = [
+    ("generate_image", "agenerate_image"),
+    ("edit_image", "aedit_image"),
+    ("upscale_image", "aupscale_image"),
+    ("list_image_models", "alist_image_models"),
+    ("list_samplers", "alist_samplers"),
+    ("list_upscalers", "alist_upscalers"),
+]
+_AIART_FUNCTIONS: list[SPEC_FUNCTION_TYPE] = [
+    ("generate_image", "agenerate_image"),
+    ("edit_image", "aedit_image"),
+    ("image_to_video", "aimage_to_video"),
+]
+
+
+class ArliImageToolSpec(BaseToolSpec):
+    """Image tools for LlamaIndex agents (sync and async functions) over any image backend.
+
+    Functions with Arli and the proxy: ``generate_image``, ``edit_image`` (img2img,
+    inpainting with a mask), ``upscale_image``, ``list_image_models``, ``list_samplers``,
+    ``list_upscalers``. With AiArt: ``generate_image``, ``edit_image`` and
+    ``image_to_video``. Each has an async twin (``agenerate_image``...) used by async agents.
+
+    Args:
+        api_key: image API key (else ``ARLI_IMAGE_KEY`` or ``ARLIAI_API_KEY``); only the
+            ``"arli"`` backend uses it.
+        base_url: the backend's base URL (else its environment variable, else its default).
+        backend: ``"arli"`` (default), ``"arli-proxy"``, ``"aiart"``, or a client.
+        client: an :class:`~arli.ImageClient` or :class:`~arli.AiArtClient` to use instead
+            of building one (wins over ``backend``).
+        output_dir: directory the images are saved in; nothing is written elsewhere.
+        model: the model used when the agent names none.
+        base_size: side of a square image; other aspect ratios keep about as many pixels.
+        aspect_ratio: the default aspect ratio.
+        generation_params: every other txt2img field (``cfg_scale``, ``sampler_name``,
+            ``hr_*``, ``detailer_*``, ``override_settings``...).
+        edit_params: every other img2img field (``denoising_strength``, ``mask_blur``...).
+        upscale_params: every other upscale field (``upscaler_1``, ``upscaling_resize``...).
+        input_dirs: directories the agent may read images from (default: ``output_dir``).
+        allow_urls: accept http(s) image URLs from the agent.
+        video_params: AiArt: defaults of ``seed``, ``cfg_scale``, ``motion_bucket_id``.
+        video_poll_interval: AiArt: seconds between polls of a video.
+        video_timeout: AiArt: seconds to wait for a video in one call (then the agent gets
+            the generation id and can call ``image_to_video(generation_id=...)`` again).
+        video_max_polls: AiArt: the most polls in one call.
+        **client_options: other options for the client (:class:`~arli.ArliSettings`
+            fields, ``download_hosts`` for AiArt...).
+
+    Raises:
+        ArliConfigError: an unknown backend, a missing key for ``"arli"``, or ``model``
+            with AiArt (it has no model choice).
+
+    Example:
+        .. code-block:: python
+
+            from llama_index.core.agent.workflow import FunctionAgent
+            from llama_index_arli import ArliImageToolSpec
+
+            spec = ArliImageToolSpec(output_dir="images/", model="FLUX.2-klein-4B")
+            agent = FunctionAgent(tools=spec.to_tool_list(), llm=llm)
+            output = spec.to_tool_list()[0].call(prompt="a red fox in snow")
+            output.content           # "Generated 1 image (...). Saved to: images/arli-..."
+            output.raw_output.images  # the images (bytes, .to_pil(), .path)
+
+            videos = ArliImageToolSpec(backend="aiart", output_dir="media/")
+            videos.image_to_video(image="media/fox.png")  # VideoResult, saved under media/
+    """
+
+    spec_functions: list[SPEC_FUNCTION_TYPE] = list(_SDNEXT_FUNCTIONS)  # noqa: RUF012
+
+    def __init__(
+        self,
+        *,
+        api_key: str | SecretStr | None = None,
+        base_url: str | None = None,
+        backend: BackendName | ImageClient | AiArtClient = "arli",
+        client: ImageClient | AiArtClient | None = None,
+        output_dir: str | os.PathLike[str] = DEFAULT_OUTPUT_DIR,
+        model: str | None = None,
+        base_size: int = 1024,
+        aspect_ratio: AspectRatio = "1:1",
+        generation_params: Mapping[str, Any] | None = None,
+        edit_params: Mapping[str, Any] | None = None,
+        upscale_params: Mapping[str, Any] | None = None,
+        input_dirs: Sequence[str | os.PathLike[str]] | None = None,
+        allow_urls: bool = True,
+        video_params: Mapping[str, Any] | None = None,
+        video_poll_interval: float = 5.0,
+        video_timeout: float = 600.0,
+        video_max_polls: int | None = None,
+        **client_options: Any,
+    ):
+        image_client = client or make_image_backend(
+            backend, api_key=api_key, base_url=base_url, **client_options
+        )
+        self.toolbox = ImageToolbox(
+            image_client,
+            output_dir=output_dir,
+            model=model,
+            base_size=base_size,
+            aspect_ratio=aspect_ratio,
+            generation_params=generation_params,
+            edit_params=edit_params,
+            upscale_params=upscale_params,
+            input_dirs=input_dirs,
+            allow_urls=allow_urls,
+            video_params=video_params,
+            video_poll_interval=video_poll_interval,
+            video_timeout=video_timeout,
+            video_max_polls=video_max_polls,
+        )
+        aiart = isinstance(image_client, AiArtClient)
+        self.spec_functions = list(_AIART_FUNCTIONS if aiart else _SDNEXT_FUNCTIONS)
+
+    def __repr__(self) -> str:
+        return f"ArliImageToolSpec({self.toolbox!r})"
+
+    @property
+    def client(self) -> ImageClient | AiArtClient:
+        """The image client the functions use."""
+        return self.toolbox.client
+
+    @property
+    def backend(self) -> str:
+        """The backend's name: ``"arli"``, ``"arli-proxy"`` or ``"aiart"``."""
+        return self.toolbox.backend
+
+    def get_metadata_from_fn_name(
+        self, fn_name: str, spec_functions: list[SPEC_FUNCTION_TYPE] | None = None
+    ) -> ToolMetadata | None:
+        """The tool metadata of a function: narrowed to the backend's arguments for AiArt.
+
+        For Arli and the proxy this returns ``None`` (LlamaIndex infers the schema from
+        the signature and docstring); for AiArt the generate and edit schemas leave out
+        the arguments AiArt cannot use and list its aspect ratios.
+        """
+        operation = _OPERATIONS.get(fn_name)
+        if operation is None or self.backend != "aiart":
+            return None
+        inferred = FunctionTool.from_defaults(fn=getattr(self, fn_name)).metadata.fn_schema
+        if inferred is None:  # pragma: no cover - LlamaIndex always infers one
+            return None
+        schema = schema_for_backend(inferred, operation, self.client)
+        shown = schema.model_json_schema()
+        required = set(shown.get("required", []))
+        params = ", ".join(
+            name if name in required else f"{name}=None" for name in shown.get("properties", {})
+        )
+        description = f"{fn_name}({params})\n{_AIART_DOCS[fn_name]}"
+        return ToolMetadata(name=fn_name, description=description, fn_schema=schema)
+
+    def _error(self, exc: ArliError) -> ArliError:
+        text = self.toolbox.explain(exc)
+        return exc if text is None else with_message(exc, text)
+
+    async def _aerror(self, exc: ArliError) -> ArliError:
+        text = await self.toolbox.aexplain(exc)
+        return exc if text is None else with_message(exc, text)
+
+    def generate_image(
+        self,
+        prompt: str,
+        negative_prompt: str | None = None,
+        aspect_ratio: AspectRatio | None = None,
+        width: int | None = None,
+        height: int | None = None,
+        steps: int | None = None,
+        seed: int | None = None,
+        model: str | None = None,
+    ) -> ImageResult:
+        """Generate an image from a text description and save it to a file.
+
+        Returns the saved file path, seed, size and model.
+
+        Args:
+            prompt (str): what the image shows: subject, setting, style, lighting.
+            negative_prompt (str | None): what the image must not show.
+            aspect_ratio (str | None): shape (width:height); ignored with width and height.
+            width (int | None): width in pixels, 64-2048; prefer aspect_ratio.
+            height (int | None): height in pixels, 64-2048; prefer aspect_ratio.
+            steps (int | None): denoising steps, 1-150; usually leave unset.
+            seed (int | None): seed, -1 or unset for random; reuse one to keep a composition.
+            model (str | None): image model name from list_image_models; unset for the default.
+        """
+        try:
+            return self.toolbox.generate(
+                prompt, negative_prompt, aspect_ratio, width, height, steps, seed, model
+            )
+        except ArliError as exc:
+            raise self._error(exc) from exc
+
+    async def agenerate_image(
+        self,
+        prompt: str,
+        negative_prompt: str | None = None,
+        aspect_ratio: AspectRatio | None = None,
+        width: int | None = None,
+        height: int | None = None,
+        steps: int | None = None,
+        seed: int | None = None,
+        model: str | None = None,
+    ) -> ImageResult:
+        """Generate an image from a text description and save it to a file.
+
+        Returns the saved file path, seed, size and model.
+
+        Args:
+            prompt (str): what the image shows: subject, setting, style, lighting.
+            negative_prompt (str | None): what the image must not show.
+            aspect_ratio (str | None): shape (width:height); ignored with width and height.
+            width (int | None): width in pixels, 64-2048; prefer aspect_ratio.
+            height (int | None): height in pixels, 64-2048; prefer aspect_ratio.
+            steps (int | None): denoising steps, 1-150; usually leave unset.
+            seed (int | None): seed, -1 or unset for random; reuse one to keep a composition.
+            model (str | None): image model name from list_image_models; unset for the default.
+        """
+        try:
+            return await self.toolbox.agenerate(
+                prompt, negative_prompt, aspect_ratio, width, height, steps, seed, model
+            )
+        except ArliError as exc:
+            raise await self._aerror(exc) from exc
+
+    def edit_image(
+        self,
+        image: str,
+        prompt: str,
+        mask: str | None = None,
+        negative_prompt: str | None = None,
+        strength: float | None = None,
+        steps: int | None = None,
+        seed: int | None = None,
+        model: str | None = None,
+    ) -> ImageResult:
+        """Edit an existing image guided by a prompt; with a mask, repaint only that area.
+
+        Returns the saved file path. Pass images as file paths or http(s) URLs, never base64.
+
+        Args:
+            image (str): path of the image file (e.g. one saved by generate_image) or a URL.
+            prompt (str): what the edited image should show.
+            mask (str | None): path or URL of a black-and-white mask; white is repainted.
+            negative_prompt (str | None): what the result must not show.
+            strength (float | None): how much to change, 0-1 (0.3 subtle, 0.8 a lot).
+            steps (int | None): denoising steps, 1-150.
+            seed (int | None): seed, -1 or unset for random.
+            model (str | None): image model name from list_image_models.
+        """
+        try:
+            return self.toolbox.edit(
+                image, prompt, mask, negative_prompt, strength, steps, seed, model
+            )
+        except ArliError as exc:
+            raise self._error(exc) from exc
+
+    async def aedit_image(
+        self,
+        image: str,
+        prompt: str,
+        mask: str | None = None,
+        negative_prompt: str | None = None,
+        strength: float | None = None,
+        steps: int | None = None,
+        seed: int | None = None,
+        model: str | None = None,
+    ) -> ImageResult:
+        """Edit an existing image guided by a prompt; with a mask, repaint only that area.
+
+        Returns the saved file path. Pass images as file paths or http(s) URLs, never base64.
+
+        Args:
+            image (str): path of the image file (e.g. one saved by generate_image) or a URL.
+            prompt (str): what the edited image should show.
+            mask (str | None): path or URL of a black-and-white mask; white is repainted.
+            negative_prompt (str | None): what the result must not show.
+            strength (float | None): how much to change, 0-1 (0.3 subtle, 0.8 a lot).
+            steps (int | None): denoising steps, 1-150.
+            seed (int | None): seed, -1 or unset for random.
+            model (str | None): image model name from list_image_models.
+        """
+        try:
+            return await self.toolbox.aedit(
+                image, prompt, mask, negative_prompt, strength, steps, seed, model
+            )
+        except ArliError as exc:
+            raise await self._aerror(exc) from exc
+
+    def upscale_image(
+        self, image: str, scale: float | None = None, upscaler: str | None = None
+    ) -> ImageResult:
+        """Upscale an image to a higher resolution and save it.
+
+        Returns the saved file path and the new size.
+
+        Args:
+            image (str): path of the image file or an http(s) URL.
+            scale (float | None): scale factor, 1-8; unset for the default.
+            upscaler (str | None): upscaler name from list_upscalers; unset for the default.
+        """
+        try:
+            return self.toolbox.upscale(image, scale, upscaler)
+        except ArliError as exc:
+            raise self._error(exc) from exc
+
+    async def aupscale_image(
+        self, image: str, scale: float | None = None, upscaler: str | None = None
+    ) -> ImageResult:
+        """Upscale an image to a higher resolution and save it.
+
+        Returns the saved file path and the new size.
+
+        Args:
+            image (str): path of the image file or an http(s) URL.
+            scale (float | None): scale factor, 1-8; unset for the default.
+            upscaler (str | None): upscaler name from list_upscalers; unset for the default.
+        """
+        try:
+            return await self.toolbox.aupscale(image, scale, upscaler)
+        except ArliError as exc:
+            raise await self._aerror(exc) from exc
+
+    def list_image_models(self) -> str:
+        """List the image generation models available (names for `model`)."""
+        return self.toolbox.models_text()
+
+    async def alist_image_models(self) -> str:
+        """List the image generation models available (names for `model`)."""
+        return await self.toolbox.amodels_text()
+
+    def list_samplers(self) -> str:
+        """List the sampler names the image server supports."""
+        return self.toolbox.samplers_text()
+
+    async def alist_samplers(self) -> str:
+        """List the sampler names the image server supports."""
+        return await self.toolbox.asamplers_text()
+
+    def list_upscalers(self) -> str:
+        """List the image upscalers available (names for `upscaler`)."""
+        return self.toolbox.upscalers_text()
+
+    async def alist_upscalers(self) -> str:
+        """List the image upscalers available (names for `upscaler`)."""
+        return await self.toolbox.aupscalers_text()
+
+    def image_to_video(
+        self,
+        image: str | None = None,
+        seed: int | None = None,
+        cfg_scale: float | None = None,
+        motion_bucket_id: int | None = None,
+        generation_id: str | None = None,
+    ) -> VideoResult:
+        """Turn an image into a short video and save it (AiArt).
+
+        Returns the saved file path, seed and generation id. If the answer says the video
+        is not ready yet, call again with that generation_id (and no image) to keep waiting.
+
+        Args:
+            image (str | None): path of the image file (JPG, PNG or WEBP) or an http(s) URL.
+            seed (int | None): seed; -1, 0 or unset for random.
+            cfg_scale (float | None): how closely the video follows the image, 0-10 (1.5).
+            motion_bucket_id (int | None): amount of motion, 1-255 (127): low is subtle.
+            generation_id (str | None): only to keep waiting for an earlier, unfinished video.
+        """
+        try:
+            return self.toolbox.image_to_video(
+                image, seed, cfg_scale, motion_bucket_id, generation_id
+            )
+        except ArliError as exc:
+            raise self._error(exc) from exc
+
+    async def aimage_to_video(
+        self,
+        image: str | None = None,
+        seed: int | None = None,
+        cfg_scale: float | None = None,
+        motion_bucket_id: int | None = None,
+        generation_id: str | None = None,
+    ) -> VideoResult:
+        """Turn an image into a short video and save it (AiArt).
+
+        Returns the saved file path, seed and generation id. If the answer says the video
+        is not ready yet, call again with that generation_id (and no image) to keep waiting.
+
+        Args:
+            image (str | None): path of the image file (JPG, PNG or WEBP) or an http(s) URL.
+            seed (int | None): seed; -1, 0 or unset for random.
+            cfg_scale (float | None): how closely the video follows the image, 0-10 (1.5).
+            motion_bucket_id (int | None): amount of motion, 1-255 (127): low is subtle.
+            generation_id (str | None): only to keep waiting for an earlier, unfinished video.
+        """
+        try:
+            return await self.toolbox.aimage_to_video(
+                image, seed, cfg_scale, motion_bucket_id, generation_id
+            )
+        except ArliError as exc:
+            raise await self._aerror(exc) from exc
