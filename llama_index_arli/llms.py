@@ -1,0 +1,895 @@
+"""``Arli``: the Arli AI text API as a LlamaIndex ``FunctionCallingLLM``."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import AsyncGenerator, Generator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+import httpx
+from llama_index.core.base.llms.types import (
+    ChatMessage,
+    ChatResponse,
+    ChatResponseAsyncGen,
+    ChatResponseGen,
+    CompletionResponse,
+    CompletionResponseAsyncGen,
+    CompletionResponseGen,
+    LLMMetadata,
+    MessageRole,
+)
+from llama_index.core.constants import DEFAULT_CONTEXT_WINDOW, DEFAULT_NUM_OUTPUTS
+from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
+from llama_index.core.llms.function_calling import FunctionCallingLLM
+from llama_index.core.llms.llm import ToolSelection
+from llama_index.core.program.streaming_utils import process_streaming_content_incremental
+from llama_index.core.types import PydanticProgramMode
+from pydantic import (
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_serializer,
+    model_validator,
+)
+from typing_extensions import Self
+
+from arli._errors import ConstraintViolationError
+from arli.text.client import TextClient
+from arli.text.guided import GuidedConstraint, check_answer, schema_of
+from arli.text.params import SamplingParams
+from arli.text.parse import ModelInfo
+from arli.text.payload import (
+    RequestPlan,
+    ainline_images,
+    check_allowed,
+    deep_merge,
+    inline_images,
+    instance_params,
+    normalize_tool_choice,
+    plan_chat,
+    plan_completion,
+    split_call_kwargs,
+    verify_choices,
+)
+from llama_index_arli._convert import (
+    ChatStream,
+    CompletionStream,
+    chat_response,
+    chat_to_completion,
+    completion_response,
+    to_openai_messages,
+    tool_selections,
+)
+
+if TYPE_CHECKING:
+    from llama_index.core.program.utils import FlexibleModel
+    from llama_index.core.prompts import PromptTemplate
+    from llama_index.core.tools.types import BaseTool
+    from llama_index.core.types import Model
+
+__all__ = ["Arli"]
+
+logger = logging.getLogger(__name__)
+
+GuidedStyle = Literal["both", "guided", "structured_outputs", "response_format"]
+_LOOKUP_FAILED = -1
+
+
+class Arli(SamplingParams, FunctionCallingLLM):
+    """Arli AI text model for LlamaIndex (OpenAI-compatible, served by vLLM and Aphrodite).
+
+    Every Arli sampler extra is a typed, validated field (see
+    :class:`arli.text.params.SamplingParams`); unset fields are not sent, so the server's
+    defaults and your key's parameter overrides apply. Any of them can also be passed per
+    call (``llm.chat(messages, min_p=0.1)``); ``additional_kwargs`` and ``extra_body`` are
+    deep-merged with per-call values, never replaced.
+
+    Setup:
+        .. code-block:: bash
+
+            pip install "arli-integrations[llama-index]"
+            export ARLIAI_API_KEY="..."   # or ARLI_TEXT_KEY
+
+    Instantiate:
+        .. code-block:: python
+
+            from llama_index_arli import Arli
+
+            llm = Arli(model="Mistral-Nemo-12B-Instruct-2407", temperature=0.7, min_p=0.05)
+            print(llm.complete("The capital of France is").text)
+
+    Structured output (guided decoding, checked on our side):
+        .. code-block:: python
+
+            from llama_index.core.prompts import PromptTemplate
+
+            class Joke(BaseModel):
+                setup: str
+                punchline: str
+
+            joke = llm.structured_predict(Joke, PromptTemplate("Tell me a joke about {topic}"),
+                                          topic="cats")
+
+    Tools and agents:
+        .. code-block:: python
+
+            from llama_index.core.agent.workflow import FunctionAgent
+
+            agent = FunctionAgent(tools=[get_weather], llm=llm)
+            await agent.run("What is the weather in Paris?")
+
+    Guided decoding:
+        vLLM <= 0.11 and Aphrodite <= 0.10 read ``guided_*``; vLLM >= 0.12 ignores them
+        silently and reads ``structured_outputs``. ``guided_decoding_style="both"`` (the
+        default) sends both forms; ``"guided"``, ``"structured_outputs"`` and
+        ``"response_format"`` send one. Every constrained answer is checked here; one that
+        does not conform raises :class:`arli.ConstraintViolationError`.
+    """
+
+    model_config = ConfigDict(
+        populate_by_name=True, arbitrary_types_allowed=True, hide_input_in_errors=True
+    )
+
+    model: str = Field(description="The model id, e.g. 'Mistral-Nemo-12B-Instruct-2407'.")
+    api_key: SecretStr | None = Field(
+        default=None,
+        exclude=True,
+        repr=False,
+        description="The Arli API key (else ARLI_TEXT_KEY, else ARLIAI_API_KEY). Never serialized.",
+    )
+    base_url: str | None = Field(
+        default=None,
+        description="API base URL (else ARLI_TEXT_BASE_URL/ARLI_BASE_URL, else https://api.arliai.com).",
+    )
+    timeout: float | None = Field(
+        default=None, gt=0, description="Read timeout in seconds for generation (default 300)."
+    )
+    max_retries: int = Field(
+        default=2, ge=0, description="Retries of 408/429/5xx and connection errors."
+    )
+    context_window: int = Field(
+        default=DEFAULT_CONTEXT_WINDOW,
+        gt=0,
+        description="Context window used when /v1/models does not give the model's max_model_len.",
+    )
+    discover_context_window: bool = Field(
+        default=True,
+        description="Read the context window from /v1/models (once, on first metadata access).",
+    )
+    is_function_calling_model: bool = Field(
+        default=True, description="Whether the model takes tools (FunctionAgent needs True)."
+    )
+    additional_kwargs: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Parameters sent with every call (per-call values win; dicts deep-merge).",
+    )
+    extra_body: dict[str, Any] | None = Field(
+        default=None, description="Extra fields merged into every request body (deep-merged)."
+    )
+    guided_decoding_style: GuidedStyle = Field(
+        default="both",
+        description="Guided decoding wire form: both, guided, structured_outputs, response_format.",
+    )
+    check_guided_output: bool = Field(
+        default=True,
+        description="Check constrained answers here (raise when the server ignored a constraint).",
+    )
+    stream_usage: bool = Field(
+        default=True, description="Ask for token usage in streams (stream_options.include_usage)."
+    )
+    use_completions_endpoint: bool = Field(
+        default=False,
+        description="complete() posts to /v1/completions (raw prompt) instead of wrapping chat.",
+    )
+    inline_image_urls: bool = Field(
+        default=True, description="Download image URLs and send them as base64 (Arli takes base64)."
+    )
+    image_max_bytes: int = Field(default=20 * 2**20, gt=0, description="Largest image accepted.")
+    image_fetch_timeout: float = Field(
+        default=30.0, gt=0, description="Seconds allowed to download one image URL."
+    )
+    default_headers: dict[str, str] | None = Field(
+        default=None, description="Extra HTTP headers sent with every request."
+    )
+    http_client: httpx.Client | None = Field(
+        default=None, exclude=True, description="An httpx client to use (not closed by us)."
+    )
+    async_http_client: httpx.AsyncClient | None = Field(
+        default=None, exclude=True, description="An httpx async client to use (not closed by us)."
+    )
+
+    _provider: ClassVar[str] = "arli"
+    _client: TextClient | None = PrivateAttr(default=None)
+    _context_window: int | None = PrivateAttr(default=None)
+    _payload: tuple[tuple[Any, ...], dict[str, Any]] | None = PrivateAttr(default=None)
+
+    def __init__(self, **data: Any) -> None:
+        if isinstance(data.get("api_key"), str):  # masked even in ValidationError.errors()
+            data["api_key"] = SecretStr(data["api_key"])
+        super().__init__(**data)
+        # Outside the validators, so a missing key raises ArliConfigError itself (naming the
+        # environment variables) rather than a pydantic ValidationError wrapping it.
+        self._build_client()
+
+    @model_validator(mode="after")
+    def _check_additional_kwargs(self) -> Self:
+        if self.additional_kwargs:
+            split_call_kwargs(self.additional_kwargs)  # unknown names / bad values fail here
+        return self
+
+    @field_serializer("guided_json")
+    def _serialize_guided_json(self, value: Any) -> Any:
+        return schema_of(value) if isinstance(value, type) else value
+
+    def _build_client(self) -> TextClient:
+        options: dict[str, Any] = {"max_retries": self.max_retries}
+        if self.timeout is not None:
+            options["text_timeout"] = self.timeout
+        if self.default_headers:
+            options["default_headers"] = dict(self.default_headers)
+        client = TextClient(
+            api_key=self.api_key,
+            base_url=self.base_url,
+            http_client=self.http_client,
+            http_async_client=self.async_http_client,
+            provider=self._provider,
+            **options,
+        )
+        check_allowed(instance_params(self), client.allowed_params, client.provider.label)
+        if self.api_key is None:
+            self.api_key = client.settings.text_api_key
+        self._client = client
+        return client
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy; with ``update``, it gets its own client and looks its model up afresh."""
+        copied = super().model_copy(update=update, deep=deep)
+        if update:
+            key: Any = copied.api_key  # update values are not validated: may be a str
+            if isinstance(key, str):
+                copied.api_key = SecretStr(key)
+            copied._context_window = None
+            copied._payload = None
+            copied._build_client()
+        return copied
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
+        # Connection pools and locks are not copied: the copy builds its own client, and
+        # shares the httpx clients the caller injected.
+        memo = {} if memo is None else memo
+        for shared in (self.http_client, self.async_http_client):
+            if shared is not None:
+                memo[id(shared)] = shared
+        client, self._client = self._client, None
+        try:
+            copied = super().__deepcopy__(memo)
+        finally:
+            self._client = client
+        copied._build_client()
+        return copied
+
+    def __getstate__(self) -> dict[str, Any]:
+        client, self._client = self._client, None  # rebuilt on unpickling
+        try:
+            return super().__getstate__()
+        finally:
+            self._client = client
+
+    @classmethod
+    def class_name(cls) -> str:
+        """``"Arli"``."""
+        return "Arli"
+
+    @property
+    def client(self) -> TextClient:
+        """The core text client (pooled connections, retries, limits)."""
+        return self._client or self._build_client()
+
+    def close(self) -> None:
+        """Close pooled connections (they reopen if the model is used again)."""
+        self.client.close()
+
+    async def aclose(self) -> None:
+        """Close pooled connections, including the running event loop's."""
+        await self.client.aclose()
+
+    # -- metadata ------------------------------------------------------------------------
+
+    def _metadata(self, context_window: int) -> LLMMetadata:
+        return LLMMetadata(
+            context_window=context_window,
+            num_output=self.max_tokens or DEFAULT_NUM_OUTPUTS,
+            is_chat_model=True,
+            is_function_calling_model=self.is_function_calling_model,
+            model_name=self.model,
+            system_role=MessageRole.SYSTEM,
+        )
+
+    def _known_context_window(self) -> int:
+        known = self._context_window
+        return known if known is not None and known > 0 else self.context_window
+
+    def _remember(self, models: list[ModelInfo] | None) -> int:
+        found = next((m.max_model_len for m in models or () if m.id == self.model), None)
+        self._context_window = found if found else _LOOKUP_FAILED
+        self._payload = None
+        return self._known_context_window()
+
+    def get_context_window(self) -> int:
+        """The model's context window: ``max_model_len`` from ``/v1/models`` (looked up once).
+
+        Falls back to the ``context_window`` field when the lookup fails, the model is not
+        listed, the server gives no ``max_model_len`` or ``discover_context_window`` is off.
+        """
+        if self._context_window is not None or not self.discover_context_window:
+            return self._known_context_window()
+        try:
+            models = self.client.list_models()
+        except Exception as exc:  # noqa: BLE001 - metadata must not fail; fall back
+            logger.debug("context window lookup failed: %s: %s", type(exc).__name__, exc)
+            models = None
+        return self._remember(models)
+
+    async def aget_context_window(self) -> int:
+        """Async :meth:`get_context_window` (prefetch it before sync code reads metadata)."""
+        if self._context_window is not None or not self.discover_context_window:
+            return self._known_context_window()
+        try:
+            models = await self.client.alist_models()
+        except Exception as exc:  # noqa: BLE001 - metadata must not fail; fall back
+            logger.debug("context window lookup failed: %s: %s", type(exc).__name__, exc)
+            models = None
+        return self._remember(models)
+
+    @property
+    def metadata(self) -> LLMMetadata:
+        """LLM metadata; ``context_window`` comes from the server when it says (cached).
+
+        The first access makes one quick sync request (``GET /v1/models``); async code can
+        make it on the event loop instead with ``await llm.aget_context_window()`` first.
+        """
+        return self._metadata(self.get_context_window())
+
+    def to_payload(self) -> dict[str, Any]:
+        """What instrumentation events carry: class name and metadata, never the key.
+
+        Never makes a request: the context window is the looked-up one if known.
+        """
+        key = (self.model, self.max_tokens, self.is_function_calling_model)
+        cached = self._payload  # built once, not on every call (it is sent with each one)
+        if cached is None or cached[0] != key:
+            data = self._metadata(self._known_context_window()).model_dump()
+            cached = self._payload = (key, {"class_name": self.class_name(), **data})
+        return dict(cached[1])
+
+    # -- requests ------------------------------------------------------------------------
+
+    def _call_kwargs(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        if self.additional_kwargs:
+            return deep_merge(self.additional_kwargs, kwargs)
+        return kwargs
+
+    def _plan(
+        self, messages: list[dict[str, Any]], kwargs: dict[str, Any], *, stream: bool
+    ) -> RequestPlan:
+        return plan_chat(
+            model=self.model,
+            messages=messages,
+            instance=instance_params(self),
+            call_kwargs=self._call_kwargs(kwargs),
+            instance_extra_body=self.extra_body,
+            style=self.guided_decoding_style,
+            stream=stream,
+            include_usage=self.stream_usage,
+            allowed=self.client.allowed_params,
+            provider_label=self.client.provider.label,
+        )
+
+    def _plan_completion(self, prompt: str, kwargs: dict[str, Any], *, stream: bool) -> RequestPlan:
+        return plan_completion(
+            model=self.model,
+            prompt=prompt,
+            instance=instance_params(self),
+            call_kwargs=self._call_kwargs(kwargs),
+            instance_extra_body=self.extra_body,
+            style=self.guided_decoding_style,
+            stream=stream,
+            include_usage=self.stream_usage,
+            allowed=self.client.allowed_params,
+            provider_label=self.client.provider.label,
+        )
+
+    def _messages(self, messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
+        return inline_images(
+            to_openai_messages(messages),
+            inline_urls=self.inline_image_urls,
+            max_bytes=self.image_max_bytes,
+            timeout=self.image_fetch_timeout,
+        )
+
+    async def _amessages(self, messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
+        return await ainline_images(
+            to_openai_messages(messages),
+            inline_urls=self.inline_image_urls,
+            max_bytes=self.image_max_bytes,
+            timeout=self.image_fetch_timeout,
+        )
+
+    def _verify(self, plan: RequestPlan, answers: list[tuple[str | None, str | None]]) -> None:
+        if self.check_guided_output and plan.constraint is not None:
+            verify_choices(plan, answers)
+
+    # -- chat ----------------------------------------------------------------------------
+
+    def _chat(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> ChatResponse:
+        plan = self._plan(self._messages(messages), kwargs, stream=False)
+        completion = self.client.chat(plan.body)
+        self._verify(plan, [(c.content, c.finish_reason) for c in completion.choices])
+        return chat_response(completion)
+
+    async def _achat(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> ChatResponse:
+        plan = self._plan(await self._amessages(messages), kwargs, stream=False)
+        completion = await self.client.achat(plan.body)
+        self._verify(plan, [(c.content, c.finish_reason) for c in completion.choices])
+        return chat_response(completion)
+
+    def _stream_chat(
+        self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]
+    ) -> ChatResponseGen:
+        plan = self._plan(self._messages(messages), kwargs, stream=True)  # errors raise now
+        client = self.client
+
+        def gen() -> ChatResponseGen:
+            state = ChatStream()
+            for chunk in client.stream_chat(plan.body, include_usage=False):
+                response = state.add(chunk)
+                if response is not None:
+                    yield response
+            self._verify(plan, state.answers())
+
+        return gen()
+
+    async def _astream_chat(
+        self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]
+    ) -> ChatResponseAsyncGen:
+        plan = self._plan(await self._amessages(messages), kwargs, stream=True)
+        client = self.client
+
+        async def gen() -> ChatResponseAsyncGen:
+            state = ChatStream()
+            async for chunk in client.astream_chat(plan.body, include_usage=False):
+                response = state.add(chunk)
+                if response is not None:
+                    yield response
+            self._verify(plan, state.answers())
+
+        return gen()
+
+    @llm_chat_callback()
+    def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        """Chat (``/v1/chat/completions``); per-call kwargs override the instance's fields.
+
+        Raises:
+            ArliValidationError: an out-of-range or unknown parameter (nothing is sent).
+            ConstraintViolationError: a guided answer that breaks its constraint.
+        """
+        return self._chat(messages, kwargs)
+
+    @llm_chat_callback()
+    def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        """Stream a chat answer; the last response carries the token usage."""
+        return self._stream_chat(messages, kwargs)
+
+    @llm_chat_callback()
+    async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        """Async :meth:`chat` (on the async HTTP client)."""
+        return await self._achat(messages, kwargs)
+
+    @llm_chat_callback()
+    async def astream_chat(
+        self, messages: Sequence[ChatMessage], **kwargs: Any
+    ) -> ChatResponseAsyncGen:
+        """Async :meth:`stream_chat` (on the async HTTP client)."""
+        return await self._astream_chat(messages, kwargs)
+
+    # -- completions ---------------------------------------------------------------------
+
+    def _prompt(self, prompt: str, formatted: bool) -> str:
+        if formatted or self.completion_to_prompt is None:
+            return prompt
+        return self.completion_to_prompt(prompt)
+
+    @llm_completion_callback()
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        """Complete a prompt: ``/v1/completions`` if ``use_completions_endpoint``, else chat."""
+        if not self.use_completions_endpoint:
+            return chat_to_completion(self._chat([ChatMessage(content=prompt)], kwargs))
+        plan = self._plan_completion(self._prompt(prompt, formatted), kwargs, stream=False)
+        completion = self.client.complete(plan.body)
+        self._verify(plan, [(c.text, c.finish_reason) for c in completion.choices])
+        return completion_response(completion)
+
+    @llm_completion_callback()
+    async def acomplete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponse:
+        """Async :meth:`complete`."""
+        if not self.use_completions_endpoint:
+            return chat_to_completion(await self._achat([ChatMessage(content=prompt)], kwargs))
+        plan = self._plan_completion(self._prompt(prompt, formatted), kwargs, stream=False)
+        completion = await self.client.acomplete(plan.body)
+        self._verify(plan, [(c.text, c.finish_reason) for c in completion.choices])
+        return completion_response(completion)
+
+    @llm_completion_callback()
+    def stream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseGen:
+        """Stream a completion (see :meth:`complete`); the last response carries usage."""
+        if not self.use_completions_endpoint:
+            chat_gen = self._stream_chat([ChatMessage(content=prompt)], kwargs)
+
+            def from_chat() -> CompletionResponseGen:
+                for response in chat_gen:
+                    yield chat_to_completion(response)
+
+            return from_chat()
+        plan = self._plan_completion(self._prompt(prompt, formatted), kwargs, stream=True)
+        client = self.client
+
+        def gen() -> CompletionResponseGen:
+            state = CompletionStream()
+            for chunk in client.stream_complete(plan.body, include_usage=False):
+                response = state.add(chunk)
+                if response is not None:
+                    yield response
+            self._verify(plan, [(state.text, state.finish_reason)])
+
+        return gen()
+
+    @llm_completion_callback()
+    async def astream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseAsyncGen:
+        """Async :meth:`stream_complete`."""
+        if not self.use_completions_endpoint:
+            chat_gen = await self._astream_chat([ChatMessage(content=prompt)], kwargs)
+
+            async def from_chat() -> CompletionResponseAsyncGen:
+                async for response in chat_gen:
+                    yield chat_to_completion(response)
+
+            return from_chat()
+        plan = self._plan_completion(self._prompt(prompt, formatted), kwargs, stream=True)
+        client = self.client
+
+        async def gen() -> CompletionResponseAsyncGen:
+            state = CompletionStream()
+            async for chunk in client.astream_complete(plan.body, include_usage=False):
+                response = state.add(chunk)
+                if response is not None:
+                    yield response
+            self._verify(plan, [(state.text, state.finish_reason)])
+
+        return gen()
+
+    # -- tools ---------------------------------------------------------------------------
+
+    def _prepare_chat_with_tools(
+        self,
+        tools: Sequence[BaseTool],
+        user_msg: str | ChatMessage | None = None,
+        chat_history: list[ChatMessage] | None = None,
+        verbose: bool = False,
+        allow_parallel_tool_calls: bool = False,
+        tool_required: bool = False,
+        tool_choice: str | dict[str, Any] | None = None,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """The ``chat()`` kwargs for a call with tools.
+
+        ``tool_choice`` (a tool name, ``"auto"``, ``"none"``, ``"required"`` or an OpenAI
+        dict) wins over ``tool_required``; ``parallel_tool_calls: false`` is sent only when
+        parallel calls are not allowed (``true`` is every server's default, and some reject
+        the field). ``strict=True`` asks the server to constrain arguments to the schemas.
+        """
+        specs = [tool.metadata.to_openai_tool(skip_length_check=True) for tool in tools]
+        if strict is not None:
+            for spec in specs:
+                spec["function"]["strict"] = strict
+        messages = list(chat_history or [])
+        if isinstance(user_msg, str):
+            user_msg = ChatMessage(role=MessageRole.USER, content=user_msg)
+        if user_msg is not None:
+            messages.append(user_msg)
+        out: dict[str, Any] = {"messages": messages, **kwargs}
+        if specs:
+            out["tools"] = specs
+            choice = (
+                tool_choice
+                if tool_choice is not None
+                else ("required" if tool_required else "auto")
+            )
+            out["tool_choice"] = normalize_tool_choice(choice, specs)
+            if not allow_parallel_tool_calls:
+                out["parallel_tool_calls"] = False
+        elif tool_choice not in (None, "auto", "none") or tool_required:
+            normalize_tool_choice(tool_choice or "required", None)  # raises: no tools to require
+        return out
+
+    def _validate_chat_with_tools_response(
+        self,
+        response: ChatResponse,
+        tools: Sequence[BaseTool],
+        allow_parallel_tool_calls: bool = False,
+        **kwargs: Any,
+    ) -> ChatResponse:
+        """Keep only the first tool call when parallel calls were not allowed."""
+        if not allow_parallel_tool_calls:
+            message = response.message
+            seen = False
+            blocks = []
+            for block in message.blocks:
+                if getattr(block, "block_type", None) == "tool_call":
+                    if seen:
+                        continue
+                    seen = True
+                blocks.append(block)
+            message.blocks = blocks
+            calls = message.additional_kwargs.get("tool_calls")
+            if isinstance(calls, list) and len(calls) > 1:
+                message.additional_kwargs["tool_calls"] = calls[:1]
+        return response
+
+    def get_tool_calls_from_response(
+        self, response: ChatResponse, error_on_no_tool_call: bool = True, **kwargs: Any
+    ) -> list[ToolSelection]:
+        """The tool calls of a response (also a stream response mid-way: partial arguments).
+
+        Raises:
+            ValueError: when there is none and ``error_on_no_tool_call`` is True.
+        """
+        selections = tool_selections(response.message)
+        if not selections and error_on_no_tool_call:
+            msg = "Expected at least one tool call, but got 0 tool calls."
+            raise ValueError(msg)
+        return selections
+
+    # -- structured output ---------------------------------------------------------------
+
+    def _guided(self) -> bool:
+        return self.pydantic_program_mode == PydanticProgramMode.DEFAULT
+
+    @staticmethod
+    def _structured_kwargs(
+        output_cls: type[Any], llm_kwargs: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        kwargs = dict(llm_kwargs or {})
+        for key in ("guided_regex", "guided_choice", "guided_grammar", "response_format"):
+            kwargs.pop(key, None)
+        for key in ("tool_required", "allow_parallel_tool_calls"):
+            kwargs.pop(key, None)
+        if not kwargs.get("tools"):  # never a tool_choice without tools (OpenAILike's bug)
+            kwargs.pop("tool_choice", None)
+            kwargs.pop("parallel_tool_calls", None)
+        kwargs["guided_json"] = output_cls
+        return kwargs
+
+    @staticmethod
+    def _parse_structured(output_cls: type[Model], response: ChatResponse) -> Model:
+        text = response.message.content or ""
+        try:
+            return output_cls.model_validate_json(text)
+        except ValidationError:
+            try:  # fenced JSON, raw control characters (an xgrammar bug): parse leniently
+                value = check_answer(GuidedConstraint("json_object"), text)
+            except ConstraintViolationError:
+                value = None
+            if value is None:
+                raise
+            return output_cls.model_validate(value)
+
+    def structured_predict(
+        self,
+        output_cls: type[Model],
+        prompt: PromptTemplate,
+        llm_kwargs: dict[str, Any] | None = None,
+        **prompt_args: Any,
+    ) -> Model:
+        """Structured output by guided decoding (``guided_json``, per ``guided_decoding_style``).
+
+        The answer is checked against the schema here: a server that ignored the constraint
+        raises :class:`arli.ConstraintViolationError`. Set ``pydantic_program_mode`` to
+        ``FUNCTION`` or ``LLM`` to use LlamaIndex's tool-call or prompt-based programs.
+        """
+        if not self._guided():
+            result: Model = super().structured_predict(
+                output_cls, prompt, llm_kwargs, **prompt_args
+            )
+            return result
+        messages = self._extend_messages(prompt.format_messages(**prompt_args))
+        response = self.chat(messages, **self._structured_kwargs(output_cls, llm_kwargs))
+        return self._parse_structured(output_cls, response)
+
+    async def astructured_predict(
+        self,
+        output_cls: type[Model],
+        prompt: PromptTemplate,
+        llm_kwargs: dict[str, Any] | None = None,
+        **prompt_args: Any,
+    ) -> Model:
+        """Async :meth:`structured_predict`."""
+        if not self._guided():
+            result: Model = await super().astructured_predict(
+                output_cls, prompt, llm_kwargs, **prompt_args
+            )
+            return result
+        messages = self._extend_messages(prompt.format_messages(**prompt_args))
+        response = await self.achat(messages, **self._structured_kwargs(output_cls, llm_kwargs))
+        return self._parse_structured(output_cls, response)
+
+    def _structured_stream_call(
+        self,
+        output_cls: type[Model],
+        prompt: PromptTemplate,
+        llm_kwargs: dict[str, Any] | None = None,
+        **prompt_args: Any,
+    ) -> Generator[Model | list[Model] | FlexibleModel | list[FlexibleModel], None, None]:
+        if not self._guided():
+            yield from super()._structured_stream_call(
+                output_cls, prompt, llm_kwargs, **prompt_args
+            )
+            return
+        messages = self._extend_messages(prompt.format_messages(**prompt_args))
+        kwargs = self._structured_kwargs(output_cls, llm_kwargs)
+        current: Any = None
+        last: ChatResponse | None = None
+        for response in self.stream_chat(messages, **kwargs):
+            current = process_streaming_content_incremental(response, output_cls, current)
+            last = response
+            yield current
+        if last is not None:
+            final = self._parse_structured(output_cls, last)
+            if final != current:
+                yield final
+
+    async def _structured_astream_call(
+        self,
+        output_cls: type[Model],
+        prompt: PromptTemplate,
+        llm_kwargs: dict[str, Any] | None = None,
+        **prompt_args: Any,
+    ) -> AsyncGenerator[Model | list[Model] | FlexibleModel | list[FlexibleModel], None]:
+        if not self._guided():
+            return await super()._structured_astream_call(
+                output_cls, prompt, llm_kwargs, **prompt_args
+            )
+        messages = self._extend_messages(prompt.format_messages(**prompt_args))
+        kwargs = self._structured_kwargs(output_cls, llm_kwargs)
+        stream = await self.astream_chat(messages, **kwargs)
+
+        async def gen() -> AsyncGenerator[
+            Model | list[Model] | FlexibleModel | list[FlexibleModel], None
+        ]:
+            current: Any = None
+            last: ChatResponse | None = None
+            async for response in stream:
+                current = process_streaming_content_incremental(response, output_cls, current)
+                last = response
+                yield current
+            if last is not None:
+                final = self._parse_structured(output_cls, last)
+                if final != current:
+                    yield final
+
+        return gen()
+
+    # -- tokens and models ---------------------------------------------------------------
+
+    def _tokenize_args(self, text: str | Sequence[ChatMessage]) -> dict[str, Any]:
+        if isinstance(text, str):
+            return {"model": self.model, "prompt": text}
+        return {"model": self.model, "messages": self._messages(text)}
+
+    def tokenize(self, text: str) -> list[int]:
+        """The token ids of ``text`` (the server's tokenize endpoint)."""
+        return self.client.tokenize(model=self.model, prompt=text).tokens
+
+    async def atokenize(self, text: str) -> list[int]:
+        """Async :meth:`tokenize`."""
+        return (await self.client.atokenize(model=self.model, prompt=text)).tokens
+
+    def count_tokens(self, text: str | Sequence[ChatMessage]) -> int:
+        """Tokens in a prompt, or in chat messages as the model's chat template renders them."""
+        return self.client.tokenize(**self._tokenize_args(text)).count
+
+    async def acount_tokens(self, text: str | Sequence[ChatMessage]) -> int:
+        """Async :meth:`count_tokens`."""
+        if isinstance(text, str):
+            return (await self.client.atokenize(model=self.model, prompt=text)).count
+        messages = await self._amessages(text)
+        return (await self.client.atokenize(model=self.model, messages=messages)).count
+
+    def list_models(self) -> list[ModelInfo]:
+        """The models available to the key, with their context length when served."""
+        return self.client.list_models()
+
+    async def alist_models(self) -> list[ModelInfo]:
+        """Async :meth:`list_models`."""
+        return await self.client.alist_models()
+
+
+def _precompute_signatures(cls: type[Arli]) -> None:
+    """Give LlamaIndex's instrumentation the signatures of the LLM methods, computed once.
+
+    ``dispatcher.span`` (wrapped around every LLM method) calls ``inspect.signature`` on
+    each call, which rebuilds the signature from the code object every time (about 10 us
+    per call); ``inspect.signature`` returns a function's ``__signature__`` as it is.
+    """
+    for name in (
+        "chat",
+        "achat",
+        "stream_chat",
+        "astream_chat",
+        "complete",
+        "acomplete",
+        "stream_complete",
+        "astream_complete",
+    ):
+        method = cls.__dict__[name]
+        function = getattr(method, "__wrapped__", method)  # inside the span wrapper
+        function.__signature__ = inspect.signature(function)
+
+
+_precompute_signatures(Arli)
+
+
+class Featherless(Arli):
+    """Featherless AI as a LlamaIndex ``FunctionCallingLLM``, on the same core as :class:`Arli`.
+
+    It takes the parameters Featherless documents (``temperature``, ``top_p``, ``top_k``,
+    ``min_p``, ``repetition_penalty``, ``presence_penalty``, ``frequency_penalty``,
+    ``stop``, ``seed``, ``max_tokens``); anything else is rejected before sending. Image
+    URLs are passed through (Featherless downloads them); structured output uses
+    ``response_format`` (``json_schema``) instead of guided decoding, which Featherless
+    does not document.
+
+    Examples:
+        .. code-block:: python
+
+            from llama_index_arli import Featherless
+
+            llm = Featherless(model="Qwen/Qwen2.5-72B-Instruct", temperature=0.7)
+            print(llm.complete("Explain quantum computing in one sentence.").text)
+
+    The key comes from ``api_key=`` or ``FEATHERLESS_API_KEY``.
+    """
+
+    _provider: ClassVar[str] = "featherless"
+
+    inline_image_urls: bool = Field(
+        default=False,
+        description="Featherless takes image URLs: send them as they are (True: inline base64).",
+    )
+
+    @classmethod
+    def class_name(cls) -> str:
+        """The LlamaIndex class name."""
+        return "Featherless"
+
+    @staticmethod
+    def _structured_kwargs(
+        output_cls: type[Any], llm_kwargs: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        kwargs = Arli._structured_kwargs(output_cls, llm_kwargs)
+        schema = schema_of(kwargs.pop("guided_json"))
+        name = getattr(output_cls, "__name__", "response")
+        kwargs["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": name, "schema": schema},
+        }
+        return kwargs
