@@ -1,0 +1,841 @@
+"""Pages from images and PDFs, rendered one at a time and encoded for a vision model.
+
+Inputs (:class:`OCRSource`): file paths, bytes, binary file objects (their ``name`` names
+the document), PIL images and http(s) URLs. The format is detected from the bytes, never
+from the name:
+
+- **PDF** through pypdfium2 (the ``ocr`` extra: no poppler, permissively licensed). Pages
+  are rendered on demand at ``dpi`` (default 150), with the longest side capped at
+  ``max_side_px`` (default 2000 px, which also bounds the memory a page with a huge media
+  box can take), form fields drawn, ``/Rotate`` applied, and the PDF page labels read.
+  Encrypted files open with ``password``. PDFium is not thread-safe: every call into it
+  holds one process-wide lock, and the OCR engine makes all of them on one renderer
+  thread (:func:`render_executor`); encoding a rasterized page (:class:`RawPage`) needs no
+  PDFium and happens on worker threads while the next page is rasterized.
+- **Images**: PNG, JPEG, WEBP, GIF (first frame), BMP and TIFF (every frame is a page).
+  Decoding is guarded against decompression bombs (``max_input_pixels``); EXIF orientation
+  is applied, transparency is flattened onto white, 16-bit and 1-bit images become 8-bit
+  grey.
+
+Encoding (:func:`encode_page`): JPEG (quality 90) by default or PNG, the MIME type in the
+data URI always matching the bytes, and at most ``max_image_bytes`` per page (the image is
+downscaled until it fits). A JPEG or PNG input that needs no change is sent as it is
+(``passthrough``): no second lossy encoding, and the same bytes whatever Pillow version.
+
+Pillow and pypdfium2 are imported only when a page is rendered; without them the error
+names the extra to install.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import re
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from arli._errors import ArliValidationError, OCRDependencyError, OCRSourceError
+from arli.media import ImageData, is_http_url, sniff_mime
+
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
+
+__all__ = [
+    "DEFAULT_MAX_DOWNLOAD_BYTES",
+    "Document",
+    "ImageDocument",
+    "OCRSource",
+    "PageImage",
+    "PageSpec",
+    "PdfDocument",
+    "RawPage",
+    "RenderOptions",
+    "as_sources",
+    "encode_executor",
+    "encode_page",
+    "ink_fraction",
+    "open_document",
+    "parse_page_spec",
+    "render_executor",
+    "render_pages",
+    "select_pages",
+]
+
+#: Largest document accepted from a URL or a file object (paths are read lazily).
+DEFAULT_MAX_DOWNLOAD_BYTES = 256 * 2**20
+
+ImageFormat = Literal["jpeg", "png"]
+
+#: Every call into PDFium holds this lock (PDFium is not thread-safe).
+PDFIUM_LOCK = threading.RLock()
+
+_executor: ThreadPoolExecutor | None = None
+_encoder: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+_IMAGE_FORMATS = {"PNG", "JPEG", "MPO", "WEBP", "GIF", "BMP", "DIB", "TIFF"}
+_SUPPORTED = "PDF, PNG, JPEG, WEBP, GIF, BMP and TIFF"
+_EXTRA_HINT = 'pip install "arli-integrations[ocr]"'
+
+
+def render_executor() -> ThreadPoolExecutor:
+    """The one renderer thread shared by every OCR run in the process (created on first use)."""
+    global _executor  # noqa: PLW0603 - a lazily created process-wide singleton
+    if _executor is None:
+        with _executor_lock:
+            if _executor is None:
+                _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="arli-ocr-render")
+    return _executor
+
+
+def encode_executor() -> ThreadPoolExecutor:
+    """The two threads that encode rasterized pages (Pillow releases the GIL meanwhile)."""
+    global _encoder  # noqa: PLW0603 - a lazily created process-wide singleton
+    if _encoder is None:
+        with _executor_lock:
+            if _encoder is None:
+                _encoder = ThreadPoolExecutor(max_workers=2, thread_name_prefix="arli-ocr-encode")
+    return _encoder
+
+
+def _pil() -> Any:
+    try:
+        from PIL import Image  # noqa: PLC0415 - optional dependency, imported on first use
+    except ImportError as exc:
+        msg = f"OCR needs Pillow to read and encode page images: {_EXTRA_HINT}"
+        raise OCRDependencyError(msg) from exc
+    return Image
+
+
+def _pdfium() -> Any:
+    try:
+        import pypdfium2  # noqa: PLC0415 - optional dependency, imported on first use
+    except ImportError as exc:
+        msg = f"OCR of PDF files needs pypdfium2: {_EXTRA_HINT}"
+        raise OCRDependencyError(msg) from exc
+    return pypdfium2
+
+
+# -- options -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """How pages become images for the model.
+
+    Attributes:
+        dpi: PDF rendering resolution (dots per inch; PDF units are 1/72 in).
+        max_side_px: the longest side of a page image, for PDFs and images alike.
+        image_format: ``"jpeg"`` (small, fast) or ``"png"`` (lossless).
+        jpeg_quality: JPEG quality, 1-95.
+        max_image_bytes: the largest encoded page; bigger pages are downscaled to fit.
+        max_input_pixels: the largest image decoded (width x height): a guard against
+            decompression bombs.
+        passthrough: send a JPEG or PNG input as it is when it needs no change.
+        blank_threshold: skip detection: a page whose share of ink pixels is below this
+            is blank (``None``: no detection).
+    """
+
+    dpi: float = 150.0
+    max_side_px: int = 2000
+    image_format: ImageFormat = "jpeg"
+    jpeg_quality: int = 90
+    max_image_bytes: int = 4 * 2**20
+    max_input_pixels: int = 64_000_000
+    passthrough: bool = True
+    blank_threshold: float | None = None
+
+    def __post_init__(self) -> None:
+        checks: list[tuple[str, bool, str]] = [
+            ("dpi", 18 <= self.dpi <= 1200, "18-1200"),
+            ("max_side_px", 64 <= self.max_side_px <= 20000, "64-20000"),
+            ("image_format", self.image_format in ("jpeg", "png"), "'jpeg' or 'png'"),
+            ("jpeg_quality", 1 <= self.jpeg_quality <= 95, "1-95"),
+            ("max_image_bytes", self.max_image_bytes >= 16 * 1024, ">= 16384"),
+            ("max_input_pixels", self.max_input_pixels >= 64 * 64, ">= 4096"),
+            (
+                "blank_threshold",
+                self.blank_threshold is None or 0 <= self.blank_threshold < 1,
+                "[0, 1) or None",
+            ),
+        ]
+        for name, ok, allowed in checks:
+            if not ok:
+                value = getattr(self, name)
+                msg = f"{name}={value!r} is out of range: allowed {allowed}"
+                raise ArliValidationError(msg, field=name, allowed=allowed)
+
+    @property
+    def mime_type(self) -> str:
+        """The MIME type of re-encoded pages."""
+        return "image/png" if self.image_format == "png" else "image/jpeg"
+
+
+# -- sources -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OCRSource:
+    """One document to transcribe.
+
+    Exactly one of ``path``, ``data`` and ``url`` is set. Build it with :meth:`of`.
+
+    Attributes:
+        name: how the document is named in results and metadata (path, URL or file name).
+        path: a local file (read lazily: a PDF is never loaded whole into memory).
+        data: the document's bytes.
+        url: an http(s) URL, downloaded with a size cap when the run reaches it.
+    """
+
+    name: str
+    path: Path | None = None
+    data: bytes | None = field(default=None, repr=False)
+    url: str | None = None
+
+    @property
+    def file_name(self) -> str:
+        """The last component of the name (``report.pdf``)."""
+        if self.url is not None:
+            tail = self.url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+            return tail or self.url
+        return Path(self.name).name or self.name
+
+    @classmethod
+    def of(cls, value: Any, *, max_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES) -> OCRSource:
+        """Build a source from a path, URL, bytes, binary file object, ImageData or PIL image.
+
+        Raises:
+            ArliValidationError: for anything else (a text-mode file, another URL scheme).
+        """
+        if isinstance(value, OCRSource):
+            return value
+        if isinstance(value, os.PathLike):
+            path = Path(value)
+            return cls(name=str(value), path=path)
+        if isinstance(value, str):
+            text = value.strip()
+            if is_http_url(text):
+                return cls(name=text, url=text)
+            if "://" in text[:12]:
+                scheme = text.split("://", 1)[0]
+                msg = f"documents can be read from http(s) URLs only, not {scheme}://"
+                raise ArliValidationError(msg, field="source", allowed="http, https")
+            return cls(name=value, path=Path(text).expanduser())
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            return cls(name="bytes", data=bytes(value))
+        if isinstance(value, ImageData):
+            return cls(name=value.source, data=value.data)
+        if type(value).__module__.startswith("PIL.") and hasattr(value, "save"):
+            buf = io.BytesIO()
+            value.save(buf, format="PNG")
+            return cls(name="a PIL image", data=buf.getvalue())
+        if hasattr(value, "read"):
+            raw_name = getattr(value, "name", None)
+            name = os.fsdecode(raw_name) if isinstance(raw_name, (str, bytes)) else "a file object"
+            data = value.read(max_bytes + 1)
+            if isinstance(data, str):
+                msg = f"{name} was opened in text mode; open documents with 'rb'"
+                raise ArliValidationError(msg, field="source")
+            if len(data) > max_bytes:
+                msg = f"{name} is more than the {max_bytes} byte limit (max_download_bytes)"
+                raise ArliValidationError(msg, field="source", allowed=f"<= {max_bytes} bytes")
+            return cls(name=name, data=bytes(data))
+        msg = (
+            f"cannot OCR a {type(value).__name__}: pass a file path, an http(s) URL, bytes, "
+            "a file opened with 'rb' or a PIL image (or a list of them)"
+        )
+        raise ArliValidationError(msg, field="source")
+
+
+def as_sources(value: Any, *, max_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES) -> list[OCRSource]:
+    """One source, or a list/tuple of them, as a list of :class:`OCRSource`.
+
+    Raises:
+        ArliValidationError: for an empty list or an unusable item.
+    """
+    if isinstance(value, (list, tuple)):
+        if not value:
+            msg = "nothing to OCR: the list of sources is empty"
+            raise ArliValidationError(msg, field="source")
+        return [OCRSource.of(v, max_bytes=max_bytes) for v in value]
+    return [OCRSource.of(value, max_bytes=max_bytes)]
+
+
+# -- page selection ------------------------------------------------------------------------
+
+#: A parsed page selection: ``(first, last)`` ranges, 1-based, ``None`` = to the end.
+PageSpec = tuple[tuple[int, int | None], ...]
+
+_RANGE_RE = re.compile(r"^\s*(\d*)\s*(-)?\s*(\d*)\s*$")
+
+
+def parse_page_spec(spec: str | int | Iterable[int] | None) -> PageSpec | None:
+    """Check the syntax of a page selection (1-based): ``"1-3,7"``, ``"5-"``, ``[1, 2]``.
+
+    Raises:
+        ArliValidationError: for anything that is not page numbers or ranges.
+    """
+    if spec is None:
+        return None
+    allowed = "page numbers from 1, ranges like '1-3,7' or '5-', or a list of numbers"
+    if isinstance(spec, bool):
+        msg = f"pages={spec!r} is not a page selection"
+        raise ArliValidationError(msg, field="pages", allowed=allowed)
+    if isinstance(spec, int):
+        spec = [spec]
+    if isinstance(spec, str):
+        ranges: list[tuple[int, int | None]] = []
+        for part in spec.split(","):
+            m = _RANGE_RE.match(part)
+            if m is None or not (m.group(1) or m.group(3)) or (m.group(2) is None and m.group(3)):
+                msg = f"pages={spec!r}: {part.strip()!r} is not a page number or range"
+                raise ArliValidationError(msg, field="pages", allowed=allowed)
+            first = int(m.group(1)) if m.group(1) else 1
+            last: int | None = first
+            if m.group(2) is not None:
+                last = int(m.group(3)) if m.group(3) else None
+            if first < 1 or (last is not None and last < first):
+                msg = f"pages={spec!r}: {part.strip()!r} is not a valid range (pages start at 1)"
+                raise ArliValidationError(msg, field="pages", allowed=allowed)
+            ranges.append((first, last))
+        return tuple(ranges)
+    numbers = list(spec)
+    if not numbers:
+        msg = "pages=[] selects no page"
+        raise ArliValidationError(msg, field="pages", allowed=allowed)
+    for n in numbers:
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            msg = f"pages contains {n!r}: page numbers are integers from 1"
+            raise ArliValidationError(msg, field="pages", allowed=allowed)
+    return tuple((n, n) for n in numbers)
+
+
+def select_pages(
+    spec: PageSpec | None, page_count: int, *, source: str = "the document"
+) -> list[int]:
+    """The selected 1-based page numbers, sorted and unique, checked against ``page_count``.
+
+    Raises:
+        ArliValidationError: when a page is beyond the end of the document.
+    """
+    if spec is None:
+        return list(range(1, page_count + 1))
+    chosen: set[int] = set()
+    for first, last in spec:
+        end = page_count if last is None else last
+        if first > page_count or end > page_count:
+            shown = f"{first}" if last == first else f"{first}-{'' if last is None else last}"
+            msg = (
+                f"pages: {shown} is beyond the end of {source}, which has {page_count} "
+                f"page{'s' if page_count != 1 else ''}"
+            )
+            raise ArliValidationError(msg, field="pages", allowed=f"1-{page_count}")
+        chosen.update(range(first, end + 1))
+    return sorted(chosen)
+
+
+# -- page images ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PageImage:
+    """One rendered page, ready to send.
+
+    Attributes:
+        page: the 1-based page number in the document.
+        label: the page label (PDF page label, else the number as text).
+        image: the encoded image (bytes and MIME type).
+        width: image width in pixels.
+        height: image height in pixels.
+        dpi: the effective rendering resolution (PDF pages only).
+        blank: whether the page looked blank (``None`` when not checked).
+    """
+
+    page: int
+    label: str
+    image: ImageData = field(repr=False)
+    width: int
+    height: int
+    dpi: float | None = None
+    blank: bool | None = None
+
+
+def ink_fraction(image: PILImage) -> float:
+    """The share of pixels that differ clearly (> 64 grey levels) from the background.
+
+    The background is the most frequent grey level, so a dark page with light text counts
+    the same as a white one. Faint scanner noise does not count as ink.
+    """
+    gray = image if image.mode == "L" else image.convert("L")
+    hist = gray.histogram()
+    total = sum(hist)
+    if not total:
+        return 0.0
+    background = max(range(256), key=hist.__getitem__)
+    ink = sum(count for level, count in enumerate(hist) if abs(level - background) > 64)
+    return ink / total
+
+
+def _flatten(image: PILImage) -> PILImage:
+    """Convert to RGB or L: alpha onto white, 16-bit and 1-bit to 8-bit grey, CMYK to RGB."""
+    mode = image.mode
+    if mode in ("RGB", "L"):
+        return image
+    pil = _pil()
+    if mode == "1":
+        return image.convert("L")
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        wide = image.convert("I") if mode.startswith("I;16") else image
+        if mode == "F":
+            wide = image.convert("I")
+        return wide.point(lambda v: v * (1 / 256)).convert("L")
+    if mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+        if image.mode == "RGB":
+            return image
+    if mode in ("LA", "La", "PA"):
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "RGBa"):
+        rgba = image.convert("RGBA")
+        background = pil.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background  # type: ignore[no-any-return]
+    return image.convert("RGB")
+
+
+def _fit(image: PILImage, max_side: int) -> PILImage:
+    width, height = image.size
+    if max(width, height) <= max_side:
+        return image
+    ratio = max_side / max(width, height)
+    size = (max(1, round(width * ratio)), max(1, round(height * ratio)))
+    return image.resize(size, _pil().Resampling.LANCZOS, reducing_gap=3.0)
+
+
+def _save(image: PILImage, options: RenderOptions) -> bytes:
+    buf = io.BytesIO()
+    if options.image_format == "png":
+        image.save(buf, format="PNG", compress_level=1)
+    else:
+        image.save(buf, format="JPEG", quality=options.jpeg_quality, optimize=False)
+    return buf.getvalue()
+
+
+def encode_page(image: PILImage, options: RenderOptions) -> tuple[bytes, int, int]:
+    """Encode a page image: flattened, at most ``max_side_px``, at most ``max_image_bytes``.
+
+    Returns:
+        ``(bytes, width, height)`` in ``options.image_format``.
+
+    Raises:
+        ArliValidationError: when even a strongly downscaled page does not fit.
+    """
+    image = _fit(_flatten(image), options.max_side_px)
+    for _ in range(8):
+        data = _save(image, options)
+        if len(data) <= options.max_image_bytes:
+            return data, image.width, image.height
+        factor = min(0.9, math.sqrt(options.max_image_bytes / len(data)) * 0.95)
+        size = (max(1, int(image.width * factor)), max(1, int(image.height * factor)))
+        if min(size) < 32:
+            break
+        image = image.resize(size, _pil().Resampling.LANCZOS)
+    msg = (
+        f"the page image does not fit in max_image_bytes={options.max_image_bytes} even "
+        "downscaled; raise max_image_bytes or use image_format='jpeg'"
+    )
+    raise ArliValidationError(msg, field="max_image_bytes")
+
+
+def _finish(
+    image: PILImage, page: int, label: str, dpi: float | None, options: RenderOptions
+) -> PageImage:
+    blank = None
+    if options.blank_threshold is not None:
+        blank = ink_fraction(image) < options.blank_threshold
+    data, width, height = encode_page(image, options)
+    return PageImage(
+        page=page,
+        label=label,
+        image=ImageData(data, options.mime_type, f"page {label}"),
+        width=width,
+        height=height,
+        dpi=dpi,
+        blank=blank,
+    )
+
+
+@dataclass
+class RawPage:
+    """A rasterized page not encoded yet (:meth:`Document.rasterize`).
+
+    Encoding needs no PDFium, so the OCR engine does it off the renderer thread, while the
+    next page is being rasterized.
+
+    Attributes:
+        page: the 1-based page number.
+        label: the page label.
+        image: the rasterized page.
+        dpi: the effective rendering resolution.
+    """
+
+    page: int
+    label: str
+    image: PILImage = field(repr=False)
+    dpi: float | None = None
+
+    def finish(self, options: RenderOptions) -> PageImage:
+        """Check for a blank page and encode (see :func:`encode_page`)."""
+        return _finish(self.image, self.page, self.label, self.dpi, options)
+
+
+# -- documents -----------------------------------------------------------------------------
+
+
+class Document(ABC):
+    """An open document whose pages can be rendered one at a time (see :func:`open_document`).
+
+    Attributes:
+        source: the source it was opened from.
+        kind: ``"pdf"`` or ``"image"``.
+        page_count: how many pages it has.
+    """
+
+    kind: str = ""
+
+    def __init__(self, source: OCRSource, page_count: int):
+        self.source = source
+        self.page_count = page_count
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.source.name!r}, pages={self.page_count})"
+
+    def __enter__(self) -> Document:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def label(self, page: int) -> str:
+        """The label of a 1-based page (the number as text unless the document has labels)."""
+        return str(page)
+
+    def rasterize(self, page: int, options: RenderOptions) -> PageImage | RawPage:
+        """The part of :meth:`render` that needs the document (the rest is ``finish``)."""
+        return self.render(page, options)
+
+    @abstractmethod
+    def render(self, page: int, options: RenderOptions) -> PageImage:
+        """Render and encode one page (1-based)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the document (files, PDFium handles)."""
+
+
+class PdfDocument(Document):
+    """A PDF opened with pypdfium2 (every PDFium call holds :data:`PDFIUM_LOCK`).
+
+    PDFium keeps the objects of every page it has loaded until the document is closed
+    (about the size of the page's compressed content: a scanned page's JPEG), so a long
+    document is reopened every :attr:`REOPEN_EVERY` pages; reopening costs well under a
+    millisecond and keeps memory flat whatever the page count.
+    """
+
+    kind = "pdf"
+    #: Pages rendered before the document is closed and opened again.
+    REOPEN_EVERY = 16
+
+    def __init__(self, source: OCRSource, data: bytes | None, password: str | None):
+        self._target: Any = data if data is not None else str(source.path)
+        self._password = password
+        self._source_for_errors = source
+        with PDFIUM_LOCK:
+            pdf = self._open()
+            try:
+                count = len(pdf)
+            except Exception:
+                pdf.close()
+                raise
+        self._pdf: Any = pdf
+        self._rendered = 0
+        self._labels: dict[int, str] = {}
+        super().__init__(source, count)
+
+    def _open(self) -> Any:
+        pdfium = _pdfium()
+        try:
+            pdf = pdfium.PdfDocument(self._target, password=self._password)
+        except pdfium.PdfiumError as exc:
+            raise _pdf_error(self._source_for_errors, exc, self._password) from exc
+        try:
+            pdf.init_forms()
+        except Exception:
+            pdf.close()
+            raise
+        return pdf
+
+    def label(self, page: int) -> str:
+        """The PDF page label of a 1-based page (``"iii"``, ``"A-1"``), else its number."""
+        label = self._labels.get(page)
+        if label is None:
+            with PDFIUM_LOCK:
+                try:
+                    label = self._pdf.get_page_label(page - 1) or str(page)
+                except Exception:  # noqa: BLE001 - a broken label tree must not lose the page
+                    label = str(page)
+            self._labels[page] = label
+        return label
+
+    def render(self, page: int, options: RenderOptions) -> PageImage:
+        """Render one page at ``options.dpi`` (longest side capped), then encode it."""
+        return self.rasterize(page, options).finish(options)
+
+    def rasterize(self, page: int, options: RenderOptions) -> RawPage:
+        """Render one page at ``options.dpi`` (longest side capped), not encoded yet."""
+        label = self.label(page)
+        with PDFIUM_LOCK:
+            if self._rendered >= self.REOPEN_EVERY:
+                self._pdf.close()
+                self._pdf = None
+                self._pdf = self._open()
+                self._rendered = 0
+            self._rendered += 1
+            pdf_page = self._pdf[page - 1]
+            try:
+                width_pt, height_pt = pdf_page.get_size()
+                if width_pt <= 0 or height_pt <= 0:
+                    msg = f"page {page} of {self.source.name} has an empty page box"
+                    raise ArliValidationError(msg, field="source")
+                scale = options.dpi / 72.0
+                longest = max(width_pt, height_pt)
+                if longest * scale > options.max_side_px:
+                    scale = options.max_side_px / longest
+                # RGB straight from PDFium: no byte swapping afterwards.
+                bitmap = pdf_page.render(scale=scale, may_draw_forms=True, rev_byteorder=True)
+                try:
+                    image = bitmap.to_pil()
+                    if image.readonly:  # it shares the bitmap's memory, about to be freed
+                        image = image.copy()
+                finally:
+                    bitmap.close()
+            finally:
+                pdf_page.close()
+        return RawPage(page, label, image, round(scale * 72.0, 2))
+
+    def close(self) -> None:
+        """Close the PDF (under the PDFium lock)."""
+        pdf, self._pdf = self._pdf, None
+        if pdf is not None:
+            with PDFIUM_LOCK:
+                pdf.close()
+
+
+def _pdf_error(source: OCRSource, exc: Exception, password: str | None) -> OCRSourceError:
+    code = getattr(exc, "err_code", None)
+    if code == 4:  # FPDF_ERR_PASSWORD
+        if password is None:
+            msg = f"{source.name} is encrypted: pass password=... to open it"
+        else:
+            msg = f"{source.name}: the password is wrong"
+    elif code == 3:  # FPDF_ERR_FORMAT
+        msg = f"{source.name} is not a readable PDF (corrupt or truncated)"
+    elif code == 2:  # FPDF_ERR_FILE
+        msg = f"{source.name} could not be opened"
+    else:
+        msg = f"{source.name} could not be opened as a PDF: {exc}"
+    return OCRSourceError(msg, source=source.name, cause=exc)
+
+
+class ImageDocument(Document):
+    """An image file: one page, or one page per frame for a multi-frame TIFF."""
+
+    kind = "image"
+
+    def __init__(self, source: OCRSource, data: bytes | None, options: RenderOptions):
+        pil = _pil()
+        self._data = data
+        try:
+            image = pil.open(io.BytesIO(data) if data is not None else source.path)
+        except (OSError, ValueError, pil.DecompressionBombError) as exc:
+            msg = f"{source.name} could not be read as an image: {exc}"
+            raise OCRSourceError(msg, source=source.name, cause=exc) from exc
+        if image.format not in _IMAGE_FORMATS:
+            image.close()
+            msg = f"{source.name} is a {image.format} image; supported formats are {_SUPPORTED}"
+            raise OCRSourceError(msg, source=source.name)
+        self._image: Any = image
+        self._format = "BMP" if image.format == "DIB" else str(image.format)
+        frames = int(getattr(image, "n_frames", 1)) if self._format == "TIFF" else 1
+        super().__init__(source, frames)
+        self._check_pixels(image, 1, options)
+
+    def _check_pixels(self, image: Any, page: int, options: RenderOptions) -> None:
+        width, height = image.size
+        if width * height > options.max_input_pixels:
+            msg = (
+                f"page {page} of {self.source.name} is {width}x{height} pixels, more than "
+                f"max_input_pixels={options.max_input_pixels} (a guard against decompression "
+                "bombs); raise max_input_pixels if the image is genuine"
+            )
+            raise OCRSourceError(msg, source=self.source.name)
+
+    def _raw(self) -> bytes:
+        if self._data is not None:
+            return self._data
+        assert self.source.path is not None
+        return self.source.path.read_bytes()
+
+    def _passthrough(self, image: Any, options: RenderOptions) -> ImageData | None:
+        """The original bytes, when they can be sent as they are."""
+        if not options.passthrough or self.page_count != 1:
+            return None
+        mime = {"JPEG": "image/jpeg", "PNG": "image/png"}.get(self._format)
+        if mime is None or getattr(image, "n_frames", 1) != 1:
+            return None
+        if max(image.size) > options.max_side_px:
+            return None
+        if mime == "image/jpeg" and image.mode not in ("RGB", "L"):
+            return None
+        if mime == "image/png" and (
+            image.mode not in ("RGB", "L", "P") or "transparency" in image.info
+        ):
+            return None
+        if image.getexif().get(0x0112, 1) != 1:  # EXIF orientation: needs rotating
+            return None
+        size = (
+            len(self._data)
+            if self._data is not None
+            else self.source.path.stat().st_size
+            if self.source.path is not None
+            else 0
+        )
+        if size > options.max_image_bytes:
+            return None
+        raw = self._raw()
+        if sniff_mime(raw[:16]) != mime:
+            return None
+        return ImageData(raw, mime, self.source.name)
+
+    def render(self, page: int, options: RenderOptions) -> PageImage:
+        """Decode one frame (EXIF orientation applied), then encode it (or pass it through)."""
+        pil = _pil()
+        from PIL import ImageOps  # noqa: PLC0415 - optional dependency
+
+        image = self._image
+        if page > 1 or self.page_count > 1:
+            image.seek(page - 1)
+        self._check_pixels(image, page, options)
+        label = self.label(page)
+        original = self._passthrough(image, options)
+        if original is not None and options.blank_threshold is None:
+            return PageImage(page, label, original, image.width, image.height)
+        if self._format == "JPEG" and max(image.size) > options.max_side_px:
+            ratio = options.max_side_px / max(image.size)
+            image.draft(image.mode, (int(image.width * ratio), int(image.height * ratio)))
+        try:
+            frame = image.copy() if self.page_count > 1 else image
+            frame.load()
+        except (OSError, ValueError, pil.DecompressionBombError) as exc:
+            msg = f"page {page} of {self.source.name} could not be decoded: {exc}"
+            raise OCRSourceError(msg, source=self.source.name, cause=exc) from exc
+        frame = ImageOps.exif_transpose(frame) or frame
+        if original is not None:
+            blank = None
+            if options.blank_threshold is not None:
+                blank = ink_fraction(frame) < options.blank_threshold
+            return PageImage(page, label, original, frame.width, frame.height, None, blank)
+        return _finish(frame, page, label, None, options)
+
+    def close(self) -> None:
+        """Close the image file."""
+        image, self._image = self._image, None
+        if image is not None:
+            image.close()
+
+
+def _head(source: OCRSource, data: bytes | None) -> bytes:
+    if data is not None:
+        return data[:16]
+    assert source.path is not None
+    try:
+        with source.path.open("rb") as fh:
+            return fh.read(16)
+    except FileNotFoundError as exc:
+        msg = f"no such file: {source.name}"
+        raise OCRSourceError(msg, source=source.name, cause=exc) from exc
+    except IsADirectoryError as exc:
+        msg = f"{source.name} is a directory, not a document"
+        raise OCRSourceError(msg, source=source.name, cause=exc) from exc
+    except OSError as exc:
+        msg = f"{source.name} could not be read: {exc}"
+        raise OCRSourceError(msg, source=source.name, cause=exc) from exc
+
+
+def open_document(
+    source: OCRSource,
+    *,
+    data: bytes | None = None,
+    password: str | None = None,
+    options: RenderOptions | None = None,
+) -> Document:
+    """Open a document from a local path or bytes (URLs are downloaded by the caller).
+
+    Args:
+        source: the document.
+        data: its bytes (when ``source.data`` is unset and it is not a path: a download).
+        password: the password of an encrypted PDF.
+        options: render options (for the image decoding guard).
+
+    Raises:
+        OCRSourceError: missing file, unsupported format, corrupt file, wrong password.
+        OCRDependencyError: Pillow (or pypdfium2 for PDFs) is not installed.
+    """
+    options = options or RenderOptions()
+    data = data if data is not None else source.data
+    if data is None and source.path is None:
+        msg = f"{source.name} must be downloaded before it is opened"
+        raise OCRSourceError(msg, source=source.name)
+    if data is not None and not data:
+        msg = f"{source.name} is empty"
+        raise OCRSourceError(msg, source=source.name)
+    mime = sniff_mime(_head(source, data))
+    if mime == "application/pdf":
+        return PdfDocument(source, data, password)
+    if mime is None:
+        msg = f"{source.name} is not a supported document; supported formats are {_SUPPORTED}"
+        raise OCRSourceError(msg, source=source.name)
+    return ImageDocument(source, data, options)
+
+
+def render_pages(
+    source: Any,
+    *,
+    pages: str | int | Sequence[int] | None = None,
+    password: str | None = None,
+    options: RenderOptions | None = None,
+) -> Iterator[PageImage]:
+    """Render the pages of a local document one at a time, in the calling thread.
+
+    Handy to look at what the model will see (``page.image.data`` is the encoded image).
+    URLs are not accepted here.
+
+    Raises:
+        OCRSourceError: the document cannot be opened.
+        ArliValidationError: a bad page selection.
+    """
+    src = OCRSource.of(source)
+    if src.url is not None:
+        msg = "render_pages reads local documents only; download the URL first"
+        raise ArliValidationError(msg, field="source")
+    options = options or RenderOptions()
+    spec = parse_page_spec(pages)
+    with open_document(src, password=password, options=options) as document:
+        for page in select_pages(spec, document.page_count, source=src.name):
+            yield document.render(page, options)

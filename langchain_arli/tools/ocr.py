@@ -1,0 +1,187 @@
+"""LangChain OCR tool: an agent reads the text of an image or PDF by path or URL.
+
+The tool translates; :class:`arli.ocr.tooling.OCRToolbox` decides (which files may be
+read, the page cap, the text the model gets). It answers with
+``response_format="content_and_artifact"``: the content is the text (pages headed by
+their labels, then notes for failed, cut-off, blank or left-out pages); the artifact holds
+every page's details and the run report. Errors the agent can fix become a
+:class:`~langchain_core.tools.ToolException` whose text says what to change; a missing or
+rejected key is raised as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
+from langchain_core.tools import BaseTool, ToolException
+from langchain_core.utils import secret_from_env
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from typing_extensions import Self
+
+from arli._errors import ArliError
+from arli.ocr.engine import OCREngine, OnPageError
+from arli.ocr.tooling import DEFAULT_MAX_CHARS, OCRToolbox, OCRToolOutput
+
+__all__ = ["ArliOCRInput", "ArliOCRTool"]
+
+_KEY_ENV = ["ARLI_TEXT_KEY", "ARLIAI_API_KEY"]
+
+
+class ArliOCRInput(BaseModel):
+    """Arguments of ``arli_ocr``."""
+
+    source: str = Field(
+        min_length=1,
+        description=(
+            "The document to read: the path of a local image or PDF file (PNG, JPEG, WEBP, "
+            "GIF, BMP, TIFF, PDF) or an http(s) URL."
+        ),
+    )
+    pages: str | None = Field(
+        default=None,
+        description=(
+            "Which pages to read, 1-based, e.g. '1-3,7' or '5-'. Leave unset to read the "
+            "whole document (up to the tool's page limit)."
+        ),
+    )
+
+
+class ArliOCRTool(BaseTool):
+    r"""Read the text of an image or PDF with an Arli AI vision model (OCR).
+
+    Setup:
+        .. code-block:: bash
+
+            pip install "arli-integrations[langchain,ocr]"
+            export ARLIAI_API_KEY="..."
+
+    Instantiate:
+        .. code-block:: python
+
+            from langchain_arli import ArliOCRTool
+
+            tool = ArliOCRTool(model="Qwen2.5-VL-7B-Instruct", input_dirs=["uploads/"])
+
+    Invoke directly with args:
+        .. code-block:: python
+
+            tool.invoke({"source": "uploads/invoice.pdf", "pages": "1-2"})
+            # '[page 1]\n# Invoice 2024-117\n...\n\n[page 2]\n...'
+
+    Invoke with a tool call (content and artifact):
+        .. code-block:: python
+
+            msg = tool.invoke({"type": "tool_call", "id": "1", "name": tool.name,
+                               "args": {"source": "uploads/scan.png"}})
+            msg.content                  # the text
+            msg.artifact["pages"]        # per page: text, label, tokens, finish reason...
+            msg.artifact["report"]       # counts, tokens, failures
+
+    Files are read only under ``input_dirs`` (default: the working directory when the tool
+    is built); ``allow_urls`` accepts http(s) URLs. ``max_pages`` (default 50) caps the
+    pages read per call and ``max_chars`` the text given to the model; the answer says
+    when either applied. Failed pages are named in the answer's notes (the default
+    ``on_page_error`` here is ``"placeholder"``, so one bad page does not lose the rest).
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    name: str = "arli_ocr"
+    description: str = (
+        "Read the text of an image or a PDF (scans, photos of documents, screenshots, forms) "
+        "by OCR. Pass `source`: a file path or an http(s) URL; optionally `pages`, e.g. "
+        "'1-3'. Returns the transcribed text, page by page for several pages."
+    )
+    args_schema: type[BaseModel] = ArliOCRInput
+    response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
+
+    api_key: SecretStr | None = Field(
+        default_factory=secret_from_env(_KEY_ENV, default=None), repr=False, exclude=True
+    )
+    """Text API key (else ``ARLI_TEXT_KEY`` or ``ARLIAI_API_KEY``)."""
+    base_url: str | None = None
+    """An OpenAI-compatible endpoint that takes base64 images (default: Arli)."""
+    model: str | None = None
+    """The vision model (else ``ARLI_OCR_MODEL``, else the default)."""
+    engine: OCREngine | None = Field(default=None, repr=False, exclude=True)
+    """A configured :class:`~arli.ocr.OCREngine` to use instead of building one."""
+    engine_options: dict[str, Any] = Field(default_factory=dict, repr=False)
+    """Other :class:`~arli.ocr.OCREngine` arguments (``dpi``, ``output_format``, ``cache``,
+    ``max_concurrency``, ``model_kwargs``...)."""
+    on_page_error: OnPageError = "placeholder"
+    """What a failed page does: named in the answer (``"placeholder"``), left out, or raised."""
+    max_pages: int | None = Field(default=50, ge=1)
+    """Pages read per call at most (a cost guard); ``None`` for no limit."""
+    max_chars: int | None = Field(default=DEFAULT_MAX_CHARS, ge=100)
+    """The longest text given to the model; the artifact always has all of it."""
+    input_dirs: list[Path] | None = None
+    """Directories the agent may read files from (default: the working directory)."""
+    allow_urls: bool = True
+    """Accept http(s) URLs from the agent."""
+    password: SecretStr | None = Field(default=None, repr=False, exclude=True)
+    """The password of encrypted PDFs."""
+    handle_tool_error: bool | str | Callable[[ToolException], str] | None = True
+    """Send errors the agent can fix back to it as the tool's answer."""
+
+    _toolbox: OCRToolbox = PrivateAttr()
+
+    @model_validator(mode="after")
+    def _build_toolbox(self) -> Self:
+        engine = self.engine or OCREngine(
+            model=self.model,
+            api_key=self.api_key,
+            base_url=self.base_url,
+            on_page_error=self.on_page_error,
+            max_pages=self.max_pages,
+            **self.engine_options,
+        )
+        self._toolbox = OCRToolbox(
+            engine,
+            input_dirs=self.input_dirs,
+            allow_urls=self.allow_urls,
+            max_chars=self.max_chars,
+            password=self.password.get_secret_value() if self.password else None,
+        )
+        return self
+
+    @property
+    def toolbox(self) -> OCRToolbox:
+        """The framework-free logic this tool delegates to."""
+        return self._toolbox
+
+    def _fail(self, exc: ArliError) -> Exception:
+        text = self._toolbox.explain(exc)
+        return exc if text is None else ToolException(text)
+
+    @staticmethod
+    def _answer(output: OCRToolOutput) -> tuple[str, dict[str, Any]]:
+        return output.text, output.artifact()
+
+    def _run(
+        self,
+        source: str,
+        pages: str | None = None,
+        run_manager: CallbackManagerForToolRun | None = None,
+    ) -> tuple[str, dict[str, Any]]:
+        """Read the document and answer with its text."""
+        try:
+            output = self._toolbox.read(source, pages)
+        except ArliError as exc:
+            raise self._fail(exc) from exc
+        return self._answer(output)
+
+    async def _arun(
+        self,
+        source: str,
+        pages: str | None = None,
+        run_manager: AsyncCallbackManagerForToolRun | None = None,
+    ) -> tuple[str, dict[str, Any]]:
+        """Async :meth:`_run`."""
+        try:
+            output = await self._toolbox.aread(source, pages)
+        except ArliError as exc:
+            raise self._fail(exc) from exc
+        return self._answer(output)

@@ -1,0 +1,133 @@
+"""LlamaIndex tool spec for OCR: an agent reads the text of an image or PDF by path or URL.
+
+The spec translates; :class:`arli.ocr.tooling.OCRToolbox` decides (which files may be
+read, the page cap, the text the model gets). Each function returns an
+:class:`~arli.ocr.tooling.OCRToolOutput`: LlamaIndex puts ``str(output)`` — the pages' text,
+then notes on failed, cut-off, blank or left-out pages — into ``ToolOutput.content``, and
+keeps the output itself (every page's details and the run report) in
+``ToolOutput.raw_output``. Errors the agent can fix are raised with a message saying what
+to change; a missing or rejected key is raised as it is.
+
+This module does not use ``from __future__ import annotations``: LlamaIndex builds each
+tool's argument schema from the functions' evaluated annotations.
+"""
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from llama_index.core.tools.tool_spec.base import SPEC_FUNCTION_TYPE, BaseToolSpec
+
+from arli._errors import ArliError
+from arli.ocr.engine import OCREngine, OnPageError
+from arli.ocr.tooling import DEFAULT_MAX_CHARS, OCRToolbox, OCRToolOutput, with_message
+
+__all__ = ["ArliOCRToolSpec"]
+
+
+class ArliOCRToolSpec(BaseToolSpec):
+    """Arli AI OCR for LlamaIndex agents: ``read_document`` and its async twin.
+
+    Args:
+        model: the vision model (else ``ARLI_OCR_MODEL``, else the default).
+        api_key: the API key (else ``ARLI_TEXT_KEY`` or ``ARLIAI_API_KEY``).
+        base_url: an OpenAI-compatible endpoint taking base64 images (default: Arli).
+        engine: a configured :class:`~arli.ocr.OCREngine` (instead of the options).
+        on_page_error: what a failed page does (default ``"placeholder"``: it is named in
+            the answer's notes and the other pages are kept).
+        max_pages: pages read per call at most (a cost guard); ``None`` for no limit.
+        max_chars: the longest text given to the model (the raw output has all of it).
+        input_dirs: directories the agent may read files from (default: the working
+            directory).
+        allow_urls: accept http(s) URLs from the agent.
+        password: the password of encrypted PDFs.
+        **engine_options: any other :class:`~arli.ocr.OCREngine` argument.
+
+    Example:
+        .. code-block:: python
+
+            from llama_index.core.agent.workflow import FunctionAgent
+            from llama_index_arli import ArliOCRToolSpec
+
+            spec = ArliOCRToolSpec(model="Qwen2.5-VL-7B-Instruct", input_dirs=["uploads/"])
+            agent = FunctionAgent(tools=spec.to_tool_list(), llm=llm)
+            output = spec.to_tool_list()[0].call(source="uploads/scan.png")
+            output.content                      # the text
+            output.raw_output.result.pages      # per page: text, label, tokens, errors...
+    """
+
+    spec_functions: list[SPEC_FUNCTION_TYPE] = [  # noqa: RUF012 - LlamaIndex's convention
+        ("read_document", "aread_document"),
+    ]
+
+    def __init__(
+        self,
+        *,
+        model: str | None = None,
+        api_key: Any = None,
+        base_url: str | None = None,
+        engine: OCREngine | None = None,
+        on_page_error: OnPageError = "placeholder",
+        max_pages: int | None = 50,
+        max_chars: int | None = DEFAULT_MAX_CHARS,
+        input_dirs: Sequence[str | os.PathLike[str]] | None = None,
+        allow_urls: bool = True,
+        password: str | None = None,
+        **engine_options: Any,
+    ):
+        if engine is None:
+            engine = OCREngine(
+                model=model,
+                api_key=api_key,
+                base_url=base_url,
+                on_page_error=on_page_error,
+                max_pages=max_pages,
+                **engine_options,
+            )
+        self.toolbox = OCRToolbox(
+            engine,
+            input_dirs=input_dirs,
+            allow_urls=allow_urls,
+            max_chars=max_chars,
+            password=password,
+        )
+
+    def __repr__(self) -> str:
+        return f"ArliOCRToolSpec({self.toolbox!r})"
+
+    @property
+    def engine(self) -> OCREngine:
+        """The OCR engine the functions use."""
+        return self.toolbox.engine
+
+    def _error(self, exc: ArliError) -> ArliError:
+        text = self.toolbox.explain(exc)
+        return exc if text is None else with_message(exc, text)
+
+    def read_document(self, source: str, pages: str | None = None) -> OCRToolOutput:
+        """Read the text of an image or PDF (scans, photos of documents, screenshots) by OCR.
+
+        Returns the transcribed text, page by page when there are several pages.
+
+        Args:
+            source (str): path of a local image or PDF file, or an http(s) URL.
+            pages (str | None): pages to read, 1-based, e.g. '1-3,7' or '5-'; unset for all.
+        """
+        try:
+            return self.toolbox.read(source, pages)
+        except ArliError as exc:
+            raise self._error(exc) from exc
+
+    async def aread_document(self, source: str, pages: str | None = None) -> OCRToolOutput:
+        """Read the text of an image or PDF (scans, photos of documents, screenshots) by OCR.
+
+        Returns the transcribed text, page by page when there are several pages.
+
+        Args:
+            source (str): path of a local image or PDF file, or an http(s) URL.
+            pages (str | None): pages to read, 1-based, e.g. '1-3,7' or '5-'; unset for all.
+        """
+        try:
+            return await self.toolbox.aread(source, pages)
+        except ArliError as exc:
+            raise self._error(exc) from exc
