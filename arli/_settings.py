@@ -28,6 +28,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from arli._errors import ArliConfigError
+from arli._providers import get_provider
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -45,10 +46,7 @@ TimeoutKind = Literal["text", "image", "listing"]
 
 DEFAULT_BASE_URL = "https://api.arliai.com"
 
-_KEY_ENV: dict[Api, str] = {"text": "ARLI_TEXT_KEY", "image": "ARLI_IMAGE_KEY"}
-_SHARED_KEY_ENV = "ARLIAI_API_KEY"
 _URL_ENV: dict[Api, str] = {"text": "ARLI_TEXT_BASE_URL", "image": "ARLI_IMAGE_BASE_URL"}
-_SHARED_URL_ENV = "ARLI_BASE_URL"
 
 
 def normalize_base_url(url: str, *, what: str = "base_url") -> str:
@@ -117,10 +115,13 @@ class ArliSettings(BaseModel):
             (``None``: no limit; Arli's text limit depends on the plan).
         image_max_concurrency: the same for the image API (Arli allows 6 in parallel).
         default_headers: extra headers sent with every request.
+        provider: the preset these settings were resolved for (``"arli"``,
+            ``"featherless"``, ``"arli-proxy"``; see :mod:`arli._providers`).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    provider: str = "arli"
     text_api_key: SecretStr | None = None
     image_api_key: SecretStr | None = None
     base_url: str = DEFAULT_BASE_URL
@@ -153,9 +154,14 @@ class ArliSettings(BaseModel):
         text_base_url: str | None = None,
         image_base_url: str | None = None,
         env: Mapping[str, str] | None = None,
+        provider: str = "arli",
         **options: object,
     ) -> ArliSettings:
         """Build settings from arguments, falling back to environment variables.
+
+        The ``provider`` preset decides the defaults: the base URL, the environment
+        variables keys come from, whether a key is required, the image limits. For
+        ``"arli"`` they are as described in the module docstring.
 
         Args:
             api_key: key for both APIs.
@@ -165,30 +171,44 @@ class ArliSettings(BaseModel):
             text_base_url: text API base URL (else ``ARLI_TEXT_BASE_URL``, else ``base_url``).
             image_base_url: image API base URL (else ``ARLI_IMAGE_BASE_URL``, else ``base_url``).
             env: the environment to read (defaults to ``os.environ``).
+            provider: the preset (``"arli"``, ``"featherless"``, ``"arli-proxy"``).
             **options: any other :class:`ArliSettings` field.
 
         Raises:
             ArliConfigError: for an invalid URL or option.
         """
         environ: Mapping[str, str] = os.environ if env is None else env
+        try:
+            preset = get_provider(provider)
+        except ValueError as exc:
+            raise ArliConfigError(str(exc)) from None
         shared = _as_secret(api_key)
         keys: dict[Api, SecretStr | None] = {}
-        specifics: tuple[tuple[Api, str | SecretStr | None], ...] = (
-            ("text", text_api_key),
-            ("image", image_api_key),
+        specifics: tuple[tuple[Api, str | SecretStr | None, tuple[str, ...]], ...] = (
+            ("text", text_api_key, preset.text_key_env),
+            ("image", image_api_key, preset.image_key_env),
         )
-        for api, specific in specifics:
-            keys[api] = (
-                _as_secret(specific)
-                or shared
-                or _env_secret(environ, _KEY_ENV[api])
-                or _env_secret(environ, _SHARED_KEY_ENV)
-            )
-        shared_url = base_url or environ.get(_SHARED_URL_ENV) or DEFAULT_BASE_URL
+        for api, specific, names in specifics:
+            keys[api] = _as_secret(specific) or shared
+            for name in names:
+                keys[api] = keys[api] or _env_secret(environ, name)
+        env_url = next((environ[n] for n in preset.base_url_env if environ.get(n)), None)
+        shared_url = base_url or env_url or preset.base_url
+        per_api = preset.name == "arli"  # ARLI_TEXT_BASE_URL / ARLI_IMAGE_BASE_URL
         urls: dict[Api, str | None] = {
-            "text": text_base_url or environ.get(_URL_ENV["text"]) or None,
-            "image": image_base_url or environ.get(_URL_ENV["image"]) or None,
+            "text": text_base_url or (environ.get(_URL_ENV["text"]) if per_api else None) or None,
+            "image": image_base_url
+            or (environ.get(_URL_ENV["image"]) if per_api else None)
+            or None,
         }
+        defaults: dict[str, object] = {
+            "provider": preset.name,
+            "require_key": preset.require_key,
+            "image_max_concurrency": preset.image_max_concurrency,
+            "image_timeout": preset.image_timeout,
+            "listing_timeout": preset.listing_timeout,
+        }
+        options = {**defaults, **options}
         try:
             return cls(
                 text_api_key=keys["text"],
@@ -224,9 +244,12 @@ class ArliSettings(BaseModel):
         """
         key = self.api_key_for(api)
         if key is None and self.require_key:
+            preset = get_provider(self.provider)
+            names = preset.text_key_env if api == "text" else preset.image_key_env
+            where = " or ".join(names) if names else "nothing in the environment"
             msg = (
-                f"No API key for the Arli {api} API: pass api_key=... (or {api}_api_key=...), "
-                f"or set {_KEY_ENV[api]} or {_SHARED_KEY_ENV} in the environment."
+                f"No API key for the {preset.label} {api} API: pass api_key=... "
+                f"(or {api}_api_key=...), or set {where}."
             )
             raise ArliConfigError(msg)
         return key

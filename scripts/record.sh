@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
-# Re-record cassettes.  `make record [TARGET=reference|vllm]`, `make record-live`.
+# Re-record cassettes.  `make record [TARGET=reference|featherless|arli-proxy|aiart|vllm]`,
+# `make record-live`.
 #
 #   reference    (default) start tests/reference_server on 127.0.0.1 and re-record every
 #                cassette test marked recorded_against("reference")
+#   featherless  the same with the server in Featherless mode (recorded_against("featherless"))
+#   arli-proxy   the server in keyless-proxy mode (no key; tests add /api to the base URL):
+#                the modules marked recorded_against("arli-proxy")
+#   aiart        the server extended with AiArt's routes (keyless): the modules marked
+#                recorded_against("aiart")
 #   vllm         start the live vLLM server (scripts/live) and re-record the tests marked
 #                recorded_against("vllm")
 #   live-service re-record the tests marked recorded_against("arli") against
@@ -24,16 +30,22 @@ pytest_args=(-o addopts="" -p no:cacheprovider --strict-markers -q -m recorded_a
 local_only=(--block-network --allowed-hosts=127.0.0.1,localhost)
 
 case "$target" in
-reference)
+reference | featherless | arli-proxy | aiart)
+    provider=arli
+    [[ "$target" != reference ]] && provider="$target"
+    server_args=(--provider "$provider")
+    # The keyless systems get no key (their tests must not send one).
+    [[ "$target" == reference || "$target" == featherless ]] && server_args+=(--api-key test-key)
     port="$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-    "$py" -m tests.reference_server --host 127.0.0.1 --port "$port" --api-key test-key &
+    "$py" -m tests.reference_server --host 127.0.0.1 --port "$port" "${server_args[@]}" &
     pid=$!
     trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true' EXIT
+    # Ready once it answers anything (the keyless modes have no /health route).
     for _ in $(seq 100); do
-        "$py" -c "import httpx,sys; sys.exit(httpx.get('http://127.0.0.1:$port/health').status_code != 200)" 2>/dev/null && break
+        "$py" -c "import httpx; httpx.get('http://127.0.0.1:$port/health')" 2>/dev/null && break
         sleep 0.1
     done
-    ARLI_RECORD_TARGET=reference ARLI_RECORD_BASE_URL="http://127.0.0.1:$port" \
+    ARLI_RECORD_TARGET="$target" ARLI_RECORD_BASE_URL="http://127.0.0.1:$port" \
         ARLI_RECORD_API_KEY=test-key \
         "$root/.venv/bin/pytest" "${pytest_args[@]}" "${local_only[@]}" tests "$@"
     ;;
@@ -50,7 +62,7 @@ live-service)
         "$root/.venv/bin/pytest" "${pytest_args[@]}" tests "$@"
     ;;
 *)
-    echo "usage: $0 [reference|vllm|live-service] [pytest args...]" >&2
+    echo "usage: $0 [reference|featherless|arli-proxy|aiart|vllm|live-service] [pytest args...]" >&2
     exit 2
     ;;
 esac

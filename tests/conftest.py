@@ -29,9 +29,30 @@ TARGETS: dict[str, dict[str, str]] = {
         "label": "tests/reference_server (vllm-0.11 flavour, scripted replies)",
     },
     "arli": {"model": "Mistral-Nemo-12B-Instruct-2407", "label": "api.arliai.com"},
+    "featherless": {
+        "model": "Mistral-Nemo-12B-Instruct-2407",
+        "label": "tests/reference_server in Featherless mode (--provider featherless)",
+    },
+    "arli-proxy": {
+        "model": "Mistral-Nemo-12B-Instruct-2407",
+        "label": "tests/reference_server in keyless-proxy mode (--provider arli-proxy; "
+        "the base URL is <server>/api)",
+    },
+    "aiart": {
+        "model": "-",
+        "label": "tests/reference_server extended with AiArt's routes (--provider aiart)",
+    },
 }
 
-_ENV_PREFIXES = ("ARLI", "ARLIAI_", "FEATHERLESS_", "OPENAI_", "LANGCHAIN_", "LANGSMITH_")
+_ENV_PREFIXES = (
+    "ARLI",
+    "ARLIAI_",
+    "FEATHERLESS_",
+    "AIART_",
+    "OPENAI_",
+    "LANGCHAIN_",
+    "LANGSMITH_",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -78,11 +99,42 @@ class Target:
     recording: bool
 
 
+_RECORDING = {"on": False}
+
+
+def target_for(kind: str) -> Target:
+    """The :class:`Target` for ``kind`` outside of fixtures (e.g. in standard-suite properties).
+
+    Replaying: a placeholder URL and key. Recording ``kind``: the server the record script
+    started. Recording another kind: the placeholder (those tests are skipped).
+    """
+    if _RECORDING["on"] and os.environ.get("ARLI_RECORD_TARGET") == kind:
+        return Target(
+            kind,
+            os.environ["ARLI_RECORD_BASE_URL"],
+            os.environ.get("ARLI_RECORD_API_KEY", "test-key"),
+            os.environ.get("ARLI_RECORD_MODEL", TARGETS[kind]["model"]),
+            True,
+        )
+    return Target(kind, "http://replay.invalid", "test-key", TARGETS[kind]["model"], False)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """While recording, skip cassette tests that belong to another target."""
+    if not _RECORDING["on"]:
+        return
+    current = os.environ.get("ARLI_RECORD_TARGET")
+    for item in items:
+        marker = item.get_closest_marker("recorded_against")
+        if marker is not None and marker.args[0] != current:
+            item.add_marker(pytest.mark.skip(reason=f"recording {current!r} cassettes only"))
+
+
 @pytest.fixture
 def cassette_target(request: pytest.FixtureRequest) -> Target:
     """The server behind a cassette test.
 
-    Tests mark their module with ``pytest.mark.recorded_against("vllm"|"reference"|"arli")``.
+    Tests mark their module with ``pytest.mark.recorded_against(<a TARGETS key>)``.
     Replaying, requests go to a placeholder URL (vcrpy answers them); recording, they go to
     the server the record script started, with its key.
     """
@@ -105,6 +157,7 @@ def cassette_target(request: pytest.FixtureRequest) -> Target:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    _RECORDING["on"] = config.getoption("--record-mode", "none") not in ("none", None)
     config.addinivalue_line(
         "markers", "recorded_against(target): the server this module's cassettes come from"
     )

@@ -12,6 +12,8 @@ Modules:
     text: ``/v1/chat/completions``, ``/v1/completions``, ``/v1/models``,
         ``/tokenize`` (+ ``/v1/tokenize``), ``/detokenize``, ``/health``, ``/version``.
     images: ``/sdapi/v1/*`` and ``/v1/txt2img`` etc.
+    aiart: AiArt's keyless ``/api/generate``, ``/api/img2img``, ``/api/img2video`` and
+        ``/api/img2video/result/<id>`` (``provider="aiart"``).
     faults: :class:`Fault` and its kinds.
     script: :class:`ScriptEntry` and the default script (langchain-tests prompts).
     schema_gen: values satisfying a JSON schema / regex / GBNF grammar.

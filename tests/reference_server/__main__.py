@@ -4,7 +4,8 @@ Usage::
 
     python -m tests.reference_server --host 127.0.0.1 --port 8000 --api-key KEY \\
         --flavor vllm-0.11 [--image-latency 0.2] [--image-parallel-limit 6] \\
-        [--text-latency 0.0] [--token-latency 0.0]
+        [--text-latency 0.0] [--token-latency 0.0] \\
+        [--provider arli|featherless|arli-proxy|aiart] [--aiart-video-polls 2]
 """
 
 from __future__ import annotations
@@ -48,6 +49,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="also serve /v1/tokenize (default: only for the aphrodite flavor)",
     )
+    parser.add_argument(
+        "--provider",
+        default="arli",
+        choices=("arli", "featherless", "arli-proxy", "aiart"),
+        help="which system to imitate (default: arli)",
+    )
+    parser.add_argument(
+        "--aiart-video-polls",
+        type=int,
+        default=2,
+        help="aiart: polls of a video job answered 202 (in progress) before it completes",
+    )
     return parser
 
 
@@ -67,6 +80,8 @@ async def _run(args: argparse.Namespace) -> None:
         tokenize_v1=args.tokenize_v1,
         sd_models_as_names=args.sd_models_as_names,
         samples_format=args.samples_format,
+        provider=args.provider,
+        aiart_video_polls=args.aiart_video_polls,
     )
     await server.astart()
     loop = asyncio.get_running_loop()

@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import dataclasses
 import json
 import logging
+import re
 import socket
 import struct
 import threading
@@ -25,6 +27,7 @@ from typing import Any
 
 import h11
 
+from tests.reference_server.aiart import AiArtAPI
 from tests.reference_server.faults import (
     STREAM_FAULT_KINDS,
     Fault,
@@ -122,6 +125,9 @@ class ReferenceServer:
         tokenize_v1: Serve ``/v1/tokenize`` too (``None`` = flavor default).
         sd_models_as_names: ``/sdapi/v1/sd-models`` returns name strings.
         samples_format: Initial SDNext ``samples_format`` (``jpg``, ``png`` or ``webp``).
+        provider: The system imitated: ``"arli"``, ``"featherless"``, ``"arli-proxy"`` or
+            ``"aiart"`` (see :class:`~tests.reference_server.wire.Settings`).
+        aiart_video_polls: AiArt mode: polls answered 202 before a video is complete.
 
     Example:
         >>> with ReferenceServer(api_key="k") as srv:  # doctest: +SKIP
@@ -146,6 +152,8 @@ class ReferenceServer:
         tokenize_v1: bool | None = None,
         sd_models_as_names: bool = False,
         samples_format: str = "jpg",
+        provider: str = "arli",
+        aiart_video_polls: int = 2,
     ) -> None:
         self.settings = Settings(
             api_key=api_key,
@@ -161,6 +169,8 @@ class ReferenceServer:
             tokenize_v1=tokenize_v1,
             sd_models_as_names=sd_models_as_names,
             samples_format=samples_format,
+            provider=provider,
+            aiart_video_polls=aiart_video_polls,
         )
         self.host = host
         self.port = port
@@ -168,6 +178,7 @@ class ReferenceServer:
         self.faults = FaultQueue()
         self.text = TextAPI(self.settings)
         self.images = ImageAPI(self.settings, self.counters)
+        self.aiart = AiArtAPI(self.settings)
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._server: asyncio.AbstractServer | None = None
@@ -502,6 +513,12 @@ class ReferenceServer:
         return False
 
     async def _dispatch(self, req: Request) -> Response:
+        if self.settings.provider == "aiart":  # keyless, its own routes only
+            return await self.aiart.handle(req)
+        if self.settings.provider == "arli-proxy":
+            return await self._proxy_dispatch(req)
+        if self.settings.provider == "featherless" and self.images.is_image_path(req.path):
+            return json_response(404, {"detail": "Not Found"})
         failure = self._auth_failure(req)
         if failure is not None:
             return failure
@@ -510,6 +527,34 @@ class ReferenceServer:
             response = await self.images.handle(req)
         if response is None:
             response = json_response(404, {"detail": "Not Found"})
+        return response
+
+    _PROXY_IMAGE = re.compile(r"^/api/([\w-]+)/sdapi/v1/\1$")
+
+    async def _proxy_dispatch(self, req: Request) -> Response:
+        """The keyless proxy: no auth, ``/api`` prefix, upstream errors become 502."""
+        inner: str | None = None
+        m = self._PROXY_IMAGE.match(req.path)
+        if m:
+            inner = f"/sdapi/v1/{m.group(1)}"
+        elif req.path.startswith("/api/v1/"):
+            inner = req.path[len("/api") :]
+        if inner is None:
+            return json_response(404, {"error": "Not found"})
+        upstream = dataclasses.replace(req, path=inner)
+        response = await self.text.handle(upstream)
+        if response is None:
+            response = await self.images.handle(upstream)
+        if response is None:
+            return json_response(404, {"error": "Not found"})
+        if response.status >= 400 and response.status != 429:
+            try:
+                detail: Any = json.loads(response.body)
+            except ValueError:
+                detail = response.body.decode("utf-8", "replace")
+            return json_response(
+                502, {"error": "Upstream error", "status": response.status, "detail": detail}
+            )
         return response
 
     def _control(self, req: Request) -> Response:
@@ -538,6 +583,8 @@ class ReferenceServer:
 
     def _fault_error_body(self, req: Request, status: int) -> dict[str, Any]:
         phrase = _phrase(status) or "Error"
+        if self.settings.provider == "aiart":
+            return {"error": phrase}
         if self.images.is_image_path(req.path):
             return sdnext_error(status, phrase)
         if status == 401:

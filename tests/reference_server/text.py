@@ -1364,7 +1364,7 @@ class TextAPI:
             if req.path == "/v1/completions":
                 return await self.completions(req)
             if req.path == "/v1/models":
-                return self.models()
+                return self.models(req)
             if req.path == "/health":
                 return Response(status=200, headers=[], body=b"")
             if req.path == "/version":
@@ -1377,16 +1377,20 @@ class TextAPI:
             return exc.response
         return None  # pragma: no cover
 
-    def models(self) -> Response:
-        """``GET /v1/models``."""
+    def models(self, req: Request | None = None) -> Response:
+        """``GET /v1/models`` (Featherless: ``?available_on_current_plan=1`` filters)."""
         data = []
-        for model in self.settings.models:
+        models = self.settings.models
+        featherless = self.settings.provider == "featherless"
+        if featherless and req is not None and req.query.get("available_on_current_plan") == "1":
+            models = models[:1]
+        for model in models:
             data.append(
                 {
                     "id": model,
                     "object": "model",
                     "created": self._created,
-                    "owned_by": self.flavor.owned_by,
+                    "owned_by": "featherless" if featherless else self.flavor.owned_by,
                     "root": f"/models/{model}",
                     "parent": None,
                     "max_model_len": self.settings.max_model_len,

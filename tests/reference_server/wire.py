@@ -36,6 +36,9 @@ FLAVORS = ("vllm-0.11", "vllm-0.33", "aphrodite-0.6")
 """Text-engine flavors the reference server can imitate."""
 
 
+PROVIDERS = ("arli", "featherless", "arli-proxy", "aiart")
+
+
 @dataclass
 class Settings:
     """Runtime configuration shared by the HTTP layer and the route handlers.
@@ -58,6 +61,15 @@ class Settings:
             (``None`` = flavor default: only Aphrodite).
         sd_models_as_names: ``/sdapi/v1/sd-models`` returns bare name strings.
         samples_format: Initial SDNext ``samples_format`` option (``jpg``/``png``/``webp``).
+        provider: Which system the server imitates: ``"arli"`` (text + images),
+            ``"featherless"`` (text only, ``owned_by: featherless``, image URLs accepted,
+            ``/v1/models?available_on_current_plan=1`` lists the first model only, tokenize
+            at ``/v1/tokenize``) or ``"arli-proxy"`` (the keyless proxy: everything under
+            ``/api``, images at ``/api/<name>/sdapi/v1/<name>``, upstream errors as 502)
+            or ``"aiart"`` (AiArt's keyless ``/api/generate``, ``/api/img2img``,
+            ``/api/img2video`` and its polling route; see ``aiart.py``).
+        aiart_video_polls: AiArt mode: how many polls of a video job answer 202
+            (in progress) before it is complete.
     """
 
     api_key: str | None = None
@@ -73,8 +85,16 @@ class Settings:
     tokenize_v1: bool | None = None
     sd_models_as_names: bool = False
     samples_format: str = "jpg"
+    provider: str = "arli"
+    aiart_video_polls: int = 2
 
     def __post_init__(self) -> None:
+        if self.provider not in PROVIDERS:
+            raise ValueError(f"unknown provider {self.provider!r}; expected one of {PROVIDERS}")
+        if self.provider == "featherless":
+            self.allow_image_urls = True
+            if self.tokenize_v1 is None:
+                self.tokenize_v1 = True
         if self.flavor not in FLAVORS:
             raise ValueError(f"unknown flavor {self.flavor!r}; expected one of {FLAVORS}")
         if not self.models:

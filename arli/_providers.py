@@ -1,0 +1,135 @@
+"""Provider presets: the systems the core can talk to, and what differs between them.
+
+One core serves them all; a preset only changes defaults and checks:
+
+* ``"arli"``: api.arliai.com — text (vLLM/Aphrodite, every sampler extra, guided
+  decoding, vision by base64 only) and images (SDNext); keys ``ARLI_TEXT_KEY`` /
+  ``ARLI_IMAGE_KEY`` / ``ARLIAI_API_KEY``; 6 parallel image requests.
+* ``"featherless"``: api.featherless.ai — OpenAI-compatible text only, with the
+  parameters Featherless documents (anything else is rejected before sending), vision by
+  URL or base64 (URLs pass through); key ``FEATHERLESS_API_KEY``; ``/v1/models`` takes
+  ``available_on_current_plan``.
+* ``"arli-proxy"``: the keyless proxy in front of Arli (generate.kim8.s4s.host/api); text
+  at ``/v1/...``, images at ``/<endpoint>/sdapi/v1/<endpoint>``; 6 in parallel, 300 s for
+  images, 30 s for listings, 502 for upstream errors.
+* ``"aiart"``: AiArt (aiart-zroo.onrender.com), a keyless image service with its own API
+  (``/api/generate``, ``/api/img2img``, ``/api/img2video``), served by
+  :class:`arli.images.aiart.AiArtClient`; no text API, no SDNext routes; base URL from
+  ``AIART_BASE_URL``; no documented parallel limit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["FEATHERLESS_PARAMS", "PROVIDERS", "Provider", "get_provider"]
+
+#: The sampling parameters Featherless documents (seed 002 of our sources).
+FEATHERLESS_PARAMS = frozenset(
+    {
+        "temperature",
+        "top_p",
+        "top_k",
+        "min_p",
+        "repetition_penalty",
+        "presence_penalty",
+        "frequency_penalty",
+        "stop",
+        "seed",
+        "max_tokens",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Provider:
+    """What a system needs from the core.
+
+    Attributes:
+        name: the preset name.
+        label: a human name for messages ("Featherless AI").
+        base_url: the default base URL (routes add ``/v1/...`` themselves).
+        base_url_env: environment variables for the base URL, in order.
+        text_key_env: environment variables for the text key, in order.
+        image_key_env: environment variables for the image key, in order.
+        require_key: whether calls need a key.
+        has_text: the provider serves the text API.
+        has_images: the provider serves the SDNext image API.
+        text_params: the parameters it accepts (``None``: every Arli parameter).
+        inline_image_urls: download image URLs and send base64 (the provider does not
+            take URLs) — ``False`` when it does.
+        image_routes: the image route preset (``"arli"``, ``"sdapi"`` or ``"proxy"``).
+        image_max_concurrency: image requests in flight at most.
+        image_timeout: read timeout of image generation.
+        listing_timeout: read timeout of listings.
+    """
+
+    name: str
+    label: str
+    base_url: str
+    base_url_env: tuple[str, ...] = ()
+    text_key_env: tuple[str, ...] = ()
+    image_key_env: tuple[str, ...] = ()
+    require_key: bool = True
+    has_text: bool = True
+    has_images: bool = True
+    text_params: frozenset[str] | None = None
+    inline_image_urls: bool = True
+    image_routes: str = "arli"
+    image_max_concurrency: int | None = 6
+    image_timeout: float = 300.0
+    listing_timeout: float = 30.0
+
+
+PROVIDERS: dict[str, Provider] = {
+    "arli": Provider(
+        name="arli",
+        label="Arli",
+        base_url="https://api.arliai.com",
+        base_url_env=("ARLI_BASE_URL",),
+        text_key_env=("ARLI_TEXT_KEY", "ARLIAI_API_KEY"),
+        image_key_env=("ARLI_IMAGE_KEY", "ARLIAI_API_KEY"),
+    ),
+    "featherless": Provider(
+        name="featherless",
+        label="Featherless AI",
+        base_url="https://api.featherless.ai",
+        base_url_env=("FEATHERLESS_BASE_URL",),
+        text_key_env=("FEATHERLESS_API_KEY",),
+        has_images=False,
+        text_params=FEATHERLESS_PARAMS,
+        inline_image_urls=False,
+        image_max_concurrency=None,
+    ),
+    "arli-proxy": Provider(
+        name="arli-proxy",
+        label="the keyless Arli proxy",
+        base_url="https://generate.kim8.s4s.host/api",
+        base_url_env=("ARLI_PROXY_BASE_URL",),
+        require_key=False,
+        image_routes="proxy",
+    ),
+    "aiart": Provider(
+        name="aiart",
+        label="AiArt",
+        base_url="https://aiart-zroo.onrender.com",
+        base_url_env=("AIART_BASE_URL",),
+        require_key=False,
+        has_text=False,
+        has_images=False,  # not the SDNext API: AiArtClient speaks AiArt's own routes
+        image_max_concurrency=None,
+    ),
+}
+
+
+def get_provider(name: str) -> Provider:
+    """The preset called ``name``.
+
+    Raises:
+        ValueError: for an unknown name (listing the known ones).
+    """
+    try:
+        return PROVIDERS[name]
+    except KeyError:
+        msg = f"unknown provider {name!r}; known providers: {', '.join(sorted(PROVIDERS))}"
+        raise ValueError(msg) from None
