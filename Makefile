@@ -15,7 +15,8 @@ help:
 	@echo "make demo         run the offline demo (replays recorded cassettes)"
 	@echo "make test         ruff + mypy + pytest (offline: cassettes and the local reference server)"
 	@echo "make test-live    start a real vLLM server on 127.0.0.1 and run the tests marked 'live'"
-	@echo "make record       re-record cassettes against the local reference server (TARGET=vllm: the live vLLM server)"
+	@echo "make record       re-record the cassettes served by the local reference server"
+	@echo "                  (TARGET=reference|featherless|arli-proxy|aiart for one set, TARGET=vllm: real vLLM)"
 	@echo "make record-live  re-record the live-service cassettes against api.arliai.com (needs ARLIAI_API_KEY)"
 	@echo "make bench        run the benchmarks and write bench/results.md"
 
@@ -49,12 +50,17 @@ test-live: $(STAMP)
 	scripts/live/run_live.sh
 
 record: $(STAMP)
-	scripts/record.sh $(or $(TARGET),reference)
+	scripts/record.sh $(or $(TARGET),local)
 
 record-live: $(STAMP)
 	scripts/record.sh live-service
 
-bench: $(STAMP)
+BENCH_STAMP := $(VENV)/.installed-bench
+$(BENCH_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet --group bench
+	@touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
 	$(PY) -m bench
 
 clean:

@@ -81,6 +81,45 @@ def _normalized(body: Any) -> Any:
     return body
 
 
+_DATA_URI = re.compile(r"data:(image/[\w.+-]+);base64,[A-Za-z0-9+/=]+")
+
+
+def _without_images(text: str | None) -> str | None:
+    """The body with every base64 image replaced by its MIME type."""
+    return None if text is None else _DATA_URI.sub(r"data:\1;base64,<image>", text)
+
+
+def _masked(text: str | None) -> str | None:
+    """Base64 images and tool results blanked out (see the matcher below)."""
+    text = _without_images(text)
+    if not text or '"tool"' not in text:
+        return text
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return text
+    for message in body.get("messages") or [] if isinstance(body, dict) else []:
+        if isinstance(message, dict) and message.get("role") == "tool":
+            message["content"] = "<tool result>"
+    return json.dumps(body)
+
+
+def json_body_matcher_ignoring_images(r1: Any, r2: Any) -> None:
+    """Like :func:`json_body_matcher`, but blind to base64 images and tool results.
+
+    For recordings whose request bodies carry machine-dependent bytes: rendered page
+    images (their bytes depend on the renderer's version) and tool results (they name
+    local file paths). Replay such cassettes in recorded order
+    (``allow_playback_repeats=False``).
+    """
+
+    class _Masked:
+        def __init__(self, request: Any):
+            self.body = _masked(_body_text(request.body))
+
+    json_body_matcher(_Masked(r1), _Masked(r2))
+
+
 def json_body_matcher(r1: Any, r2: Any) -> None:
     """Vcrpy matcher: equal parsed JSON bodies (or equal raw bodies when not JSON).
 
@@ -141,13 +180,20 @@ def vcr_config(**overrides: Any) -> dict[str, Any]:
 
 
 def register(vcr: Any) -> None:
-    """Register the ``json_body`` matcher on a :class:`vcr.VCR` instance."""
+    """Register our matchers on a :class:`vcr.VCR` instance."""
     vcr.register_matcher("json_body", json_body_matcher)
+    vcr.register_matcher("json_body_ignoring_images", json_body_matcher_ignoring_images)
 
 
 @contextmanager
-def use_cassette(path: str | Path, *, record_mode: str = "none") -> Iterator[Any]:
-    """Replay (or record) the exchanges in the cassette at ``path`` (needs vcrpy)."""
+def use_cassette(
+    path: str | Path, *, record_mode: str = "none", ignore_images: bool = False
+) -> Iterator[Any]:
+    """Replay (or record) the exchanges in the cassette at ``path`` (needs vcrpy).
+
+    With ``ignore_images``, base64 images in request bodies are not compared and every
+    recorded exchange is played once, in order.
+    """
     try:
         import vcr  # noqa: PLC0415 - optional dependency
     except ImportError as exc:  # pragma: no cover - depends on the environment
@@ -155,7 +201,11 @@ def use_cassette(path: str | Path, *, record_mode: str = "none") -> Iterator[Any
         raise ImportError(msg) from exc
     recorder = vcr.VCR()
     register(recorder)
-    with recorder.use_cassette(str(path), **vcr_config(record_mode=record_mode)) as cassette:
+    overrides: dict[str, Any] = {"record_mode": record_mode}
+    if ignore_images:
+        overrides["match_on"] = ["method", "path", "json_body_ignoring_images"]
+        overrides["allow_playback_repeats"] = False
+    with recorder.use_cassette(str(path), **vcr_config(**overrides)) as cassette:
         yield cassette
 
 

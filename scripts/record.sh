@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Re-record cassettes.  `make record [TARGET=reference|featherless|arli-proxy|aiart|vllm]`,
+# Re-record cassettes.  `make record [TARGET=local|reference|featherless|arli-proxy|aiart|vllm]`,
 # `make record-live`.
 #
-#   reference    (default) start tests/reference_server on 127.0.0.1 and re-record every
+#   local        (default) every target served by the local reference server, in turn:
+#                reference, featherless, arli-proxy, aiart
+#   reference    start tests/reference_server on 127.0.0.1 and re-record every
 #                cassette test marked recorded_against("reference")
 #   featherless  the same with the server in Featherless mode (recorded_against("featherless"))
 #   arli-proxy   the server in keyless-proxy mode (no key; tests add /api to the base URL):
@@ -22,8 +24,16 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 cd "$root"
 py="$root/.venv/bin/python"
-target="${1:-reference}"
+target="${1:-local}"
 shift || true
+
+if [[ "$target" == local ]]; then
+    for each in reference featherless arli-proxy aiart; do
+        echo "== recording the $each cassettes"
+        "$0" "$each" "$@"
+    done
+    exit 0
+fi
 
 pytest_args=(-o addopts="" -p no:cacheprovider --strict-markers -q -m recorded_against
     --record-mode=rewrite)
@@ -62,7 +72,7 @@ live-service)
         "$root/.venv/bin/pytest" "${pytest_args[@]}" tests "$@"
     ;;
 *)
-    echo "usage: $0 [reference|featherless|arli-proxy|aiart|vllm|live-service] [pytest args...]" >&2
+    echo "usage: $0 [local|reference|featherless|arli-proxy|aiart|vllm|live-service] [pytest args...]" >&2
     exit 2
     ;;
 esac

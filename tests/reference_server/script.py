@@ -45,6 +45,8 @@ class ScriptEntry:
             (entries without it match only when it is not).
         has_image: ``True``: only when the last user message carries an image;
             ``False``: only when it does not; ``None``: either.
+        image_size: only when the last user message carries an image of this size
+            (``"WxH"``), so different pages of a document can get different answers.
     """
 
     match: str
@@ -53,6 +55,7 @@ class ScriptEntry:
     reasoning: str | None = None
     when_tool_result: bool = False
     has_image: bool | None = None
+    image_size: str | None = None
 
     def search(self, text: str) -> tuple[str, ...] | None:
         """Match this entry against ``text``.
@@ -133,7 +136,12 @@ class ScriptMatch:
 
 
 def find_matches(
-    entries: list[ScriptEntry], text: str, *, tool_result: bool, has_image: bool
+    entries: list[ScriptEntry],
+    text: str,
+    *,
+    tool_result: bool,
+    has_image: bool,
+    images: tuple[str, ...] = (),
 ) -> list[ScriptMatch]:
     """Return every entry that matches, in script order.
 
@@ -142,6 +150,7 @@ def find_matches(
         text: Last user message text (chat) or the prompt (completions).
         tool_result: Whether the last message is a tool result.
         has_image: Whether the last user message carries an image.
+        images: The sizes (``"WxH"``) of the last user message's images.
 
     Returns:
         The matches, best first.
@@ -151,6 +160,8 @@ def find_matches(
         if entry.when_tool_result != tool_result:
             continue
         if entry.has_image is not None and entry.has_image != has_image:
+            continue
+        if entry.image_size is not None and entry.image_size not in images:
             continue
         groups = entry.search(text)
         if groups is not None:

@@ -858,10 +858,16 @@ class TextAPI:
                 return str(body["request_id"])
         return _hex_id(self.flavor.id_hex_len)
 
-    def _matches(self, text: str, *, tool_result: bool, has_image: bool) -> list[ScriptMatch]:
+    def _matches(
+        self, text: str, *, tool_result: bool, has_image: bool, images: tuple[str, ...] = ()
+    ) -> list[ScriptMatch]:
         user_entries: list[ScriptEntry] = list(self.settings.script)
         return find_matches(
-            [*user_entries, *DEFAULT_SCRIPT], text, tool_result=tool_result, has_image=has_image
+            [*user_entries, *DEFAULT_SCRIPT],
+            text,
+            tool_result=tool_result,
+            has_image=has_image,
+            images=images,
         )
 
     # ---- constraints ----------------------------------------------------------------
@@ -1185,7 +1191,10 @@ class TextAPI:
     def _decide_chat(self, ctx: _ChatContext, rng: random.Random) -> _Decision:
         has_image = bool(ctx.images)
         matches = self._matches(
-            ctx.last_user_text, tool_result=ctx.tool_result, has_image=has_image
+            ctx.last_user_text,
+            tool_result=ctx.tool_result,
+            has_image=has_image,
+            images=tuple(ctx.images),
         )
         user_ids = {id(e) for e in self.settings.script}
         tools = ctx.tools
