@@ -105,7 +105,7 @@ _LAZY: dict[str, str] = {
     "DEFAULT_BASE_URL": "arli._settings",
     "GeneratedImage": "arli.images",
     "GenerationInfo": "arli.images",
-    "GenerationTimeoutError": "arli.images",
+    "GenerationTimeoutError": "arli._errors",
     "HTTPResult": "arli._transport",
     "ImageClient": "arli.images",
     "ImageModel": "arli.images",

@@ -8,6 +8,7 @@ the other supported systems); catch a narrower class to act on a specific cause:
     ├── ArliValidationError        a request value is out of range or mistyped; nothing sent
     ├── ArliConnectionError        the server could not be reached, or the connection broke
     │   └── ArliTimeoutError       connect, read, write or pool timeout
+    │       └── GenerationTimeoutError  a polled job (AiArt video) not ready in time
     ├── ArliResponseError          the server answered 2xx, but not with something we can use
     │   ├── IncompleteResponseError    a stream ended before `[DONE]` or a finish reason
     │   └── ConstraintViolationError   a guided-decoding answer that breaks its constraint
@@ -52,6 +53,7 @@ __all__ = [
     "ArliTimeoutError",
     "ArliValidationError",
     "AuthenticationError",
+    "GenerationTimeoutError",
     "ConstraintViolationError",
     "BadRequestError",
     "IncompleteResponseError",
@@ -126,6 +128,33 @@ class ArliTimeoutError(ArliConnectionError, TimeoutError):
     ):
         super().__init__(message, method=method, url=url)
         self.phase = phase
+
+
+class GenerationTimeoutError(ArliTimeoutError):
+    """A video was not ready within the polling budget; it may still be generated.
+
+    Resume with :meth:`arli.AiArtClient.video_result` (or ``avideo_result``) and
+    :attr:`generation_id`.
+
+    Attributes:
+        generation_id: the id to resume polling with.
+        polls: how many times the result was polled.
+        elapsed: seconds spent polling.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        generation_id: str,
+        polls: int,
+        elapsed: float,
+        url: str | None = None,
+    ):
+        super().__init__(message, method="GET", url=url, phase="poll")
+        self.generation_id = generation_id
+        self.polls = polls
+        self.elapsed = elapsed
 
 
 class ArliResponseError(ArliError):

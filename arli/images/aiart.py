@@ -42,8 +42,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from arli._errors import (
     ArliConfigError,
     ArliResponseError,
-    ArliTimeoutError,
     ArliValidationError,
+    GenerationTimeoutError,
 )
 from arli._settings import ArliSettings
 from arli._transport import HTTPResult, Multipart, Transport, get_transport
@@ -154,33 +154,6 @@ def nearest_aspect_ratio(width: int, height: int) -> str:
 
 
 # -- errors ----------------------------------------------------------------------------------
-
-
-class GenerationTimeoutError(ArliTimeoutError):
-    """A video was not ready within the polling budget; it may still be generated.
-
-    Resume with :meth:`AiArtClient.video_result` (or ``avideo_result``) and
-    :attr:`generation_id`.
-
-    Attributes:
-        generation_id: the id to resume polling with.
-        polls: how many times the result was polled.
-        elapsed: seconds spent polling.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        generation_id: str,
-        polls: int,
-        elapsed: float,
-        url: str | None = None,
-    ):
-        super().__init__(message, method="GET", url=url, phase="poll")
-        self.generation_id = generation_id
-        self.polls = polls
-        self.elapsed = elapsed
 
 
 # -- requests ---------------------------------------------------------------------------------

@@ -81,6 +81,7 @@ from arli._errors import (
     PermissionDeniedError,
 )
 from arli._limits import Limiter, get_limiter
+from arli._providers import get_provider
 from arli._settings import ArliSettings
 from arli._transport import RetryPolicy, Transport
 from arli.media import afetch_url
@@ -130,6 +131,8 @@ logger = logging.getLogger("arli.ocr")
 #: The vision model used when none is given (``ARLI_OCR_MODEL`` overrides it). Arli's vision
 #: models take images as base64 only, which is how pages are always sent.
 DEFAULT_OCR_MODEL = "Qwen2.5-VL-7B-Instruct"
+#: The default vision model per provider (Featherless recommends gemma-3-27b-it for OCR).
+DEFAULT_OCR_MODELS = {"featherless": "google/gemma-3-27b-it"}
 #: Pages in flight when neither ``max_concurrency`` nor a process-wide limit is set.
 DEFAULT_CONCURRENCY = 4
 _RENDER_AHEAD = 2
@@ -680,7 +683,15 @@ class OCREngine:
             raise ArliValidationError(
                 str(exc), field="output_format", allowed="markdown, text"
             ) from None
-        self.model = model or os.environ.get("ARLI_OCR_MODEL") or DEFAULT_OCR_MODEL
+        self.settings = settings or ArliSettings.resolve(
+            api_key=api_key, text_base_url=base_url, **client_options
+        )
+        self._provider = get_provider(self.settings.provider)
+        self.model = (
+            model
+            or os.environ.get("ARLI_OCR_MODEL")
+            or DEFAULT_OCR_MODELS.get(self.settings.provider, DEFAULT_OCR_MODEL)
+        )
         self.output_format = output_format
         self.system_prompt = system_prompt
         self.render_options = RenderOptions(
@@ -713,9 +724,6 @@ class OCREngine:
         else:
             self.cache = DirectoryCache(cache)
 
-        self.settings = settings or ArliSettings.resolve(
-            api_key=api_key, text_base_url=base_url, **client_options
-        )
         url = self.settings.base_url_for("text")
         limit = self.settings.max_concurrency_for("text")
         shared = (
@@ -910,6 +918,8 @@ class OCREngine:
             instance={},
             call_kwargs=params,
             instance_extra_body=self._extra_body,
+            allowed=self._provider.text_params,
+            provider_label=self._provider.label,
         )
         return plan.body
 
