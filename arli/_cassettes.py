@@ -19,6 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from arli._transport import CREDENTIAL_HEADERS
+
 __all__ = [
     "FILTERED_HEADERS",
     "find_secrets",
@@ -30,14 +32,7 @@ __all__ = [
 ]
 
 #: Request and response headers that are never written to a cassette.
-FILTERED_HEADERS = (
-    "authorization",
-    "proxy-authorization",
-    "api-key",
-    "x-api-key",
-    "cookie",
-    "set-cookie",
-)
+FILTERED_HEADERS = (*CREDENTIAL_HEADERS, "set-cookie")
 _PLACEHOLDER = "REDACTED"
 
 _SECRET_PATTERNS = [

@@ -502,7 +502,7 @@ def _parse_error_body(
     if stripped[0] in '{["':
         try:
             data = json.loads(stripped)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deeply
             data = None
         else:
             msg, etype, param, code = _envelope_fields(data)

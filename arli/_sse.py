@@ -194,7 +194,7 @@ class JSONEventStream:
             return None
         try:
             payload = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deeply
             snippet = data if len(data) <= 200 else data[:199] + "…"
             msg = f"the server sent an event that is not valid JSON: {snippet!r}"
             raise ArliResponseError(msg, body=snippet) from None

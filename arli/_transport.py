@@ -60,6 +60,8 @@ logger = logging.getLogger("arli")
 
 USER_AGENT = f"arli-integrations/{__version__} httpx/{httpx.__version__}"
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "DELETE", "PUT"})
+#: Request headers that carry credentials (dropped from a failed request kept by httpx).
+CREDENTIAL_HEADERS = ("authorization", "proxy-authorization", "api-key", "x-api-key", "cookie")
 _DEFAULT_MAX_RESPONSE_BYTES: dict[Api, int] = {"text": 64 * 2**20, "image": 512 * 2**20}
 
 
@@ -173,7 +175,7 @@ class HTTPResult:
         """Parse the body as JSON, raising :class:`~arli.ArliResponseError` when it is not."""
         try:
             return json.loads(self.content)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deeply
             text = self.content[:300].decode("utf-8", errors="replace")
             ctype = self.headers.get("content-type", "?")
             msg = (
@@ -197,7 +199,13 @@ def _display_url(url: httpx.URL) -> str:
 def _map_httpx_error(
     exc: httpx.HTTPError, method: str, url: str, timeout: float | None
 ) -> ArliError:
-    """Translate an httpx exception into our hierarchy (the message never has headers)."""
+    """Translate an httpx exception into our hierarchy (the message never has headers).
+
+    The httpx exception stays chained as ``__cause__`` and keeps the failed request as an
+    attribute: its credential headers are removed first, so an error tracker that dumps
+    exception attributes cannot pick the key up. (Each attempt builds a new request.)
+    """
+    _forget_credentials(exc)
     if isinstance(exc, httpx.TimeoutException):
         phase = {
             httpx.ConnectTimeout: "connect",
@@ -223,12 +231,26 @@ def _map_httpx_error(
             url=url,
         )
     if isinstance(exc, httpx.TransportError):
+        # anyio reports a reset as a ReadError without text: say what it means.
+        detail = str(exc) or "the connection was closed or reset"
         return ArliConnectionError(
-            f"{method} {url}: connection error: {type(exc).__name__}: {exc}", method=method, url=url
+            f"{method} {url}: connection error: {type(exc).__name__}: {detail}",
+            method=method,
+            url=url,
         )
     return ArliConnectionError(
         f"{method} {url}: {type(exc).__name__}: {exc}", method=method, url=url
     )
+
+
+def _forget_credentials(exc: httpx.HTTPError) -> None:
+    """Drop the credential headers of the request an httpx exception carries."""
+    try:
+        request = exc.request
+    except RuntimeError:  # raised by httpx when the exception has no request
+        return
+    for name in CREDENTIAL_HEADERS:
+        request.headers.pop(name, None)
 
 
 def _is_fatal_transport_error(exc: httpx.HTTPError) -> bool:
@@ -655,7 +677,7 @@ class Transport:
         if "json" in ctype:
             try:
                 data = json.loads(content)
-            except ValueError:
+            except (ValueError, RecursionError):
                 data = None
             if isinstance(data, dict) and ("error" in data or data.get("object") == "error"):
                 return self._status_error(method, url, 500, headers, content, "error")

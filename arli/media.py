@@ -366,7 +366,7 @@ def fetch_url(
                 for chunk in resp.iter_bytes():
                     job.add(chunk)
                 return b"".join(job.parts), resp.headers.get("content-type")
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
         raise job.error(exc) from None
     finally:
         if http_client is None:
@@ -395,7 +395,7 @@ async def afetch_url(
                 async for chunk in resp.aiter_bytes():
                     job.add(chunk)
                 return b"".join(job.parts), resp.headers.get("content-type")
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
         raise job.error(exc) from None
     finally:
         if http_client is None:

@@ -20,10 +20,16 @@ from langchain_core.messages.ai import InputTokenDetails, OutputTokenDetails, Us
 from langchain_core.messages.tool import invalid_tool_call, tool_call, tool_call_chunk
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
-from arli import ArliValidationError
+from arli import ArliResponseError, ArliValidationError, IncompleteResponseError
 from arli.text import ChatChunk, ChatCompletion, ToolCall, Usage
 
-__all__ = ["chunk_to_generation", "completion_to_result", "to_openai_messages", "usage_metadata"]
+__all__ = [
+    "chunk_to_generation",
+    "completion_to_result",
+    "empty_stream_error",
+    "to_openai_messages",
+    "usage_metadata",
+]
 
 PROVIDER = "arli"
 _SKIPPED_BLOCKS = frozenset(
@@ -182,7 +188,15 @@ def _parse_tool_calls(calls: list[ToolCall]) -> tuple[list[Any], list[Any]]:
 
 
 def completion_to_result(completion: ChatCompletion) -> ChatResult:
-    """Core chat completion → LangChain ``ChatResult`` (one generation per choice)."""
+    """Core chat completion → LangChain ``ChatResult`` (one generation per choice).
+
+    Raises:
+        ArliResponseError: the completion has no choice (LangChain needs one).
+    """
+    if not completion.choices:
+        name = f" {completion.id}" if completion.id else ""
+        msg = f"the chat completion{name} has no choices"
+        raise ArliResponseError(msg, body=json.dumps(completion.raw, default=str)[:300])
     usage = usage_metadata(completion.usage) if completion.usage is not None else None
     generations = []
     for choice in completion.choices:
@@ -230,6 +244,13 @@ def completion_to_result(completion: ChatCompletion) -> ChatResult:
         else None,
     }
     return ChatResult(generations=generations, llm_output=llm_output)
+
+
+def empty_stream_error() -> IncompleteResponseError:
+    """The error for a stream that gave LangChain nothing (it needs at least one chunk)."""
+    return IncompleteResponseError(
+        "the stream ended without any content or finish reason for choice 0: the answer is empty"
+    )
 
 
 def chunk_to_generation(chunk: ChatChunk) -> ChatGenerationChunk | None:

@@ -40,7 +40,12 @@ from arli.text.payload import (
     verify_choices,
 )
 from langchain_arli._common import ArliTextModel
-from langchain_arli._convert import chunk_to_generation, completion_to_result, to_openai_messages
+from langchain_arli._convert import (
+    chunk_to_generation,
+    completion_to_result,
+    empty_stream_error,
+    to_openai_messages,
+)
 
 __all__ = ["ChatArli", "ChatFeatherless"]
 
@@ -230,6 +235,7 @@ class ChatArli(ArliTextModel, BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         plan = self._plan(self._messages(messages), stop, kwargs, stream=True)
         acc = ChatStreamAccumulator() if plan.constraint is not None else None
+        yielded = False
         for chunk in self._client.stream_chat(plan.body, include_usage=False):
             if acc is not None:
                 acc.add(chunk)
@@ -238,7 +244,10 @@ class ChatArli(ArliTextModel, BaseChatModel):
                 continue
             if run_manager is not None:
                 run_manager.on_llm_new_token(generation.text, chunk=generation)
+            yielded = True
             yield generation
+        if not yielded:
+            raise empty_stream_error()
         if acc is not None:
             self._verify(plan, [(c.content, c.finish_reason) for c in acc.result().choices])
 
@@ -251,6 +260,7 @@ class ChatArli(ArliTextModel, BaseChatModel):
     ) -> AsyncIterator[ChatGenerationChunk]:
         plan = self._plan(await self._amessages(messages), stop, kwargs, stream=True)
         acc = ChatStreamAccumulator() if plan.constraint is not None else None
+        yielded = False
         async for chunk in self._client.astream_chat(plan.body, include_usage=False):
             if acc is not None:
                 acc.add(chunk)
@@ -259,7 +269,10 @@ class ChatArli(ArliTextModel, BaseChatModel):
                 continue
             if run_manager is not None:
                 await run_manager.on_llm_new_token(generation.text, chunk=generation)
+            yielded = True
             yield generation
+        if not yielded:
+            raise empty_stream_error()
         if acc is not None:
             self._verify(plan, [(c.content, c.finish_reason) for c in acc.result().choices])
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, ClassVar
 
@@ -12,9 +13,11 @@ from langchain_core.outputs import Generation, GenerationChunk, LLMResult
 from langchain_core.utils import from_env, secret_from_env
 from pydantic import Field, SecretStr
 
+from arli import ArliResponseError
 from arli.text.parse import Completion, CompletionChunk, CompletionStreamAccumulator, Usage
 from arli.text.payload import RequestPlan, plan_completion, verify_choices
 from langchain_arli._common import ArliTextModel
+from langchain_arli._convert import empty_stream_error
 
 __all__ = ["ArliLLM", "FeatherlessLLM"]
 
@@ -111,6 +114,10 @@ class ArliLLM(ArliTextModel, BaseLLM):
                 info["logprobs"] = choice.logprobs
             slot = min(choice.index // per_prompt, len(prompts) - 1)
             generations[slot].append(Generation(text=choice.text, generation_info=info))
+        missing = [i for i, slot_generations in enumerate(generations) if not slot_generations]
+        if missing:  # LangChain needs a generation for every prompt
+            msg = f"the completion has no choice for prompt {missing[0]} (of {len(prompts)})"
+            raise ArliResponseError(msg, body=json.dumps(completion.raw, default=str)[:300])
         return LLMResult(
             generations=generations,
             llm_output={"token_usage": usage, "model_name": completion.model, "id": completion.id},
@@ -177,6 +184,7 @@ class ArliLLM(ArliTextModel, BaseLLM):
     ) -> Iterator[GenerationChunk]:
         plan = self._plan(prompt, stop, kwargs, stream=True)
         acc = CompletionStreamAccumulator() if plan.constraint is not None else None
+        yielded = False
         for raw in self._client.stream_complete(plan.body, include_usage=False):
             if acc is not None:
                 acc.add(raw)
@@ -185,7 +193,10 @@ class ArliLLM(ArliTextModel, BaseLLM):
                 continue
             if run_manager is not None:
                 run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+            yielded = True
             yield chunk
+        if not yielded:
+            raise empty_stream_error()
         if acc is not None and self.check_guided_output:
             verify_choices(plan, [(c.text, c.finish_reason) for c in acc.result().choices])
 
@@ -198,6 +209,7 @@ class ArliLLM(ArliTextModel, BaseLLM):
     ) -> AsyncIterator[GenerationChunk]:
         plan = self._plan(prompt, stop, kwargs, stream=True)
         acc = CompletionStreamAccumulator() if plan.constraint is not None else None
+        yielded = False
         async for raw in self._client.astream_complete(plan.body, include_usage=False):
             if acc is not None:
                 acc.add(raw)
@@ -206,7 +218,10 @@ class ArliLLM(ArliTextModel, BaseLLM):
                 continue
             if run_manager is not None:
                 await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+            yielded = True
             yield chunk
+        if not yielded:
+            raise empty_stream_error()
         if acc is not None and self.check_guided_output:
             verify_choices(plan, [(c.text, c.finish_reason) for c in acc.result().choices])
 

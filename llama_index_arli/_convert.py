@@ -250,6 +250,22 @@ def assistant_message(
     return ChatMessage(role=MessageRole.ASSISTANT, blocks=blocks, additional_kwargs=extra)
 
 
+def _logprob(value: Any) -> float:
+    """A logprob from the server; anything that is not a number becomes 0.0."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return 0.0
+    try:
+        return float(value)
+    except OverflowError:  # an integer too large for a float
+        return 0.0
+
+
+def _byte_values(value: Any) -> list[int]:
+    if not isinstance(value, list):
+        return []
+    return [b for b in value if isinstance(b, int) and not isinstance(b, bool)]
+
+
 def _chat_logprobs(logprobs: Mapping[str, Any] | None) -> list[list[LogProb]] | None:
     content = (logprobs or {}).get("content")
     if not isinstance(content, list):
@@ -258,13 +274,15 @@ def _chat_logprobs(logprobs: Mapping[str, Any] | None) -> list[list[LogProb]] | 
     for item in content:
         if not isinstance(item, Mapping):
             continue
-        top = item.get("top_logprobs") or [item]
+        top = item.get("top_logprobs")
+        if not isinstance(top, list) or not top:
+            top = [item]
         out.append(
             [
                 LogProb(
                     token=str(t.get("token", "")),
-                    logprob=float(t.get("logprob") or 0.0),
-                    bytes=list(t.get("bytes") or []),
+                    logprob=_logprob(t.get("logprob")),
+                    bytes=_byte_values(t.get("bytes")),
                 )
                 for t in top
                 if isinstance(t, Mapping)
@@ -277,14 +295,16 @@ def _completion_logprobs(logprobs: Mapping[str, Any] | None) -> list[list[LogPro
     if not logprobs or not isinstance(logprobs.get("tokens"), list):
         return None
     tokens = logprobs["tokens"]
-    values = logprobs.get("token_logprobs") or [None] * len(tokens)
-    tops = logprobs.get("top_logprobs") or [None] * len(tokens)
+    values = logprobs.get("token_logprobs")
+    tops = logprobs.get("top_logprobs")
+    values = values if isinstance(values, list) else [None] * len(tokens)
+    tops = tops if isinstance(tops, list) else [None] * len(tokens)
     out: list[list[LogProb]] = []
     for token, value, top in zip(tokens, values, tops, strict=False):
         if isinstance(top, Mapping) and top:
-            out.append([LogProb(token=str(k), logprob=float(v or 0.0)) for k, v in top.items()])
+            out.append([LogProb(token=str(k), logprob=_logprob(v)) for k, v in top.items()])
         else:
-            out.append([LogProb(token=str(token), logprob=float(value or 0.0))])
+            out.append([LogProb(token=str(token), logprob=_logprob(value))])
     return out
 
 

@@ -13,7 +13,7 @@ import io
 from typing import Any
 
 from arli._errors import ArliValidationError
-from arli.images._pixels import DEFAULT_MAX_PIXELS, image_size, open_image
+from arli.images._pixels import DEFAULT_MAX_PIXELS, image_size, open_image, too_large
 from arli.media import ImageData, aload_image, load_image
 
 __all__ = ["aload_input", "load_input", "prepare_mask"]
@@ -92,6 +92,9 @@ def prepare_mask(
         target = open_image(
             init.data, max_pixels=max_pixels, what="init_images[0]", user_input=True
         ).size
+    elif target[0] * target[1] > max_pixels:
+        # The size comes from the init image's header: the mask would be resized to it.
+        raise too_large("init_images[0]", *target, max_pixels, user_input=True)
     img = open_image(mask.data, max_pixels=max_pixels, what="the mask", user_input=True)
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
         rgba = img.convert("RGBA")

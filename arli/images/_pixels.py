@@ -17,7 +17,7 @@ from arli._errors import ArliResponseError, ArliValidationError
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["DEFAULT_MAX_PIXELS", "image_size", "open_image", "require_pillow"]
+__all__ = ["DEFAULT_MAX_PIXELS", "image_size", "open_image", "require_pillow", "too_large"]
 
 #: The largest image (in pixels) decoded with Pillow unless a caller says otherwise:
 #: 8192 x 8192, a 4x upscale of the largest generation (2048 x 2048).
@@ -103,9 +103,10 @@ def require_pillow(purpose: str) -> Any:
     return Image
 
 
-def _too_large(
+def too_large(
     what: str, width: int, height: int, max_pixels: int, *, user_input: bool
 ) -> Exception:
+    """The error for an image above the pixel cap (an input's, or a server result's)."""
     msg = (
         f"{what} is {width}x{height} = {width * height} pixels, more than the {max_pixels} pixel "
         "limit (decompression-bomb guard); raise max_pixels if this is expected"
@@ -139,12 +140,12 @@ def open_image(
     pil = require_pillow("decoding images")
     size = image_size(data)
     if size is not None and size[0] * size[1] > max_pixels:
-        raise _too_large(what, size[0], size[1], max_pixels, user_input=user_input)
+        raise too_large(what, size[0], size[1], max_pixels, user_input=user_input)
     try:
         image = pil.open(io.BytesIO(data))
         width, height = image.size
         if width * height > max_pixels:
-            raise _too_large(what, width, height, max_pixels, user_input=user_input)
+            raise too_large(what, width, height, max_pixels, user_input=user_input)
         image.load()
     except (OSError, ValueError, pil.DecompressionBombError) as exc:
         if isinstance(exc, (ArliValidationError, ArliResponseError)):

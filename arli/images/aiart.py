@@ -1038,7 +1038,10 @@ class AiArtClient:
         retry_after = None
         raw_retry = result.headers.get("retry-after")
         if raw_retry and raw_retry.strip().replace(".", "", 1).isdigit():
-            retry_after = float(raw_retry)
+            try:
+                retry_after = float(raw_retry)
+            except ValueError:  # str.isdigit() accepts "²", float() does not
+                retry_after = None
         try:
             data = result.json() if result.content.strip() else {}
         except ArliResponseError:

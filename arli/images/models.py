@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -450,6 +450,24 @@ def _as_list(data: Any, what: str) -> list[Any]:
     raise ArliResponseError(msg, body=json.dumps(data)[:300])
 
 
+_L = TypeVar("_L", bound=_Listed)
+
+
+def _entry(cls: type[_L], data: dict[str, Any], required: str) -> _L | None:
+    """A listing entry; fields of an unexpected type are dropped, ``None`` if ``required`` is."""
+    data = dict(data)
+    for _ in range(len(data) + 1):
+        try:
+            return cls(**data)
+        except ValidationError as exc:
+            bad = {str(e["loc"][0]) for e in exc.errors() if e.get("loc")}
+            if required in bad or not bad & set(data):
+                return None
+            for key in bad:
+                data.pop(key, None)
+    return None  # pragma: no cover - every pass drops a key
+
+
 def parse_models(data: Any) -> list[ImageModel]:
     """Parse ``sd-models``: objects (``title``/``model_name``) or bare name strings."""
     out: list[ImageModel] = []
@@ -461,7 +479,11 @@ def parse_models(data: Any) -> list[ImageModel]:
             if not title:
                 continue
             name = item.get("model_name") or str(title).split(" [", 1)[0]
-            out.append(ImageModel(**{**item, "title": str(title), "model_name": str(name)}))
+            entry = _entry(
+                ImageModel, {**item, "title": str(title), "model_name": str(name)}, "title"
+            )
+            if entry is not None:
+                out.append(entry)
     return out
 
 
@@ -474,15 +496,18 @@ def parse_samplers(data: Any) -> list[Sampler]:
         elif isinstance(item, dict) and item.get("name"):
             aliases = item.get("aliases") or []
             options = item.get("options") or {}
-            out.append(
-                Sampler(
-                    **{
-                        **item,
-                        "aliases": [str(a) for a in aliases] if isinstance(aliases, list) else [],
-                        "options": options if isinstance(options, dict) else {},
-                    }
-                )
+            entry = _entry(
+                Sampler,
+                {
+                    **item,
+                    "name": str(item["name"]),
+                    "aliases": [str(a) for a in aliases] if isinstance(aliases, list) else [],
+                    "options": options if isinstance(options, dict) else {},
+                },
+                "name",
             )
+            if entry is not None:
+                out.append(entry)
     return out
 
 
@@ -494,17 +519,26 @@ def parse_upscalers(data: Any) -> list[Upscaler]:
             out.append(Upscaler(name=item))
         elif isinstance(item, dict) and item.get("name"):
             scale = item.get("scale")
-            clean = {**item, "scale": scale if isinstance(scale, (int, float)) else None}
-            out.append(Upscaler(**clean))
+            clean = {
+                **item,
+                "name": str(item["name"]),
+                "scale": scale if isinstance(scale, (int, float)) else None,
+            }
+            entry = _entry(Upscaler, clean, "name")
+            if entry is not None:
+                out.append(entry)
     return out
 
 
 def parse_parallel_requests(data: Any) -> ParallelRequests:
     """Parse ``/v1/parallel-requests``."""
-    if not isinstance(data, dict) or not isinstance(data.get("parallel_requests"), int):
+    entry = None
+    if isinstance(data, dict) and isinstance(data.get("parallel_requests"), int):
+        entry = _entry(ParallelRequests, data, "parallel_requests")
+    if entry is None:
         msg = f"unexpected /v1/parallel-requests answer: {json.dumps(data)[:200]}"
         raise ArliResponseError(msg, body=json.dumps(data)[:300])
-    return ParallelRequests(**data)
+    return entry
 
 
 # -- generation info -----------------------------------------------------------------------
@@ -624,7 +658,7 @@ class GenerationInfo(BaseModel):
             if stripped[:1] == "{":
                 try:
                     parsed = json.loads(stripped)
-                except ValueError:
+                except (ValueError, RecursionError):
                     parsed = None
             if isinstance(parsed, dict):
                 raw = parsed

@@ -190,6 +190,8 @@ class TextClient:
             chunk = parse_chat_chunk(data)
             acc.add(chunk)
             yield chunk
+        if not acc.has_choices:
+            raise _no_choices()
 
     async def astream_chat(
         self, body: Mapping[str, Any], *, include_usage: bool = True, **request_options: Any
@@ -211,6 +213,8 @@ class TextClient:
             chunk = parse_chat_chunk(data)
             acc.add(chunk)
             yield chunk
+        if not acc.has_choices:
+            raise _no_choices()
 
     # -- completions ---------------------------------------------------------------------
 
@@ -250,6 +254,8 @@ class TextClient:
             chunk = parse_completion_chunk(data)
             acc.add(chunk)
             yield chunk
+        if not acc.has_choices:
+            raise _no_choices()
 
     async def astream_complete(
         self, body: Mapping[str, Any], *, include_usage: bool = True, **request_options: Any
@@ -271,6 +277,8 @@ class TextClient:
             chunk = parse_completion_chunk(data)
             acc.add(chunk)
             yield chunk
+        if not acc.has_choices:
+            raise _no_choices()
 
     # -- tokenize, models ----------------------------------------------------------------
 
@@ -305,7 +313,8 @@ class TextClient:
         """Count (and list) the tokens of a prompt or of chat messages.
 
         Tries ``/v1/tokenize`` then ``/tokenize`` (vLLM serves the latter) and remembers
-        which one answered.
+        which one answered. Counting has no side effect, so a timed-out request is re-sent
+        (within ``max_retries``).
 
         Args:
             model: the model whose tokenizer counts.
@@ -318,7 +327,9 @@ class TextClient:
         first_error: NotFoundError | None = None
         for path in paths:
             try:
-                result = self._transport.request("POST", path, json_body=body, timeout="listing")
+                result = self._transport.request(
+                    "POST", path, json_body=body, timeout="listing", retry_read_timeouts=True
+                )
             except NotFoundError as exc:
                 if not _is_missing_route(exc):
                     raise
@@ -344,7 +355,7 @@ class TextClient:
         for path in paths:
             try:
                 result = await self._transport.arequest(
-                    "POST", path, json_body=body, timeout="listing"
+                    "POST", path, json_body=body, timeout="listing", retry_read_timeouts=True
                 )
             except NotFoundError as exc:
                 if not _is_missing_route(exc):
@@ -398,6 +409,12 @@ class TextClient:
 def _is_missing_route(exc: NotFoundError) -> bool:
     """A 404 for an unknown route (try the next path), not for an unknown model."""
     return exc.error_type in (None, "Not Found") and "model" not in exc.message.lower()
+
+
+def _no_choices() -> IncompleteResponseError:
+    return IncompleteResponseError(
+        "the stream ended with `data: [DONE]` before any choice arrived: the answer is empty"
+    )
 
 
 def _incomplete_chat(chunks: int) -> IncompleteResponseError:

@@ -199,12 +199,16 @@ _FENCE_RE = re.compile(r"^\s*```[A-Za-z0-9_-]*\s*\n?(.*?)\n?```\s*$", re.S)
 
 def _load_json(text: str) -> Any:
     try:
-        return json.loads(text, strict=False)  # tolerate raw control chars (an xgrammar bug)
-    except ValueError:
-        m = _FENCE_RE.match(text)
-        if m:
-            return json.loads(m.group(1), strict=False)
-        raise
+        try:
+            return json.loads(text, strict=False)  # tolerate raw control chars (an xgrammar bug)
+        except ValueError:
+            m = _FENCE_RE.match(text)
+            if m:
+                return json.loads(m.group(1), strict=False)
+            raise
+    except RecursionError:
+        msg = "the JSON is nested too deeply"
+        raise ValueError(msg) from None
 
 
 def check_answer(

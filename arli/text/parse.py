@@ -74,7 +74,11 @@ class ToolCall:
         text = self.arguments.strip()
         if not text:
             return {}
-        value = json.loads(text, strict=False)
+        try:
+            value = json.loads(text, strict=False)
+        except RecursionError:
+            msg = f"tool call arguments are nested too deeply: {text[:200]!r}"
+            raise ValueError(msg) from None
         if not isinstance(value, dict):
             msg = f"tool call arguments are not a JSON object: {text[:200]!r}"
             raise ValueError(msg)
@@ -323,9 +327,11 @@ def parse_chat_completion(data: Any) -> ChatCompletion:
         content = msg.get("content")
         if isinstance(content, list):  # content parts, rare in responses
             content = "".join(
-                p.get("text", "")
+                p["text"]
                 for p in content
-                if isinstance(p, dict) and p.get("type") == "text"
+                if isinstance(p, dict)
+                and p.get("type") == "text"
+                and isinstance(p.get("text"), str)
             )
         choices.append(
             ChatChoice(
@@ -569,6 +575,11 @@ class ChatStreamAccumulator:
                 state.logprob_content.extend(delta.logprobs["content"])
 
     @property
+    def has_choices(self) -> bool:
+        """True when at least one chunk carried a choice."""
+        return bool(self._choices)
+
+    @property
     def finished(self) -> bool:
         """True when at least one choice arrived and every choice has a finish reason."""
         return bool(self._choices) and all(s.finish_reason for s in self._choices.values())
@@ -638,6 +649,11 @@ class CompletionStreamAccumulator:
             self._texts.setdefault(ch.index, []).append(ch.text)
             if ch.finish_reason:
                 self._finish[ch.index] = (ch.finish_reason, ch.stop_reason)
+
+    @property
+    def has_choices(self) -> bool:
+        """True when at least one chunk carried a choice."""
+        return bool(self._texts)
 
     @property
     def finished(self) -> bool:

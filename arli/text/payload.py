@@ -300,8 +300,27 @@ def build_completion_body(
 # -- images in messages ----------------------------------------------------------------------
 
 
+def _check_data_uri(url: str) -> None:
+    """A ``data:`` URI in an ``image_url`` part must hold an image (``data:image/...``).
+
+    Only the declared type is checked (the bytes are the server's to decode); anything
+    else — ``data:text/html,...``, an untyped ``data:,...`` — is refused before sending.
+    """
+    mime = url[5:].split(",", 1)[0].split(";", 1)[0].strip().lower()
+    if not mime.startswith("image/"):
+        msg = (
+            f"an image_url data: URI must hold an image (data:image/png;base64,...), "
+            f"not {mime or 'untyped data'}"
+        )
+        raise ArliValidationError(msg, field="image_url", allowed="data:image/* URIs")
+
+
 def _image_parts(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The ``image_url`` objects (dicts holding ``url``) that are not ``data:`` URIs yet."""
+    """The ``image_url`` objects (dicts holding ``url``) that are not ``data:`` URIs yet.
+
+    Raises:
+        ArliValidationError: a ``data:`` URI that does not hold an image.
+    """
     found = []
     for message in messages:
         content = message.get("content")
@@ -314,7 +333,9 @@ def _image_parts(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     part["image_url"] = image_url = {"url": image_url}
                 if isinstance(image_url, dict):
                     url = image_url.get("url")
-                    if isinstance(url, str) and not url.startswith("data:"):
+                    if isinstance(url, str) and url[:5].lower() == "data:":
+                        _check_data_uri(url)
+                    elif isinstance(url, str):
                         found.append(image_url)
     return found
 

@@ -20,6 +20,7 @@ This module does not use ``from __future__ import annotations``: LlamaIndex buil
 tool's argument schema from the functions' evaluated annotations.
 """
 
+import inspect
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -186,26 +187,31 @@ class ArliImageToolSpec(BaseToolSpec):
     def get_metadata_from_fn_name(
         self, fn_name: str, spec_functions: list[SPEC_FUNCTION_TYPE] | None = None
     ) -> ToolMetadata | None:
-        """The tool metadata of a function: narrowed to the backend's arguments for AiArt.
+        """The tool metadata of a function: a compact description, narrowed for AiArt.
 
-        For Arli and the proxy this returns ``None`` (LlamaIndex infers the schema from
-        the signature and docstring); for AiArt the generate and edit schemas leave out
-        the arguments AiArt cannot use and list its aspect ratios.
+        The description is ``name(arg, optional=None, ...)`` and the dedented docstring
+        (the argument types are in the schema), which keeps every tool under the
+        1024-character limit of OpenAI-style function calling that LlamaIndex's
+        ``ToolMetadata.to_openai_tool`` enforces. For AiArt the generate and edit schemas
+        leave out the arguments AiArt cannot use and list its aspect ratios.
         """
+        fn = getattr(self, fn_name)
+        schema = FunctionTool.from_defaults(fn=fn).metadata.fn_schema
+        if schema is None:  # pragma: no cover - LlamaIndex always infers one
+            return None
+        doc = inspect.cleandoc(fn.__doc__ or "")
         operation = _OPERATIONS.get(fn_name)
-        if operation is None or self.backend != "aiart":
-            return None
-        inferred = FunctionTool.from_defaults(fn=getattr(self, fn_name)).metadata.fn_schema
-        if inferred is None:  # pragma: no cover - LlamaIndex always infers one
-            return None
-        schema = schema_for_backend(inferred, operation, self.client)
+        if operation is not None and self.backend == "aiart":
+            schema = schema_for_backend(schema, operation, self.client)
+            doc = _AIART_DOCS[fn_name]
         shown = schema.model_json_schema()
         required = set(shown.get("required", []))
         params = ", ".join(
             name if name in required else f"{name}=None" for name in shown.get("properties", {})
         )
-        description = f"{fn_name}({params})\n{_AIART_DOCS[fn_name]}"
-        return ToolMetadata(name=fn_name, description=description, fn_schema=schema)
+        return ToolMetadata(
+            name=fn_name, description=f"{fn_name}({params})\n{doc}", fn_schema=schema
+        )
 
     def _error(self, exc: ArliError) -> ArliError:
         text = self.toolbox.explain(exc)

@@ -71,6 +71,21 @@ def test_is_a_tool_spec_with_sync_and_async_functions(tmp_path: Path) -> None:
     assert "test-key" not in repr(spec)
 
 
+@pytest.mark.parametrize("backend", ["arli", "arli-proxy", "aiart"])
+def test_every_tool_fits_openai_function_calling(backend: str, tmp_path: Path) -> None:
+    """LlamaIndex refuses a description over 1024 characters in ``to_openai_tool()``."""
+    spec = ArliImageToolSpec(
+        api_key=KEY, base_url="http://x.invalid", output_dir=tmp_path, backend=backend
+    )
+    for name, tool in tools_of(spec).items():
+        description = tool.metadata.description
+        assert len(description) <= 1024, (name, len(description))
+        assert description.startswith(f"{name}(")
+        assert "    Args:" not in description  # the docstring is dedented
+        function = tool.metadata.to_openai_tool()["function"]
+        assert function["description"] == description
+
+
 def test_sync_tools_keep_images_in_raw_output(
     reference_server: ReferenceServer, tmp_path: Path
 ) -> None:

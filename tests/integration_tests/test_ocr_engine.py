@@ -18,7 +18,13 @@ from typing import Any
 
 import pytest
 
-from arli import AuthenticationError, NotFoundError, OCRPageError, OCRSourceError
+from arli import (
+    AuthenticationError,
+    InternalServerError,
+    NotFoundError,
+    OCRPageError,
+    OCRSourceError,
+)
 from arli.ocr import OCREngine, OCRReport, PageResult, page_metadata
 from arli.ocr import render as render_module
 from tests.ocr_helpers import PdfPage, blank_image, build_pdf, encode, page_image, pillow_pdf
@@ -218,6 +224,128 @@ def test_one_page_failing_under_concurrency(reference_server) -> None:
     assert [f.page for f in result.report.failures] == [failed[0].page]
     ok = [p for p in result if p.error is None]
     assert all(p.text == answer(p.page) for p in ok)
+
+
+# -- 50 pages under faults (issue 9) --------------------------------------------------------
+
+#: 50 pages labelled i-iv, then 1-46 (page 20 is labelled "16"): page i is (300 + i) x 200.
+LABELS_50 = "0 << /S /r >> 4 << /S /D >>"
+
+
+def label_50(page: int) -> str:
+    return ["i", "ii", "iii", "iv"][page - 1] if page <= 4 else str(page - 4)
+
+
+@pytest.fixture(scope="module")
+def pdf_50() -> bytes:
+    return build_pdf(
+        [PdfPage(page_image(str(i), (300 + i, 200))) for i in range(1, 51)], labels=LABELS_50
+    )
+
+
+def test_fifty_pages_with_ten_percent_transient_faults_all_arrive_in_order(
+    reference_server, pdf_50: bytes, caplog
+) -> None:
+    """Every tenth request fails once (429 with Retry-After, 503, reset): 50/50 pages."""
+    caplog.set_level("INFO", logger="arli")
+    srv = reference_server
+    transient = [
+        Fault(path=CHAT, kind="status", status=429, headers={"Retry-After": "1"}),
+        Fault(path=CHAT, kind="status", status=503),
+        Fault(path=CHAT, kind="drop_before_response"),
+        Fault(path=CHAT, kind="status", status=429, headers={"Retry-After": "1"}),
+        Fault(path=CHAT, kind="status", status=503),
+    ]
+    for fault in transient:  # nine clean requests, then one fault: 10 % of the first 50
+        srv.add_fault(Fault(path=CHAT, kind="delay", delay=0.0, times=9))
+        srv.add_fault(fault)
+    start = time.perf_counter()
+    result = make(srv, max_concurrency=4, max_retries=3).ocr(pdf_50)
+    elapsed = time.perf_counter() - start
+
+    assert len(result) == 50
+    assert [p.page for p in result] == list(range(1, 51))  # in order, nothing lost
+    assert [p.page_label for p in result] == [label_50(i) for i in range(1, 51)]
+    assert [p.text for p in result] == [answer(i) for i in range(1, 51)]
+    report = result.report
+    assert (report.pages_total, report.pages_ok, report.pages_failed) == (50, 50, 0)
+    assert report.failures == []
+    # Each fault cost exactly one more request; the report counts them.
+    assert report.requests == sum(p.attempts for p in result) == 55
+    assert len(srv.requests_for(CHAT)) == 55
+    assert sum(p.attempts - 1 for p in result) == 5
+    assert "55 requests" in report.summary()
+    retries = [r for r in caplog.records if r.getMessage().startswith("Retrying POST")]
+    assert len(retries) == 5
+    assert sorted(float(r.getMessage().split(" in ")[1].split(" s ")[0]) for r in retries)[-2:] == [
+        1.0,
+        1.0,
+    ]  # both 429s waited their Retry-After
+    assert 1.0 <= elapsed < 20
+
+
+def _fail_page_20(srv: ReferenceServer, attempts: int) -> None:
+    """One request at a time: pages 1-19 pass, every attempt of page 20 gets a 500."""
+    srv.add_fault(Fault(path=CHAT, kind="delay", delay=0.0, times=19))
+    srv.add_fault(Fault(path=CHAT, kind="status", status=500, times=attempts))
+
+
+def _no_error_text(pages: list[PageResult]) -> None:
+    for page in pages:
+        for leak in ("Error", "HTTP 5", "Internal Server", "OCR failed", "attempt"):
+            assert leak not in page.text, (page.page, page.text)
+
+
+def test_fifty_pages_one_permanent_failure_raise_names_page_and_label(
+    reference_server, pdf_50: bytes
+) -> None:
+    _fail_page_20(reference_server, attempts=3)
+    engine = make(reference_server, max_concurrency=1, max_retries=2)
+    seen: list[int] = []
+    report = OCRReport(model=MODEL)
+    with pytest.raises(OCRPageError) as info:
+        consume(engine.iter_pages(pdf_50, report=report), seen)
+    error = info.value
+    assert seen == list(range(1, 20))
+    assert (error.page, error.page_label, error.attempts) == (20, "16", 3)
+    assert "page 20 (label '16')" in str(error)
+    assert "InternalServerError" in str(error)
+    assert isinstance(error.cause, InternalServerError)
+    assert [(f.page, f.page_label, f.attempts) for f in report.failures] == [(20, "16", 3)]
+
+
+@pytest.mark.parametrize("policy", ["skip", "placeholder"])
+def test_fifty_pages_one_permanent_failure_is_recorded_never_in_text(
+    reference_server, pdf_50: bytes, policy: str
+) -> None:
+    _fail_page_20(reference_server, attempts=3)
+    result = make(reference_server, max_concurrency=1, max_retries=2, on_page_error=policy).ocr(
+        pdf_50
+    )
+    expected_pages = [i for i in range(1, 51) if policy == "placeholder" or i != 20]
+    assert [p.page for p in result] == expected_pages
+    assert [p.text for p in result if p.page != 20] == [answer(i) for i in range(1, 51) if i != 20]
+    _no_error_text(result.pages)
+    report = result.report
+    assert (report.pages_total, report.pages_ok, report.pages_failed) == (50, 49, 1)
+    assert report.pages_skipped == (1 if policy == "skip" else 0)
+    [failure] = report.failures
+    assert (failure.page, failure.page_label, failure.attempts, failure.status_code) == (
+        20,
+        "16",
+        3,
+        500,
+    )
+    assert "page 16: InternalServerError" in report.summary()
+    assert report.as_dict()["failures"][0]["page"] == 20
+    if policy == "placeholder":
+        failed = result[19]
+        assert (failed.page, failed.text, failed.ok) == (20, "", False)
+        meta = page_metadata(failed)
+        assert meta["page_label"] == "16"
+        assert meta["ocr_error"].startswith("InternalServerError: HTTP 500")
+        assert meta["ocr_attempts"] == 3
+        assert all("ocr_error" not in page_metadata(p) for p in result if p.page != 20)
 
 
 def test_400_is_not_retried(reference_server) -> None:

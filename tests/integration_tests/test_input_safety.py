@@ -1,0 +1,445 @@
+"""Input safety: URL inlining, decompression bombs, and where the tools may read and write.
+
+* Image URLs in chat messages are inlined only from http(s) (a real local HTTP server
+  plays the image host): other schemes and non-image ``data:`` URIs are refused before any
+  request; downloads have a size cap (with and without ``Content-Length``) and a timeout;
+  redirects are followed only to http(s); the image host never sees the API key.
+* Images are never fully decoded when their header claims too many pixels: vision inputs
+  are not decoded at all (sent as they are), OCR inputs, inpainting masks and init images
+  are refused, and image results refuse ``to_pil()``.
+* The image and OCR tools read only under their input directories and write only under
+  their output directory, whatever path, name or symlink the model's arguments point at.
+
+Unit-level checks exist too: ``test_media.py`` (redirects and size cap with a mock
+transport), ``test_images_parse.py`` (bomb in a result), ``test_ocr_render.py``
+(``max_input_pixels``), ``test_images_save.py`` (file names and symlinks at ``save``).
+"""
+
+from __future__ import annotations
+
+import base64
+import http.server
+import io
+import os
+import struct
+import threading
+import time
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from arli import (
+    ArliResponseError,
+    ArliValidationError,
+    ImageClient,
+    OCRSourceError,
+)
+from arli.ocr import OCREngine
+from arli.text.payload import ainline_images, inline_images
+from tests.helpers import FIXTURES
+from tests.reference_server import ReferenceServer
+
+KEY = "sk-arli-SAFETY-0123456789abcdef"
+MODEL = "Mistral-Nemo-12B-Instruct-2407"
+CHAT = "/v1/chat/completions"
+INIT = FIXTURES / "image_api" / "init_96x64.png"
+MASK = FIXTURES / "image_api" / "mask_96x64.png"
+
+
+def png(size: tuple[int, int] = (8, 8)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, "red").save(buf, "PNG")
+    return buf.getvalue()
+
+
+def png_bomb(width: int, height: int) -> bytes:
+    """A PNG whose header claims ``width`` x ``height`` pixels (the pixel data is missing)."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    chunk = b"IHDR" + ihdr
+    header = struct.pack(">I", len(ihdr)) + chunk + struct.pack(">I", zlib.crc32(chunk))
+    idat = zlib.compress(b"\x00" * 64)
+    idat_chunk = b"IDAT" + idat
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + header
+        + struct.pack(">I", len(idat))
+        + idat_chunk
+        + struct.pack(">I", zlib.crc32(idat_chunk))
+    )
+
+
+# -- a local image host ------------------------------------------------------------------------
+
+IMAGE = png()
+BIG = IMAGE + bytes(5000)  # a PNG signature, and more than the 1000-byte cap used below
+
+
+class ImageHost(http.server.BaseHTTPRequestHandler):
+    """Routes: /img, /big (with Content-Length), /big-stream (without), /slow, /to/<where>."""
+
+    seen: list[dict[str, str]] = []
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        type(self).seen.append({k.lower(): v for k, v in self.headers.items()})
+        path = self.path
+        if path == "/img":
+            self._send(IMAGE)
+        elif path == "/big":
+            self._send(BIG)
+        elif path == "/big-stream":  # HTTP/1.0 without Content-Length: read until closed
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.end_headers()
+            self.wfile.write(BIG)
+        elif path == "/slow":
+            time.sleep(1.5)
+            self._send(IMAGE)
+        elif path.startswith("/to/"):
+            targets = {
+                "file": "file:///etc/passwd",
+                "ftp": "ftp://example.com/cat.png",
+                "data": "data:image/png;base64," + base64.b64encode(IMAGE).decode(),
+                "http": "/img",
+                "loop": "/to/loop",
+            }
+            self.send_response(302)
+            self.send_header("Location", targets[path[4:]])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        else:
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    def _send(self, data: bytes) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "image/png")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture(scope="module")
+def host() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), ImageHost)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[ReferenceServer]:
+    with ReferenceServer(api_key=KEY) as srv:
+        yield srv
+
+
+@pytest.fixture
+def srv(server: ReferenceServer) -> ReferenceServer:
+    server.reset()
+    ImageHost.seen = []
+    return server
+
+
+def vision(url: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "What is this?"},
+                {"type": "image_url", "image_url": {"url": url}},
+            ],
+        }
+    ]
+
+
+def chat_arli(srv: ReferenceServer, **options: Any) -> Any:
+    from langchain_arli import ChatArli
+
+    return ChatArli(model=MODEL, api_key=KEY, base_url=srv.url, max_retries=0, **options)
+
+
+def lc_message(url: str) -> list[Any]:
+    from langchain_core.messages import HumanMessage
+
+    return [
+        HumanMessage(content=[{"type": "text", "text": "What?"}, {"type": "image", "url": url}])
+    ]
+
+
+# -- URL inlining ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("file:///etc/passwd", "must be http:// or https://, not file://"),
+        ("FILE:///etc/hosts", "must be http:// or https://"),
+        ("ftp://example.com/cat.png", "must be http:// or https://, not ftp://"),
+        ("gopher://example.com/cat.png", "must be http:// or https://"),
+        ("data:text/plain;base64,aGVsbG8=", "must hold an image.*not text/plain"),
+        ("data:text/html,<script>alert(1)</script>", "must hold an image.*not text/html"),
+        ("data:,hello", "must hold an image.*untyped data"),
+        ("data:application/pdf;base64,JVBERi0=", "not application/pdf"),
+    ],
+)
+def test_only_http_urls_and_image_data_are_inlined(
+    srv: ReferenceServer, url: str, message: str
+) -> None:
+    with pytest.raises(ArliValidationError, match=message):
+        inline_images(vision(url))
+    with pytest.raises(ArliValidationError, match=message):
+        chat_arli(srv).invoke(lc_message(url))
+    from llama_index.core.base.llms.types import ImageBlock, TextBlock
+    from llama_index.core.llms import ChatMessage
+
+    from llama_index_arli import Arli
+
+    llm = Arli(model=MODEL, api_key=KEY, base_url=srv.url, discover_context_window=False)
+    blocks = [TextBlock(text="What?"), ImageBlock(url=url)]
+    with pytest.raises(ArliValidationError, match=message):
+        llm.chat([ChatMessage(role="user", blocks=blocks)])
+    assert srv.requests_for(CHAT) == []  # refused before any request
+
+
+def test_an_http_image_is_inlined_without_the_api_key(srv: ReferenceServer, host: str) -> None:
+    answer = chat_arli(srv).invoke(lc_message(f"{host}/img"))
+    assert answer.content
+    (request,) = srv.requests_for(CHAT)
+    part = request.json["messages"][0]["content"][1]
+    assert part["image_url"]["url"] == "data:image/png;base64," + base64.b64encode(IMAGE).decode()
+    (fetch,) = ImageHost.seen
+    assert "authorization" not in fetch
+    assert KEY not in str(fetch)
+    assert fetch["user-agent"].startswith("arli-integrations/")
+
+
+@pytest.mark.parametrize("path", ["/big", "/big-stream"])
+def test_downloads_have_a_size_cap(srv: ReferenceServer, host: str, path: str) -> None:
+    with pytest.raises(ArliValidationError, match="more than the 1000 byte limit"):
+        inline_images(vision(host + path), max_bytes=1000)
+    with pytest.raises(ArliValidationError, match="more than the 1000 byte limit"):
+        chat_arli(srv, image_max_bytes=1000).invoke(lc_message(host + path))
+    assert srv.requests_for(CHAT) == []
+
+
+@pytest.mark.timeout(10)
+def test_downloads_have_a_timeout(srv: ReferenceServer, host: str) -> None:
+    start = time.monotonic()
+    with pytest.raises(ArliValidationError, match=r"could not download .*/slow: ReadTimeout"):
+        chat_arli(srv, image_fetch_timeout=0.3).invoke(lc_message(f"{host}/slow"))
+    assert time.monotonic() - start < 1.2
+    assert srv.requests_for(CHAT) == []
+
+
+@pytest.mark.parametrize(
+    ("where", "message"),
+    [
+        ("file", r"redirected to a non-http\(s\) URL \(file:/+etc/passwd\); refusing to follow"),
+        ("ftp", r"redirected to a non-http\(s\) URL \(ftp://"),
+        # httpx refuses to build the redirect itself: still our typed error, nothing fetched.
+        ("data", r"could not download .*/to/data: InvalidURL"),
+        ("loop", "redirected more than 5 times"),
+    ],
+)
+async def test_redirects_only_to_http(
+    srv: ReferenceServer, host: str, where: str, message: str
+) -> None:
+    with pytest.raises(ArliValidationError, match=message):
+        inline_images(vision(f"{host}/to/{where}"))
+    with pytest.raises(ArliValidationError, match=message):
+        await ainline_images(vision(f"{host}/to/{where}"))
+    with pytest.raises(ArliValidationError, match=message):
+        await chat_arli(srv).ainvoke(lc_message(f"{host}/to/{where}"))
+    assert srv.requests_for(CHAT) == []
+    inlined = inline_images(vision(f"{host}/to/http"))  # an http(s) redirect is followed
+    assert inlined[0]["content"][1]["image_url"]["url"].startswith("data:image/png;base64,")
+
+
+# -- decompression bombs -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def no_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail the test if Pillow is asked to decode anything."""
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("an image was decoded")
+
+    monkeypatch.setattr(Image, "open", refuse)
+
+
+def test_a_bomb_in_a_vision_input_is_never_decoded_here(
+    srv: ReferenceServer, no_decoding: None
+) -> None:
+    """Vision inputs go to the server as bytes: whatever their header claims, we decode nothing."""
+    from llama_index.core.base.llms.types import ImageBlock
+    from llama_index.core.llms import ChatMessage
+
+    from llama_index_arli._convert import to_openai_messages
+
+    bomb = png_bomb(100_000, 100_000)
+    uri = "data:image/png;base64," + base64.b64encode(bomb).decode()
+    lc = chat_arli(srv)._messages(lc_message(uri))  # what ChatArli sends, before sending
+    assert lc[0]["content"][1]["image_url"]["url"] == uri
+    li = to_openai_messages([ChatMessage(role="user", blocks=[ImageBlock(image=bomb)])])
+    assert inline_images(li)[0]["content"][0]["image_url"]["url"] == uri
+    assert inline_images(vision(uri))[0]["content"][1]["image_url"]["url"] == uri
+
+
+@pytest.mark.parametrize(
+    ("size", "match"),
+    [
+        ((9_000, 9_000), "max_input_pixels"),  # our cap (64 M pixels) ...
+        ((100_000, 100_000), "could not be read as an image"),  # ... and Pillow's own guard
+    ],
+)
+def test_a_bomb_given_to_ocr_is_refused_before_decoding(
+    srv: ReferenceServer, size: tuple[int, int], match: str
+) -> None:
+    engine = OCREngine(api_key=KEY, base_url=srv.url, model=MODEL)
+    start = time.monotonic()
+    with pytest.raises(OCRSourceError, match=match):
+        engine.ocr(png_bomb(*size))
+    assert time.monotonic() - start < 1.0
+    assert srv.requests_for(CHAT) == []
+
+
+def test_a_bomb_as_mask_or_init_image_is_refused_before_any_request(srv: ReferenceServer) -> None:
+    client = ImageClient(api_key=KEY, base_url=srv.url, max_retries=0)
+    bomb = png_bomb(100_000, 100_000)
+    with pytest.raises(ArliValidationError, match=r"the mask is 100000x100000 .*bomb guard"):
+        client.img2img(init_images=INIT, mask=bomb, prompt="p")
+    # The mask is resized to the init image's size, read from its header: that is checked too.
+    with pytest.raises(ArliValidationError, match=r"init_images\[0\] is 100000x100000.*bomb"):
+        client.img2img(init_images=bomb, mask=MASK, prompt="p")
+    small_cap = ImageClient(api_key=KEY, base_url=srv.url, max_pixels=5_000)
+    with pytest.raises(ArliValidationError, match=r"init_images\[0\] is 96x64 = 6144 pixels"):
+        small_cap.img2img(init_images=INIT, mask=MASK, prompt="p")
+    assert [r for r in srv.requests if "img2img" in r.path] == []
+
+
+def test_a_bomb_in_a_result_is_refused_at_to_pil(srv: ReferenceServer) -> None:
+    import httpx
+
+    bomb = png_bomb(100_000, 100_000)
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"images": [base64.b64encode(bomb).decode()]})
+
+    http = httpx.Client(transport=httpx.MockTransport(answer))
+    result = ImageClient(api_key=KEY, base_url="http://sd.test", http_client=http).txt2img(
+        prompt="p"
+    )
+    assert (result.image.width, result.image.height) == (100_000, 100_000)  # from the header
+    assert result.data == bomb  # kept as bytes, never decoded
+    with pytest.raises(ArliResponseError, match="decompression-bomb guard"):
+        result.to_pil()
+
+
+# -- the tools read and write only where they may ------------------------------------------------
+
+
+def files_under(root: Path) -> set[Path]:
+    return {p for p in root.rglob("*") if p.is_file() or p.is_symlink()}
+
+
+EVIL_PATHS = [
+    "../../etc/passwd",
+    "/etc/passwd",
+    "file:///etc/passwd",
+    "~/.ssh/id_rsa",
+    "..\\..\\windows\\win.ini",
+    "outside.png",  # exists, but outside the input directory
+    "link.png",  # a symlink in the input directory pointing outside it
+]
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> dict[str, Path]:
+    inputs = tmp_path / "in"
+    out = tmp_path / "out"
+    inputs.mkdir()
+    (tmp_path / "outside.png").write_bytes(INIT.read_bytes())
+    (inputs / "ok.png").write_bytes(INIT.read_bytes())
+    if hasattr(os, "symlink"):
+        (inputs / "link.png").symlink_to(tmp_path / "outside.png")
+    return {"root": tmp_path, "in": inputs, "out": out}
+
+
+def test_image_tools_write_only_under_output_dir(
+    srv: ReferenceServer, sandbox: dict[str, Path]
+) -> None:
+    from langchain_arli import ArliImageEditTool, ArliImageGenerationTool
+
+    root, out = sandbox["root"], sandbox["out"]
+    before = files_under(root)
+    common: dict[str, Any] = {
+        "api_key": KEY,
+        "base_url": srv.url,
+        "output_dir": out,
+        "input_dirs": [sandbox["in"]],
+    }
+    generate = ArliImageGenerationTool(**common, params={"steps": 1})
+    edit = ArliImageEditTool(**common)
+    # Arguments a confused or hostile model may choose: none of them is a place to write.
+    for args in (
+        {"prompt": "../../../etc/cron.d/x", "negative_prompt": "/etc/passwd", "seed": 7},
+        {"prompt": "x", "model": "../../../../tmp/evil", "seed": 8},
+        {"prompt": "x", "width": 64, "height": 64, "seed": 2**31},
+    ):
+        generate.invoke(args)
+    for ref in EVIL_PATHS:
+        text = edit.invoke({"image": ref, "prompt": "p"})
+        assert "is outside the directories" in text or "no image file at" in text, (ref, text)
+    edit.invoke({"image": "ok.png", "prompt": "p", "mask": "../outside.png"})
+    edit.invoke({"image": "ok.png", "prompt": "p"})
+    new = files_under(root) - before
+    assert new, "nothing was written: the test would be vacuous"
+    assert all(p.parent == out.resolve() or p.parent == out for p in new), new
+    assert (root / "outside.png").read_bytes() == INIT.read_bytes()
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symlinks")
+def test_a_symlink_in_output_dir_is_never_written_through(
+    srv: ReferenceServer, sandbox: dict[str, Path]
+) -> None:
+    from llama_index_arli import ArliImageToolSpec
+
+    root, out = sandbox["root"], sandbox["out"]
+    spec = ArliImageToolSpec(api_key=KEY, base_url=srv.url, output_dir=out, max_retries=0)
+    first = spec.generate_image(prompt="a fox", width=64, height=64, seed=11)
+    (saved,) = first.paths
+    precious = root / "precious.txt"
+    precious.write_bytes(b"precious")
+    saved.unlink()
+    saved.symlink_to(precious)  # the next identical image would get this very name
+    second = spec.generate_image(prompt="a fox", width=64, height=64, seed=11)
+    (again,) = second.paths
+    assert again != saved
+    assert again.parent == saved.parent
+    assert not again.is_symlink()
+    assert precious.read_bytes() == b"precious"
+
+
+def test_ocr_tool_reads_only_under_input_dirs(srv: ReferenceServer, sandbox: dict[str, Path]):
+    from langchain_arli import ArliOCRTool
+
+    tool = ArliOCRTool(
+        api_key=KEY, base_url=srv.url, model=MODEL, input_dirs=[sandbox["in"]], allow_urls=False
+    )
+    for ref in EVIL_PATHS:
+        text = tool.invoke({"source": ref})
+        assert "is outside the directories" in text or "no file at" in text, (ref, text)
+    assert srv.requests_for(CHAT) == []
+    assert "An image of 96x64 pixels." in tool.invoke({"source": "ok.png"})
