@@ -342,6 +342,10 @@ class Transport:
         self._async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient]
         self._async_clients = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
+        # Our own clients' default headers merged with ours, [plain, JSON], and parsed URLs:
+        # built once, so a request skips httpx's per-call merging and URL parsing.
+        self._merged_headers: tuple[httpx.Headers, httpx.Headers] | None = None
+        self._urls: dict[str, httpx.URL] = {}
 
     def __repr__(self) -> str:
         auth = "set" if self._authorization is not None else "none"
@@ -443,11 +447,50 @@ class Transport:
                 headers=hdrs,
                 timeout=timeout,
             )
+        own = client is not self._user_client and client is not self._user_async_client
+        if own and params is None and not client.cookies and isinstance(timeout, httpx.Timeout):
+            return self._own_request(client, method, path, body, timeout, headers)
         hdrs = self._json_headers if body is not None else self._headers
         if headers:
             hdrs = {**hdrs, **headers}
         return client.build_request(
             method, self.url(path), content=body, params=params, headers=hdrs, timeout=timeout
+        )
+
+    def _own_request(
+        self,
+        client: httpx.Client | httpx.AsyncClient,
+        method: str,
+        path: str,
+        body: bytes | None,
+        timeout: httpx.Timeout,
+        extra: Mapping[str, str] | None,
+    ) -> httpx.Request:
+        """What ``client.build_request`` gives for one of our clients, without re-merging.
+
+        Our clients have no base URL, params or cookies of their own (the caller checks
+        the cookies), so the request is our URL, the client's default headers updated
+        with ours, and the timeout extension.
+        """
+        ours = self._json_headers if body is not None else self._headers
+        if extra:
+            headers = client.headers.copy()
+            headers.update({**ours, **extra})
+        else:
+            merged = self._merged_headers
+            if merged is None:
+                plain, json_ = client.headers.copy(), client.headers.copy()
+                plain.update(self._headers)
+                json_.update(self._json_headers)
+                merged = self._merged_headers = (plain, json_)
+            headers = merged[body is not None]
+        url = self._urls.get(path)
+        if url is None:
+            url = httpx.URL(self.url(path))
+            if len(self._urls) < 64:  # the API's fixed routes; polled ids are not kept
+                self._urls[path] = url
+        return httpx.Request(
+            method, url, content=body, headers=headers, extensions={"timeout": timeout.as_dict()}
         )
 
     def _status_error(

@@ -124,6 +124,13 @@ def _results(
         Result(GROUP, "raw httpx, per chat call", raw_call * 1e3, "ms"),
         Result(
             GROUP,
+            "bare BaseChatModel over the raw call, per chat call",
+            per_call["floor"] * 1e3,
+            "ms",
+            note=f"{per_call['floor'] / raw_call:.2f}x raw: LangChain's own invoke overhead",
+        ),
+        Result(
+            GROUP,
             "ChatArli, per chat call",
             arli_call * 1e3,
             "ms",

@@ -417,6 +417,49 @@ def test_close_then_reuse(server: ReferenceServer) -> None:
     assert client.chat(BODY).text  # a new pool opens on demand
 
 
+@pytest.mark.parametrize(
+    ("body", "extra"),
+    [(None, None), (b'{"a":1}', None), (b'{"a":1}', {"X-Trace": "t1", "Accept": "text/plain"})],
+)
+def test_requests_on_our_clients_equal_httpx_build_request(
+    body: bytes | None, extra: dict[str, str] | None
+) -> None:
+    """Our own clients skip httpx's per-call merging: the request must be the same."""
+    transport = TextClient(api_key=KEY, base_url="http://127.0.0.1:9").transport
+    client = transport.sync_client()
+    timeout = transport._timeout("text", None)
+    ours = transport._build(client, "POST", CHAT, body, None, timeout, extra)
+    base = transport._json_headers if body is not None else transport._headers
+    theirs = client.build_request(
+        "POST",
+        transport.url(CHAT),
+        content=body,
+        headers={**base, **(extra or {})},
+        timeout=timeout,
+    )
+    assert ours.method == theirs.method
+    assert ours.url == theirs.url
+    assert ours.headers.multi_items() == theirs.headers.multi_items()
+    assert ours.extensions == theirs.extensions
+    assert ours.read() == theirs.read()
+    again = transport._build(client, "POST", CHAT, body, None, timeout, None)
+    assert "x-trace" not in again.headers  # per-call headers never stick
+
+
+def test_cookies_the_server_set_are_sent_back(server: ReferenceServer) -> None:
+    """A sticky-session cookie in our pool goes out with the next requests."""
+    client = client_for(server, max_retries=0)
+    pool = client.transport.sync_client()
+    pool.cookies.set("route", "backend-2", domain="127.0.0.1")
+    try:
+        client.chat(BODY)
+    finally:
+        pool.cookies.clear()
+    assert server.requests_for(CHAT)[-1].headers.get("cookie") == "route=backend-2"
+    client.chat(BODY)
+    assert "cookie" not in server.requests_for(CHAT)[-1].headers
+
+
 def test_injected_client_is_used_and_left_open(server: ReferenceServer) -> None:
     seen: list[str] = []
     http = httpx.Client(event_hooks={"request": [lambda r: seen.append(r.url.path)]})
