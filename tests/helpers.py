@@ -1,9 +1,14 @@
-"""Helpers shared by the tests: fixture paths and raw HTTP capture parsing."""
+"""Helpers shared by the tests: fixture paths, raw HTTP capture parsing, a local web server."""
 
 from __future__ import annotations
 
+import http.server
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 FIXTURES = Path(__file__).parent / "fixtures"
 WIRE = FIXTURES / "wire" / "examples"
@@ -44,3 +49,35 @@ def parse_raw_response(path: Path) -> RawResponse:
     if headers.get("transfer-encoding") == "chunked":
         body = dechunk(body)
     return RawResponse(status, headers, body)
+
+
+class QuietFiles(http.server.SimpleHTTPRequestHandler):
+    """Serves a directory without logging each request to stderr."""
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def serve_http(
+    handler: Callable[..., http.server.BaseHTTPRequestHandler] | None = None,
+    *,
+    directory: Path | None = None,
+) -> Iterator[str]:
+    """Run a threaded HTTP server on 127.0.0.1 and yield its base URL.
+
+    Give a request ``handler`` class, or a ``directory`` to serve (quietly) as files.
+    """
+    if handler is None:
+        assert directory is not None, "serve_http needs a handler or a directory"
+
+        def handler(*args: Any, **kwargs: Any) -> QuietFiles:
+            return QuietFiles(*args, directory=str(directory), **kwargs)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

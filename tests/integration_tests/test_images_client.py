@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import http.server
 import io
 import logging
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +27,7 @@ from arli import (
     NotFoundError,
     UnprocessableEntityError,
 )
-from tests.helpers import FIXTURES
+from tests.helpers import FIXTURES, QuietFiles, serve_http
 from tests.reference_server import Fault, ReferenceServer
 
 KEY = "test-key"
@@ -53,16 +51,8 @@ def server(reference_server: ReferenceServer) -> ReferenceServer:
 @pytest.fixture
 def image_url() -> Iterator[str]:
     """An http URL on 127.0.0.1 serving the fixture init image."""
-    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(INIT.parent))
-    handler.log_message = lambda *a, **k: None  # type: ignore[attr-defined]
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/{INIT.name}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serve_http(directory=INIT.parent) as url:
+        yield f"{url}/{INIT.name}"
 
 
 ROUTE_FORMS = {
@@ -171,24 +161,13 @@ def test_url_inputs(server: ReferenceServer, image_url: str) -> None:
 def test_the_key_is_never_sent_to_image_urls(server: ReferenceServer) -> None:
     seen: list[dict[str, str]] = []
 
-    class Handler(http.server.SimpleHTTPRequestHandler):
+    class Handler(QuietFiles):
         def do_GET(self) -> None:
             seen.append(dict(self.headers))
             super().do_GET()
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), partial(Handler, directory=str(INIT.parent))
-    )
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{httpd.server_address[1]}/{INIT.name}"
-        client_for(server).upscale(image=url, upscaler_1="ESRGAN_4x")
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serve_http(partial(Handler, directory=str(INIT.parent))) as url:
+        client_for(server).upscale(image=f"{url}/{INIT.name}", upscaler_1="ESRGAN_4x")
     assert seen
     assert all("Authorization" not in h and "authorization" not in h for h in seen)
 

@@ -22,7 +22,6 @@ import http.server
 import io
 import os
 import struct
-import threading
 import time
 import zlib
 from collections.abc import Iterator
@@ -40,7 +39,7 @@ from arli import (
 )
 from arli.ocr import OCREngine
 from arli.text.payload import ainline_images, inline_images
-from tests.helpers import FIXTURES
+from tests.helpers import FIXTURES, serve_http
 from tests.reference_server import ReferenceServer
 
 KEY = "sk-arli-SAFETY-0123456789abcdef"
@@ -128,14 +127,8 @@ class ImageHost(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def host() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), ImageHost)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_http(ImageHost) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-import threading
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,7 @@ from pydantic import BaseModel
 from arli import ArliValidationError, BadRequestError, ConstraintViolationError
 from arli.text.params import SAMPLER_PRIORITY_NAMES
 from langchain_arli import ArliLLM, ChatArli
+from tests.helpers import serve_http
 from tests.reference_server import ReferenceServer, ScriptEntry
 
 MODEL = "Mistral-Nemo-12B-Instruct-2407"
@@ -283,20 +282,8 @@ def _png(width: int, height: int) -> bytes:
 @pytest.fixture
 def image_site(tmp_path: Path) -> Iterator[str]:
     (tmp_path / "pic.png").write_bytes(_png(48, 24))
-
-    class Quiet(SimpleHTTPRequestHandler):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, directory=str(tmp_path), **kwargs)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with serve_http(directory=tmp_path) as url:
+        yield url
 
 
 def test_image_url_path_and_base64_are_inlined(

@@ -9,8 +9,6 @@ rendered at 72 dpi) and every answer says which page it belongs to.
 from __future__ import annotations
 
 import asyncio
-import http.server
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +25,7 @@ from arli import (
 )
 from arli.ocr import OCREngine, OCRReport, PageResult, page_metadata
 from arli.ocr import render as render_module
+from tests.helpers import serve_http
 from tests.ocr_helpers import PdfPage, blank_image, build_pdf, encode, page_image, pillow_pdf
 from tests.reference_server import Fault, ReferenceServer, ScriptEntry
 
@@ -576,22 +575,8 @@ def test_leaving_early_stops_the_run(slow_server) -> None:
 @pytest.fixture
 def file_server(tmp_path: Path) -> Iterator[str]:
     (tmp_path / "doc.pdf").write_bytes(pdf(2))
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, directory=str(tmp_path), **kwargs)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_http(directory=tmp_path) as url:
+        yield url
 
 
 def test_documents_from_urls(reference_server, file_server: str) -> None:

@@ -10,11 +10,9 @@ import asyncio
 import base64
 import io
 import logging
-import threading
 import time
 import traceback
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +39,7 @@ from arli import (
     ConstraintViolationError,
 )
 from llama_index_arli import Arli
+from tests.helpers import serve_http
 from tests.integration_tests.test_langchain_text import SAMPLE_VALUES
 from tests.llama_index.contract import MAGIC_PROMPT, Joke, get_weather, magic_function
 from tests.reference_server import Fault, ReferenceServer, ScriptEntry
@@ -366,20 +365,8 @@ def _png(width: int, height: int) -> bytes:
 @pytest.fixture
 def image_site(tmp_path: Path) -> Iterator[str]:
     (tmp_path / "pic.png").write_bytes(_png(48, 24))
-
-    class Quiet(SimpleHTTPRequestHandler):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, directory=str(tmp_path), **kwargs)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with serve_http(directory=tmp_path) as url:
+        yield url
 
 
 def _describe(image: ImageBlock) -> list[ChatMessage]:
