@@ -195,4 +195,21 @@ def _results(
             note=f"{ours / base:.2f}x",
         ),
     ]
+    # `import langchain_arli` is lazy; what a user pays is the class and BaseChatModel.
+    base_cls = import_time("from langchain_core.language_models import BaseChatModel; import httpx")
+    ours_cls = import_time("from langchain_arli import ChatArli")
+    results += [
+        Result(
+            GROUP, "from langchain_core.language_models import BaseChatModel", base_cls * 1e3, "ms"
+        ),
+        Result(
+            GROUP,
+            "from langchain_arli import ChatArli",
+            ours_cls * 1e3,
+            "ms",
+            target=f"<= 1.3x ({1.3 * base_cls * 1e3:.0f} ms)",
+            ok=ours_cls <= 1.3 * base_cls,
+            note=f"{ours_cls / base_cls:.2f}x the BaseChatModel import (the class needs it)",
+        ),
+    ]
     return results
