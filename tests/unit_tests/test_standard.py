@@ -44,7 +44,7 @@ class TestChatArliStandard(ChatModelUnitTests):
         reason=(
             "langchain-core 1.7's load(allowed_objects='all') admits only the classes listed in "
             "langchain_core.load.mapping, which a third-party package cannot join; the "
-            "round trip with allowed_objects=[ChatArli] is tested in test_chat_models.py"
+            "round trip with allowed_objects=[ChatArli] is tested in test_langchain_text.py"
         ),
     )
     def test_serdes(self, model: BaseChatModel, snapshot: SnapshotAssertion) -> None:
