@@ -31,6 +31,7 @@ from typing import Any
 
 import httpx
 from pydantic import SecretStr
+from typing_extensions import Self
 
 from arli._errors import (
     ArliConnectionError,
@@ -50,6 +51,7 @@ from arli._version import __version__
 __all__ = [
     "HTTPResult",
     "Multipart",
+    "PooledClient",
     "RetryPolicy",
     "Transport",
     "get_transport",
@@ -1066,3 +1068,38 @@ def get_transport(
             transport = build()
             _transports[key] = transport
         return transport
+
+
+class PooledClient:
+    """What every client built on a :class:`Transport` shares: its lifecycle.
+
+    ``close()``/``aclose()`` release the pooled connections (they reopen if the client is
+    used again), and the client is a sync and async context manager.
+    """
+
+    _transport: Transport
+
+    @property
+    def transport(self) -> Transport:
+        """The transport (pooled connections, retries, limiter) this client uses."""
+        return self._transport
+
+    def close(self) -> None:
+        """Close the pooled connections (the client reopens them if used again)."""
+        self._transport.close()
+
+    async def aclose(self) -> None:
+        """Close the pooled connections, including the running loop's async pool."""
+        await self._transport.aclose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

@@ -107,6 +107,8 @@ def make(server: FakeAiArt, **options: Any) -> AiArtClient:
 
 
 class FakeClock:
+    """Stands in for the AiArt client's clock and sleeps: polling waits take no time."""
+
     def __init__(self) -> None:
         self.now = 1000.0
         self.sleeps: list[float] = []

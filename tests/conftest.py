@@ -170,3 +170,16 @@ def reference_server() -> Iterator[Any]:
 
     with ReferenceServer(api_key="test-key") as server:
         yield server
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The AiArt client's clock and sleeps replaced by a ``FakeClock``: polls take no time."""
+    from arli.images import aiart
+    from tests.aiart_helpers import FakeClock
+
+    fake = FakeClock()
+    monkeypatch.setattr(aiart, "_clock", fake.clock)
+    monkeypatch.setattr(aiart, "_sleep", fake.sleep)
+    monkeypatch.setattr(aiart, "_asleep", fake.asleep)
+    return fake

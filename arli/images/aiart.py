@@ -46,7 +46,7 @@ from arli._errors import (
     GenerationTimeoutError,
 )
 from arli._settings import ArliSettings
-from arli._transport import HTTPResult, Multipart, Transport, get_transport
+from arli._transport import HTTPResult, Multipart, PooledClient, Transport, get_transport
 from arli.images._pixels import DEFAULT_MAX_PIXELS, image_size
 from arli.images.models import (
     GeneratedImage,
@@ -476,7 +476,7 @@ class _Call:
         return out
 
 
-class AiArtClient:
+class AiArtClient(PooledClient):
     """A client for AiArt's keyless image API: generate, img2img and img2video (sync + async).
 
     Args:
@@ -563,33 +563,6 @@ class AiArtClient:
     def base_url(self) -> str:
         """The base URL requests go to."""
         return self._transport.base_url
-
-    @property
-    def transport(self) -> Transport:
-        """The transport (pooled clients, retries) this client uses."""
-        return self._transport
-
-    # -- lifecycle ---------------------------------------------------------------------
-
-    def close(self) -> None:
-        """Close the pooled connections (the client reopens them if used again)."""
-        self._transport.close()
-
-    async def aclose(self) -> None:
-        """Close the pooled connections, including the running loop's async pool."""
-        await self._transport.aclose()
-
-    def __enter__(self) -> AiArtClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    async def __aenter__(self) -> AiArtClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
 
     # -- uploads -----------------------------------------------------------------------
 

@@ -29,7 +29,7 @@ from pydantic import SecretStr
 from arli._errors import ArliConfigError, ArliError, ArliResponseError
 from arli._providers import get_provider
 from arli._settings import ArliSettings
-from arli._transport import Transport, get_transport
+from arli._transport import PooledClient, Transport, get_transport
 from arli.images._inputs import aload_input, init_size, load_input, prepare_mask
 from arli.images._pixels import DEFAULT_MAX_PIXELS
 from arli.images.models import (
@@ -155,7 +155,7 @@ class _CallOptions:
         return out
 
 
-class ImageClient:
+class ImageClient(PooledClient):
     """A client for the Arli image API (SDNext behind Arli's gateway).
 
     Args:
@@ -231,33 +231,6 @@ class ImageClient:
     def __repr__(self) -> str:
         model = f", model={self.model!r}" if self.model else ""
         return f"ImageClient(base_url={self._transport.base_url!r}{model})"
-
-    @property
-    def transport(self) -> Transport:
-        """The transport (pooled clients, retries, limiter) this client uses."""
-        return self._transport
-
-    # -- lifecycle ---------------------------------------------------------------------
-
-    def close(self) -> None:
-        """Close the pooled connections (the client reopens them if used again)."""
-        self._transport.close()
-
-    async def aclose(self) -> None:
-        """Close the pooled connections, including the running loop's async pool."""
-        await self._transport.aclose()
-
-    def __enter__(self) -> ImageClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    async def __aenter__(self) -> ImageClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
 
     # -- plumbing ------------------------------------------------------------------------
 

@@ -83,7 +83,7 @@ from arli._errors import (
 from arli._limits import Limiter, get_limiter
 from arli._providers import get_provider
 from arli._settings import ArliSettings
-from arli._transport import RetryPolicy, Transport
+from arli._transport import PooledClient, RetryPolicy, Transport
 from arli.media import afetch_url
 from arli.ocr._sync import shared_loop
 from arli.ocr.cache import DirectoryCache, OCRCache, cache_key
@@ -568,7 +568,7 @@ class _SourceFailed:
 # -- the engine ------------------------------------------------------------------------------
 
 
-class OCREngine:
+class OCREngine(PooledClient):
     """Transcribe images and PDFs page by page with a vision model (see the module docstring).
 
     Args:
@@ -758,6 +758,30 @@ class OCREngine:
         self.client: TextClient = _OCRTextClient(self.settings, self._transport, http_async_client)
         self.last_report: OCRReport | None = None
 
+    @classmethod
+    def from_options(
+        cls,
+        engine: OCREngine | None,
+        *,
+        model: str | None = None,
+        api_key: Any = None,
+        base_url: str | None = None,
+        **options: Any,
+    ) -> OCREngine:
+        """``engine`` when one is given, else a new engine built from the options.
+
+        For loaders and readers that take either a configured engine or its options.
+
+        Raises:
+            ValueError: both an engine and engine options were given.
+        """
+        if engine is None:
+            return cls(model=model, api_key=api_key, base_url=base_url, **options)
+        if model or api_key or base_url or options:
+            msg = "pass either engine=... or engine options (model, api_key, ...), not both"
+            raise ValueError(msg)
+        return engine
+
     def __repr__(self) -> str:
         return (
             f"OCREngine(model={self.model!r}, base_url={self._transport.base_url!r}, "
@@ -781,18 +805,6 @@ class OCREngine:
         loop = shared_loop()
         if loop.started and not loop.in_loop_thread():
             await asyncio.to_thread(loop.run, self._transport.aclose())
-
-    def __enter__(self) -> OCREngine:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    async def __aenter__(self) -> OCREngine:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
 
     # -- public API ----------------------------------------------------------------------
 

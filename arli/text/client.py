@@ -17,7 +17,7 @@ from pydantic import SecretStr
 from arli._errors import ArliConfigError, IncompleteResponseError, NotFoundError
 from arli._providers import Provider, get_provider
 from arli._settings import ArliSettings
-from arli._transport import Transport, get_transport
+from arli._transport import PooledClient, Transport, get_transport
 from arli.text.parse import (
     ChatChunk,
     ChatCompletion,
@@ -68,7 +68,7 @@ def _stream_body(body: Mapping[str, Any], include_usage: bool) -> dict[str, Any]
     return out
 
 
-class TextClient:
+class TextClient(PooledClient):
     """A client for the Arli text API (OpenAI-compatible, served by vLLM/Aphrodite).
 
     Args:
@@ -118,33 +118,6 @@ class TextClient:
 
     def __repr__(self) -> str:
         return f"TextClient(base_url={self._transport.base_url!r})"
-
-    @property
-    def transport(self) -> Transport:
-        """The transport (pooled clients, retries, limiter) this client uses."""
-        return self._transport
-
-    # -- lifecycle ---------------------------------------------------------------------
-
-    def close(self) -> None:
-        """Close the pooled connections (the client reopens them if used again)."""
-        self._transport.close()
-
-    async def aclose(self) -> None:
-        """Close the pooled connections, including the running loop's async pool."""
-        await self._transport.aclose()
-
-    def __enter__(self) -> TextClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    async def __aenter__(self) -> TextClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
 
     # -- chat ----------------------------------------------------------------------------
 

@@ -390,11 +390,10 @@ def _check_sampler_priority(value: list[int] | list[str]) -> None:
         raise _fail("sampler_priority", value, allowed)
 
 
-_TOGETHER = (
-    "guided_json",
-    "guided_regex",
-    "guided_choice",
-    "guided_grammar",
+#: The guided-decoding constraints (at most one per request).
+CONSTRAINT_FIELDS = ("guided_json", "guided_regex", "guided_choice", "guided_grammar")
+#: Fields whose valid values depend on each other (min <= max, top_logprobs needs logprobs).
+CROSS_CHECKED_FIELDS = (
     "min_tokens",
     "max_tokens",
     "top_logprobs",
@@ -402,14 +401,11 @@ _TOGETHER = (
     "dynatemp_min",
     "dynatemp_max",
 )
+_TOGETHER = CONSTRAINT_FIELDS + CROSS_CHECKED_FIELDS
 
 
 def _cross_checks(params: Mapping[str, Any]) -> None:
-    guided = [
-        k
-        for k in ("guided_json", "guided_regex", "guided_choice", "guided_grammar")
-        if params.get(k) is not None
-    ]
+    guided = [k for k in CONSTRAINT_FIELDS if params.get(k) is not None]
     if len(guided) > 1:
         msg = f"only one guided decoding constraint can be used at a time, got {', '.join(guided)}"
         raise ArliValidationError(

@@ -25,7 +25,13 @@ from arli.text.guided import (
     constraint_from_params,
     constraint_from_response_format,
 )
-from arli.text.params import ALIASES, SAMPLER_NAMES, validate_params
+from arli.text.params import (
+    ALIASES,
+    CONSTRAINT_FIELDS,
+    CROSS_CHECKED_FIELDS,
+    SAMPLER_NAMES,
+    validate_params,
+)
 
 __all__ = [
     "PASSTHROUGH_FIELDS",
@@ -488,27 +494,16 @@ def plan_completion(
     )
 
 
-_CONSTRAINTS = ("guided_json", "guided_regex", "guided_choice", "guided_grammar")
-_CROSS_CHECKED = (
-    "min_tokens",
-    "max_tokens",
-    "top_logprobs",
-    "logprobs",
-    "dynatemp_min",
-    "dynatemp_max",
-)
-
-
 def _merge_params(instance: Mapping[str, Any], call: Mapping[str, Any]) -> Mapping[str, Any]:
     """Per-call values win; a per-call constraint replaces the instance's constraint."""
     if not call:
         return instance
     merged = dict(instance)
-    if any(call.get(k) is not None for k in _CONSTRAINTS):
-        for key in _CONSTRAINTS:
+    if any(call.get(k) is not None for k in CONSTRAINT_FIELDS):
+        for key in CONSTRAINT_FIELDS:
             merged.pop(key, None)
     merged.update(call)
-    validate_params({k: merged[k] for k in _CROSS_CHECKED if k in merged})
+    validate_params({k: merged[k] for k in CROSS_CHECKED_FIELDS if k in merged})
     return merged
 
 

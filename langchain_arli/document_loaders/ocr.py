@@ -112,21 +112,6 @@ class _Documents:
             yield self.single(group)
 
 
-def _engine(
-    engine: OCREngine | None,
-    model: str | None,
-    api_key: Any,
-    base_url: str | None,
-    options: dict[str, Any],
-) -> OCREngine:
-    if engine is not None:
-        if model or api_key or base_url or options:
-            msg = "pass either engine=... or engine options (model, api_key, ...), not both"
-            raise ValueError(msg)
-        return engine
-    return OCREngine(model=model, api_key=api_key, base_url=base_url, **options)
-
-
 class ArliOCRLoader(BaseLoader):
     r"""Load images and PDFs as Documents by transcribing each page with a vision model.
 
@@ -208,7 +193,9 @@ class ArliOCRLoader(BaseLoader):
         self.pages = pages
         self.password = password
         self._docs = _Documents(mode=mode, pages_delimiter=pages_delimiter, skip_empty=skip_empty)
-        self.engine = _engine(engine, model, api_key, base_url, engine_options)
+        self.engine = OCREngine.from_options(
+            engine, model=model, api_key=api_key, base_url=base_url, **engine_options
+        )
         self.last_report: OCRReport | None = None
 
     def __repr__(self) -> str:
@@ -305,7 +292,9 @@ class ArliOCRParser(BaseBlobParser):
         _Documents(mode=mode, pages_delimiter=pages_delimiter, skip_empty=skip_empty)
         self.pages = pages
         self.password = password
-        self.engine = _engine(engine, model, api_key, base_url, engine_options)
+        self.engine = OCREngine.from_options(
+            engine, model=model, api_key=api_key, base_url=base_url, **engine_options
+        )
         self.last_report: OCRReport | None = None
 
     def __repr__(self) -> str:

@@ -105,9 +105,6 @@ class ArliOCRReader(BaseReader):
         engine: OCREngine | None = None,
         **engine_options: Any,
     ):
-        if engine is not None and (model or api_key or base_url or engine_options):
-            msg = "pass either engine=... or engine options (model, api_key, ...), not both"
-            raise ValueError(msg)
         self.pages = pages
         self.password = password
         self.skip_empty = skip_empty
@@ -118,9 +115,8 @@ class ArliOCRReader(BaseReader):
             **engine_options,
         }
         self._user_engine = engine is not None
-        self._engine: OCREngine | None = engine
-        if engine is None:
-            self._engine = OCREngine(**self._options)  # fail early on a missing key
+        # built now, so a missing key fails early
+        self._engine: OCREngine | None = OCREngine.from_options(engine, **self._options)
         self.last_report: OCRReport | None = None
 
     def __repr__(self) -> str:

@@ -117,6 +117,11 @@ def test_reader_pickles_for_worker_processes(reference_server, docs_dir: Path) -
     assert [d.text for d in clone.load_data(docs_dir / "report.pdf")] == [answer(2)]
     with pytest.raises(TypeError, match="engine options"):
         pickle.dumps(ArliOCRReader(engine=reader.engine))
+    shared = ArliOCRReader(engine=reader.engine, pages=[1])
+    assert shared.engine is reader.engine
+    assert [d.text for d in shared.load_data(docs_dir / "report.pdf")] == [answer(1)]
+    with pytest.raises(ValueError, match="not both"):
+        ArliOCRReader(engine=reader.engine, model="another-model")
 
 
 def test_tool_spec_reads_pdfs_page_by_page(reference_server, docs_dir: Path) -> None:

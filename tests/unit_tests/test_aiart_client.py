@@ -45,16 +45,6 @@ from arli.media import ImageData
 from tests.aiart_helpers import BASE, INIT, FakeAiArt, FakeClock, make, png
 from tests.reference_server.aiart import fake_mp4
 
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    fake = FakeClock()
-    monkeypatch.setattr(aiart, "_clock", fake.clock)
-    monkeypatch.setattr(aiart, "_sleep", fake.sleep)
-    monkeypatch.setattr(aiart, "_asleep", fake.asleep)
-    return fake
-
-
 # -- configuration ---------------------------------------------------------------------------
 
 

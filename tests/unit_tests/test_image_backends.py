@@ -27,7 +27,6 @@ from arli import (
     NotFoundError,
     VideoResult,
 )
-from arli.images import aiart
 from arli.images.backends import (
     BACKENDS,
     backend_name,
@@ -55,15 +54,6 @@ MASK = INIT.parent / "mask_96x64.png"
 @functools.cache
 def _tmp() -> str:
     return tempfile.mkdtemp(prefix="arli-video-unit-")
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    fake = FakeClock()
-    monkeypatch.setattr(aiart, "_clock", fake.clock)
-    monkeypatch.setattr(aiart, "_sleep", fake.sleep)
-    monkeypatch.setattr(aiart, "_asleep", fake.asleep)
-    return fake
 
 
 def call(tool: BaseTool, args: dict[str, Any]) -> ToolMessage:
