@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Self
 
 import httpx
 from langchain_core.language_models.base import LangSmithParams
 from langchain_core.utils import from_env, secret_from_env
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
-from typing_extensions import Self
 
 from arli import TextClient
 from arli.text.params import SAMPLER_NAMES, SamplingParams

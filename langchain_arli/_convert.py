@@ -160,17 +160,25 @@ def to_openai_messages(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
 
 
 def usage_metadata(usage: Usage) -> UsageMetadata:
-    """Core usage → LangChain ``UsageMetadata`` (with cache/reasoning details when known)."""
-    meta = UsageMetadata(
+    """Core usage → a complete LangChain ``UsageMetadata``.
+
+    Both detail dicts are always present (empty when the server said nothing about cache
+    or reasoning tokens), so the value is complete for every ``langchain-core`` version we
+    support, whichever of ``input_token_details``/``output_token_details`` it requires.
+    """
+    input_details = InputTokenDetails()
+    if usage.cached_tokens is not None:
+        input_details["cache_read"] = usage.cached_tokens
+    output_details = OutputTokenDetails()
+    if usage.reasoning_tokens is not None:
+        output_details["reasoning"] = usage.reasoning_tokens
+    return UsageMetadata(
         input_tokens=usage.prompt_tokens,
         output_tokens=usage.completion_tokens,
         total_tokens=usage.total_tokens,
+        input_token_details=input_details,
+        output_token_details=output_details,
     )
-    if usage.cached_tokens is not None:
-        meta["input_token_details"] = InputTokenDetails(cache_read=usage.cached_tokens)
-    if usage.reasoning_tokens is not None:
-        meta["output_token_details"] = OutputTokenDetails(reasoning=usage.reasoning_tokens)
-    return meta
 
 
 def _parse_tool_calls(calls: list[ToolCall]) -> tuple[list[Any], list[Any]]:

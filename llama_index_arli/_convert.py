@@ -68,7 +68,9 @@ def _image_part(block: ImageBlock) -> dict[str, Any]:
     """An ``ImageBlock`` → an ``image_url`` part (paths and URLs are inlined by the core)."""
     url: str
     if block.image is not None:
-        raw = block.image
+        # Typed `bytes | IOBase` since llama-index-core 0.14.6, `bytes` before: annotate the
+        # wider type so both versions check the file-object branch.
+        raw: bytes | IOBase = block.image
         mime = block.image_mimetype
         if isinstance(raw, IOBase):  # a file object: its bytes as they are
             raw.seek(0)

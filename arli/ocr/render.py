@@ -637,8 +637,16 @@ class PdfDocument(Document):
                 pdf.close()
 
 
+#: PDFium's load-error texts. pypdfium2 5 gives the code as ``err_code``; 4.x only names it in
+#: the message ("Failed to load document (PDFium: Incorrect password error).").
+_PDFIUM_LOAD_ERRORS = {"File access error": 2, "Data format error": 3, "Incorrect password": 4}
+
+
 def _pdf_error(source: OCRSource, exc: Exception, password: str | None) -> OCRSourceError:
     code = getattr(exc, "err_code", None)
+    if code is None:
+        text = str(exc)
+        code = next((c for name, c in _PDFIUM_LOAD_ERRORS.items() if name in text), None)
     if code == 4:  # FPDF_ERR_PASSWORD
         if password is None:
             msg = f"{source.name} is encrypted: pass password=... to open it"

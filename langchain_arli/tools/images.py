@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar, Literal, cast
+from typing import Any, ClassVar, Literal, Self, cast
 
 from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
 from langchain_core.tools import BaseTool, BaseToolkit, ToolException
@@ -41,7 +41,6 @@ from pydantic import (
     create_model,
     model_validator,
 )
-from typing_extensions import Self
 
 from arli._errors import ArliError
 from arli.images.aiart import AIART_MAX_SEED, AiArtClient, VideoResult

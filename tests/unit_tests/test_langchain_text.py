@@ -137,6 +137,7 @@ def test_result_conversion_reasoning_tool_calls_usage() -> None:
         "output_tokens": 7,
         "total_tokens": 12,
         "input_token_details": {"cache_read": 2},
+        "output_token_details": {},
     }
     assert msg.response_metadata["finish_reason"] == "tool_calls"
     assert msg.response_metadata["model_provider"] == "arli"

@@ -197,6 +197,30 @@ def test_password_protected_pdf() -> None:
     assert ink_fraction(decode(pages[0].image.data)) > 0.001
 
 
+@pytest.mark.parametrize(
+    ("pdfium_text", "expected"),
+    [
+        ("Incorrect password error", "encrypted: pass password"),
+        ("Data format error", "not a readable PDF"),
+        ("File access error", "could not be opened$"),
+    ],
+)
+def test_pypdfium2_4_errors_without_err_code(
+    monkeypatch: pytest.MonkeyPatch, pdfium_text: str, expected: str
+) -> None:
+    # pypdfium2 4.x (our lower bound is 4.30) raises PdfiumError with the PDFium error only
+    # in its message, no err_code: the same advice must come out as with 5.x.
+    import pypdfium2
+
+    def old_style(*_args: object, **_kwargs: object) -> None:
+        raise pypdfium2.PdfiumError(f"Failed to load document (PDFium: {pdfium_text}).")
+
+    monkeypatch.setattr(pypdfium2, "PdfDocument", old_style)
+    data = build_pdf([PdfPage(page_image("one"))])
+    with pytest.raises(OCRSourceError, match=expected):
+        list(render_pages(data))
+
+
 def test_pdf_longest_side_cap() -> None:
     huge = build_pdf([PdfPage(page_image("poster", (400, 300)), size=(14400.0, 10800.0))])
     page = next(render_pages(huge, options=RenderOptions(dpi=300, max_side_px=1200)))
