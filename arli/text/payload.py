@@ -29,6 +29,7 @@ from arli.text.params import (
     ALIASES,
     CONSTRAINT_FIELDS,
     CROSS_CHECKED_FIELDS,
+    REFUSED_PARAMS,
     SAMPLER_NAMES,
     validate_params,
 )
@@ -65,7 +66,6 @@ PASSTHROUGH_FIELDS = frozenset(
         "suffix",
         "best_of",
         "use_beam_search",
-        "prompt_logprobs",
         "bad_words",
         "allowed_token_ids",
         "structured_outputs",
@@ -74,8 +74,6 @@ PASSTHROUGH_FIELDS = frozenset(
         "documents",
         "mm_processor_kwargs",
         "return_tokens_as_token_ids",
-        "detokenize",
-        "early_stopping",
         "temperature_last",
         "custom_token_bans",
         "banned_strings",
@@ -133,6 +131,10 @@ def split_call_kwargs(kwargs: Mapping[str, Any]) -> tuple[dict[str, Any], dict[s
 
 
 def _unknown(key: str) -> ArliValidationError:
+    """The error for a parameter name we do not take (a refused one says why)."""
+    reason = REFUSED_PARAMS.get(key)
+    if reason is not None:
+        return ArliValidationError(f"parameter {key!r} is refused: {reason}", field=key)
     known = sorted(SAMPLER_NAMES | set(ALIASES) | PASSTHROUGH_FIELDS)
     close = difflib.get_close_matches(key, known, n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
