@@ -31,6 +31,7 @@ from arli.text.params import (
     CROSS_CHECKED_FIELDS,
     REFUSED_PARAMS,
     SAMPLER_NAMES,
+    Range,
     validate_params,
 )
 
@@ -514,6 +515,9 @@ def check_allowed(
 ) -> None:
     """Reject parameters a provider does not document (``allowed=None`` accepts all).
 
+    When ``allowed`` carries ranges (:class:`arli._providers.ProviderParams`), values
+    outside the provider's documented range are rejected too.
+
     Raises:
         ArliValidationError: naming the parameter and the accepted ones.
     """
@@ -527,6 +531,15 @@ def check_allowed(
             f"{accepted} (send undocumented fields with extra_body at your own risk)"
         )
         raise ArliValidationError(msg, field=extra[0], allowed=accepted)
+    for name, (lo, hi, lo_open) in getattr(allowed, "ranges", {}).items():
+        value = params.get(name)
+        if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        spec = Range(lo, hi, lo_open=lo_open)
+        if not spec.contains(value):
+            allowed_text = f"{spec.describe()} on {provider_label}"
+            msg = f"{name}={value!r} is out of range: allowed {allowed_text}"
+            raise ArliValidationError(msg, field=name, allowed=allowed_text)
 
 
 def _merged_extra(
