@@ -89,6 +89,9 @@ class Provider:
         inline_image_urls: download image URLs and send base64 (the provider does not
             take URLs) — ``False`` when it does.
         image_routes: the image route preset (``"arli"``, ``"sdapi"`` or ``"proxy"``).
+        image_model_required: txt2img/img2img need ``sd_model_checkpoint`` (Arli's image
+            API references, seeds 001 and 002; the proxy's reference, seed 000, makes it
+            optional).
         image_max_concurrency: image requests in flight at most.
         image_timeout: read timeout of image generation.
         listing_timeout: read timeout of listings.
@@ -106,6 +109,7 @@ class Provider:
     text_params: frozenset[str] | None = None
     inline_image_urls: bool = True
     image_routes: str = "arli"
+    image_model_required: bool = True
     image_max_concurrency: int | None = 6
     image_timeout: float = 300.0
     listing_timeout: float = 30.0
@@ -138,6 +142,7 @@ PROVIDERS: dict[str, Provider] = {
         base_url_env=("ARLI_PROXY_BASE_URL",),
         require_key=False,
         image_routes="proxy",
+        image_model_required=False,
     ),
     "aiart": Provider(
         name="aiart",
