@@ -358,8 +358,8 @@ class UpscaleRequest(_Request):
     upscaler_2: str | None = None
     upscaling_resize: float | None = Field(default=None, ge=1, le=8)
     resize_mode: int | None = Field(default=None, ge=0, le=1)
-    upscaling_resize_w: int | None = Field(default=None, ge=1, le=8192)
-    upscaling_resize_h: int | None = Field(default=None, ge=1, le=8192)
+    upscaling_resize_w: int | None = Field(default=None, ge=1)
+    upscaling_resize_h: int | None = Field(default=None, ge=1)
     upscaling_crop: bool | None = None
     extras_upscaler_2_visibility: float | None = Field(default=None, ge=0, le=1)
     show_extras_results: bool | None = None
