@@ -42,7 +42,7 @@ from langchain_arli.tools.images import (
     ArliImageToVideoInput,
     ArliImageUpscaleInput,
 )
-from llama_index_arli import Arli, Featherless
+from llama_index_arli import Arli, ArliImageToolSpec, Featherless
 from tests.helpers import FIXTURES, WIRE
 from tests.ocr_helpers import page_image
 from tests.reference_server import ReferenceServer
@@ -464,6 +464,24 @@ def test_tool_arguments_follow_the_documents(row: Row, endpoint: str) -> None:
 def test_tool_rows_and_arguments_match_both_ways(endpoint: str) -> None:
     model, _ = TOOLS[endpoint]
     assert {r.field for r in rows("lc-tools", endpoint=endpoint)} == set(model.model_fields)
+
+
+LI_CASES = [(r, e) for r, e in TOOL_CASES if r.kind == "range" and e != "video"]
+
+
+@pytest.mark.parametrize(("row", "endpoint"), LI_CASES, ids=[f"{r}@{e}" for r, e in LI_CASES])
+def test_llama_index_tools_follow_the_same_ranges(row: Row, endpoint: str, tmp_path: Path) -> None:
+    """The LlamaIndex tools state the ranges in their docstrings; the calls keep to them."""
+    client = image_client(Recorder(), model=MODEL)
+    spec = ArliImageToolSpec(client=client, output_dir=tmp_path, input_dirs=[INIT.parent])
+    calls: dict[str, Callable[..., object]] = {
+        "generate": lambda **kw: spec.generate_image(prompt="p", **kw),
+        "edit": lambda **kw: spec.edit_image(image=str(INIT), prompt="p", **kw),
+        "upscale": lambda **kw: spec.upscale_image(image=str(INIT), **kw),
+    }
+    for value, allowed in examples(row):
+        got = outcome(lambda v=value: calls[endpoint](**{row.field: v}))
+        assert got == allowed, (row.field, value)
 
 
 # -- OCR: the default vision model is one the documents list ---------------------------------------
