@@ -39,7 +39,7 @@ __all__ = [
 
 DEMO_MODEL = "Mistral-Nemo-12B-Instruct-2407"
 DEMO_IMAGE_MODEL = "FLUX.2-klein-4B"
-DEMO_OCR_MODEL = "Qwen2.5-VL-7B-Instruct"
+DEMO_OCR_MODEL = "Qwen/Qwen3.5-VL"
 _CASSETTE = "demo.yaml"
 _HERE = Path(__file__).resolve().parent
 

@@ -20,12 +20,36 @@ One core serves them all; a preset only changes defaults and checks:
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
-__all__ = ["FEATHERLESS_PARAMS", "PROVIDERS", "Provider", "get_provider"]
+__all__ = ["FEATHERLESS_PARAMS", "PROVIDERS", "ProviderParams", "Provider", "get_provider"]
 
-#: The sampling parameters Featherless documents (seed 002 of our sources).
-FEATHERLESS_PARAMS = frozenset(
+
+class ProviderParams(frozenset[str]):
+    """The parameter names a provider documents, with the ranges it documents for them.
+
+    A plain ``frozenset`` of names (``name in params`` works as before) plus ``ranges``:
+    the provider's own bounds, checked on top of the general ones of
+    :class:`~arli.text.params.SamplingParams` (a provider may only be stricter).
+    """
+
+    #: name -> ``(low, high, low_open)``; both ends included unless ``low_open``.
+    ranges: Mapping[str, tuple[float, float, bool]]
+
+    def __new__(
+        cls, names: Iterable[str], ranges: Mapping[str, tuple[float, float, bool]] | None = None
+    ) -> ProviderParams:
+        """Build the set from ``names`` and the per-name ``ranges``."""
+        self = super().__new__(cls, names)
+        self.ranges = MappingProxyType(dict(ranges or {}))
+        return self
+
+
+#: The sampling parameters Featherless documents (seed 002 of our sources), with the ranges
+#: it gives: temperature 0-2, top_p 0-1 (the engine also refuses 0), penalties 0-2.
+FEATHERLESS_PARAMS = ProviderParams(
     {
         "temperature",
         "top_p",
@@ -37,7 +61,13 @@ FEATHERLESS_PARAMS = frozenset(
         "stop",
         "seed",
         "max_tokens",
-    }
+    },
+    {
+        "temperature": (0, 2, False),
+        "top_p": (0, 1, True),
+        "presence_penalty": (0, 2, False),
+        "frequency_penalty": (0, 2, False),
+    },
 )
 
 
@@ -59,6 +89,9 @@ class Provider:
         inline_image_urls: download image URLs and send base64 (the provider does not
             take URLs) — ``False`` when it does.
         image_routes: the image route preset (``"arli"``, ``"sdapi"`` or ``"proxy"``).
+        image_model_required: txt2img/img2img need ``sd_model_checkpoint`` (Arli's image
+            API references, seeds 001 and 002; the proxy's reference, seed 000, makes it
+            optional).
         image_max_concurrency: image requests in flight at most.
         image_timeout: read timeout of image generation.
         listing_timeout: read timeout of listings.
@@ -76,6 +109,7 @@ class Provider:
     text_params: frozenset[str] | None = None
     inline_image_urls: bool = True
     image_routes: str = "arli"
+    image_model_required: bool = True
     image_max_concurrency: int | None = 6
     image_timeout: float = 300.0
     listing_timeout: float = 30.0
@@ -108,6 +142,7 @@ PROVIDERS: dict[str, Provider] = {
         base_url_env=("ARLI_PROXY_BASE_URL",),
         require_key=False,
         image_routes="proxy",
+        image_model_required=False,
     ),
     "aiart": Provider(
         name="aiart",

@@ -212,7 +212,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def _image_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", default="arli-output", help="output directory")
-    parser.add_argument("--model", help="image model (sd_model_checkpoint; see models --images)")
+    parser.add_argument(
+        "--model",
+        default=os.environ.get("ARLI_IMAGE_MODEL"),
+        help="image model (sd_model_checkpoint, required by Arli; see models --images)",
+    )
     parser.add_argument("--negative", dest="negative_prompt", help="what the image must not show")
     parser.add_argument("--steps", type=int, help="denoising steps (1-150)")
     parser.add_argument("--seed", type=int, help="-1 for random")

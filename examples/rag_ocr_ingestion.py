@@ -29,7 +29,7 @@ from langchain_core.vectorstores import InMemoryVectorStore
 import arli
 from langchain_arli import ArliOCRLoader
 
-OCR_MODEL = os.environ.get("ARLI_OCR_MODEL", "Qwen2.5-VL-7B-Instruct")
+OCR_MODEL = os.environ.get("ARLI_OCR_MODEL", "Qwen/Qwen3.5-VL")
 SAMPLE = Path(arli.__file__).resolve().parent / "_demo_assets" / "sample-report.pdf"
 QUESTION = "How much oil did North Rock use?"
 

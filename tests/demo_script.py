@@ -60,4 +60,4 @@ DEMO_SCRIPT = [
     ScriptEntry(match="", has_image=True, image_size="901x1200", reply=PAGE_3),
 ]
 
-DEMO_MODELS = ("Mistral-Nemo-12B-Instruct-2407", "FLUX.2-klein-4B", "Qwen2.5-VL-7B-Instruct")
+DEMO_MODELS = ("Mistral-Nemo-12B-Instruct-2407", "FLUX.2-klein-4B", "Qwen/Qwen3.5-VL")

@@ -26,7 +26,7 @@ from typing import Any, Literal, TypeVar
 import httpx
 from pydantic import SecretStr
 
-from arli._errors import ArliConfigError, ArliError, ArliResponseError
+from arli._errors import ArliConfigError, ArliError, ArliResponseError, ArliValidationError
 from arli._providers import get_provider
 from arli._settings import ArliSettings
 from arli._transport import PooledClient, Transport, get_transport
@@ -215,6 +215,7 @@ class ImageClient(PooledClient):
                 msg += ": use arli.AiArtClient (or backend='aiart' in the image tools)"
             raise ArliConfigError(msg)
         self.routes = routes or ImageRoutes.preset(provider.image_routes)
+        self.provider = provider
         self.model = model
         self.model_in_override_settings = model_in_override_settings
         self.limit_from_server = limit_from_server
@@ -318,6 +319,15 @@ class ImageClient(PooledClient):
 
     def _apply_model(self, body: dict[str, Any], requested: str | None) -> str | None:
         model = requested or self.model
+        if not model and self.provider.image_model_required:
+            msg = (
+                f"sd_model_checkpoint is required by {self.provider.label}'s image API: pass "
+                "model=... to the call (or ImageClient(model=...)); list the models with "
+                "ImageClient.list_models() (GET /sdapi/v1/sd-models)"
+            )
+            raise ArliValidationError(
+                msg, field="sd_model_checkpoint", allowed="a model name from list_models()"
+            )
         if model:
             body["sd_model_checkpoint"] = model
             if self.model_in_override_settings:

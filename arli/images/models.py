@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
 __all__ = [
+    "DEFAULT_UPSCALER",
     "GeneratedImage",
     "GenerationInfo",
     "GenerationRequest",
@@ -69,6 +70,10 @@ Operation = Literal["txt2img", "img2img", "upscale"]
 """What produced an :class:`ImageResult`."""
 
 _SEED_ALLOWED = "-1 (random) or an integer >= 0"
+#: The upscaler used when a request names none: the default of Arli's ``/v1/upscale-img``
+#: (seed 002: "Default: ESRGAN_4x", "Only upscaler available"). SDNext's own default
+#: (``"None"``, seed 001) returns the image unchanged, which no upscale call wants.
+DEFAULT_UPSCALER = "ESRGAN_4x"
 
 
 # -- validation errors ---------------------------------------------------------------------
@@ -322,7 +327,8 @@ class UpscaleRequest(_Request):
 
     Attributes:
         image: the image to upscale (any image input, as for ``init_images``).
-        upscaler_1: an upscaler name from ``list_upscalers()`` (``"ESRGAN_4x"``...).
+        upscaler_1: an upscaler name from ``list_upscalers()``; default
+            :data:`DEFAULT_UPSCALER` (``"ESRGAN_4x"``, always sent).
         upscaler_2: a second upscaler blended in (extra-single-image only).
         upscaling_resize: scale factor, 1..8.
         resize_mode: 0 scales by ``upscaling_resize``; 1 scales to
@@ -348,12 +354,12 @@ class UpscaleRequest(_Request):
     )
 
     image: Any
-    upscaler_1: str | None = None
+    upscaler_1: str = Field(default=DEFAULT_UPSCALER, min_length=1)
     upscaler_2: str | None = None
     upscaling_resize: float | None = Field(default=None, ge=1, le=8)
     resize_mode: int | None = Field(default=None, ge=0, le=1)
-    upscaling_resize_w: int | None = Field(default=None, ge=1, le=8192)
-    upscaling_resize_h: int | None = Field(default=None, ge=1, le=8192)
+    upscaling_resize_w: int | None = Field(default=None, ge=1)
+    upscaling_resize_h: int | None = Field(default=None, ge=1)
     upscaling_crop: bool | None = None
     extras_upscaler_2_visibility: float | None = Field(default=None, ge=0, le=1)
     show_extras_results: bool | None = None

@@ -310,6 +310,10 @@ class ImageToolbox:
     def _size(
         self, aspect_ratio: str | None, width: int | None, height: int | None
     ) -> dict[str, int]:
+        if width is not None or height is not None:
+            # the documented range (64..2048) is checked before snapping to a multiple of 8,
+            # so an out-of-range size is refused rather than silently clamped
+            Txt2ImgRequest(prompt="size check", width=width, height=height)
         if width is not None and height is not None:
             return {"width": _snap8(width), "height": _snap8(height)}
         unset = aspect_ratio is None and width is None and height is None

@@ -41,7 +41,7 @@ Example:
 
         from arli.ocr import OCREngine
 
-        with OCREngine(model="Qwen2.5-VL-7B-Instruct", on_page_error="placeholder") as engine:
+        with OCREngine(model="Qwen/Qwen3.5-VL", on_page_error="placeholder") as engine:
             result = engine.ocr("scan.pdf", pages="1-3,7")
         for page in result:
             print(page.page, page.page_label, page.finish_reason, page.text[:80])
@@ -115,6 +115,7 @@ from arli.text.payload import plan_chat
 
 __all__ = [
     "DEFAULT_OCR_MODEL",
+    "DOCUMENTED_VISION_MODELS",
     "OCREngine",
     "OCRReport",
     "OCRResult",
@@ -128,9 +129,23 @@ __all__ = [
 
 logger = logging.getLogger("arli.ocr")
 
-#: The vision model used when none is given (``ARLI_OCR_MODEL`` overrides it). Arli's vision
-#: models take images as base64 only, which is how pages are always sent.
-DEFAULT_OCR_MODEL = "Qwen2.5-VL-7B-Instruct"
+#: The vision models each provider's documents list (seed 002, "Vision / OCR Guide": Arli's
+#: take images as base64 only, which is how pages are always sent; Featherless's take both).
+DOCUMENTED_VISION_MODELS: dict[str, tuple[str, ...]] = {
+    "arli": ("Qwen/Qwen3.5-VL", "Qwen/Qwen3.5-27B-Derestricted"),
+    "arli-proxy": ("Qwen/Qwen3.5-VL", "Qwen/Qwen3.5-27B-Derestricted"),
+    "featherless": (
+        "google/gemma-3-27b-it",
+        "google/gemma-3-12b-it",
+        "google/gemma-3-4b-it",
+        "mistralai/Mistral-Small-3.1-24B-Instruct-2503",
+        "mistralai/Mistral-Small-3.2-24B-Instruct-2506",
+        "mistralai/Magistral-Small-2506-24B-Instruct",
+    ),
+}
+#: The vision model used when none is given (``ARLI_OCR_MODEL`` overrides it): Arli's
+#: documented "Document/vision" model.
+DEFAULT_OCR_MODEL = "Qwen/Qwen3.5-VL"
 #: The default vision model per provider (Featherless recommends gemma-3-27b-it for OCR).
 DEFAULT_OCR_MODELS = {"featherless": "google/gemma-3-27b-it"}
 #: Pages in flight when neither ``max_concurrency`` nor a process-wide limit is set.
@@ -806,6 +821,41 @@ class OCREngine(PooledClient):
         if loop.started and not loop.in_loop_thread():
             await asyncio.to_thread(loop.run, self._transport.aclose())
 
+    async def _explain_not_found(self, exc: BaseException) -> BaseException:
+        """A 404 for our model, told with the vision models ``/v1/models`` does list.
+
+        Any other error (or a listing that cannot be read, or one that lists the model)
+        comes back unchanged.
+        """
+        if not isinstance(exc, NotFoundError):
+            return exc
+        try:
+            served = [m.id for m in await self.client.alist_models()]
+        except ArliError:
+            return exc
+        if self.model in served:
+            return exc
+        documented = DOCUMENTED_VISION_MODELS.get(self._provider.name, ())
+        vision = [name for name in served if name in documented]
+        if vision:
+            hint = f"the vision models it lists: {', '.join(vision)}"
+        else:
+            shown = ", ".join(served[:20]) + (", ..." if len(served) > 20 else "")
+            hint = (
+                f"it lists none of the vision models {self._provider.label} documents "
+                f"({', '.join(documented) or 'none'}); it lists: {shown or 'nothing'}"
+            )
+        clone = exc.__class__.__new__(exc.__class__)
+        clone.__dict__.update(exc.__dict__)
+        text = (
+            f"{exc}. The OCR model {self.model!r} is not served by {self._provider.label} "
+            f"(/v1/models); {hint}. Pass one as model=... (or set ARLI_OCR_MODEL)"
+        )
+        clone.args = (text,)
+        if isinstance(clone, ArliStatusError):
+            clone.message = text
+        return clone
+
     # -- public API ----------------------------------------------------------------------
 
     async def aiter_pages(
@@ -846,11 +896,14 @@ class OCREngine(PooledClient):
                 if isinstance(item, _End):
                     break
                 if isinstance(item, _Fatal):
-                    raise item.error
+                    raise await self._explain_not_found(item.error)
                 if isinstance(item, _SourceFailed):
                     self._source_failed(run, item)
                     continue
-                result: PageResult = await item
+                try:
+                    result: PageResult = await item
+                except NotFoundError as exc:
+                    raise await self._explain_not_found(exc) from exc
                 if result.error is not None:
                     if self.on_page_error == "raise":
                         raise self._page_error(result, report)
@@ -1293,7 +1346,7 @@ def ocr(
 
             from arli.ocr import ocr
 
-            result = ocr("invoice.pdf", model="Qwen2.5-VL-7B-Instruct", pages="1-2")
+            result = ocr("invoice.pdf", model="Qwen/Qwen3.5-VL", pages="1-2")
             print(result.text())
     """
     with OCREngine(**options) as engine:

@@ -35,6 +35,7 @@ from arli._errors import ArliValidationError
 
 __all__ = [
     "ALIASES",
+    "REFUSED_PARAMS",
     "SAMPLER_NAMES",
     "SAMPLER_PRIORITY_NAMES",
     "Range",
@@ -185,9 +186,9 @@ class SamplingParams(BaseModel):
         None,
         description="Epsilon sampling threshold in units of 1e-4; 0 = off. [0, 1000]. Aphrodite.",
     )
-    repetition_penalty: Annotated[F, R(0, lo_open=True)] = Field(
+    repetition_penalty: Annotated[F, R(1)] = Field(
         None,
-        description="Multiplicative repetition penalty; 1 = off. > 0 (Aphrodite <= 0.10 requires >= 1).",
+        description="Multiplicative repetition penalty; 1 = off. [1, inf) (Arli's text API reference).",
     )
     no_repeat_ngram_size: Annotated[I, NONNEG] = Field(
         None, description="Forbid repeating n-grams of this size; 0 = off. >= 0. Aphrodite."
@@ -198,8 +199,9 @@ class SamplingParams(BaseModel):
     dry_base: Annotated[F, R(1, lo_open=True)] = Field(
         None, description="DRY penalty growth base. > 1. Aphrodite."
     )
-    dry_allowed_length: Annotated[I, NONNEG] = Field(
-        None, description="Longest repetition DRY lets pass. >= 0 (Arli suggests >= 1). Aphrodite."
+    dry_allowed_length: Annotated[I, R(1)] = Field(
+        None,
+        description="Longest repetition DRY lets pass (server default 2). >= 1. Aphrodite.",
     )
     dry_sequence_breakers: list[str] | None = Field(
         None, description="Strings that break DRY sequence matching. Aphrodite."
@@ -273,6 +275,16 @@ class SamplingParams(BaseModel):
         None, description="Keep only the last k prompt tokens; -1 = the model's maximum. >= -1."
     )
     length_penalty: F = Field(None, description="Length penalty (beam search).")
+    early_stopping: bool | None = Field(
+        None, description="Beam search: stop as soon as enough candidates are done. Aphrodite."
+    )
+    prompt_logprobs: Annotated[I, R(-1)] = Field(
+        None,
+        description="Logprobs per prompt token (-1 = all the server allows). >= -1; not with streaming.",
+    )
+    detokenize: bool | None = Field(
+        None, description="Detokenize the output (server default true; false returns no text)."
+    )
     multi_models: list[str] | None = Field(
         None, description="Arli: models to pick one from at random for this request."
     )
@@ -325,6 +337,14 @@ for _name, _info in SamplingParams.model_fields.items():
 SAMPLER_NAMES: frozenset[str] = frozenset(SamplingParams.model_fields)
 #: Accepted spellings that map to a field name.
 ALIASES: dict[str, str] = {"mirostat": "mirostat_mode"}
+#: Documented request fields this client refuses, with the reason (name -> reason). Arli's
+#: text API reference lists them, but no value of them can work through a JSON request.
+REFUSED_PARAMS: dict[str, str] = {
+    "logits_processors": (
+        "it is a list of Python functions run inside the engine, which cannot be sent as "
+        "JSON; use logit_bias, guided_* or the sampler fields instead"
+    ),
+}
 
 
 def describe_range(name: str) -> str | None:
@@ -384,9 +404,16 @@ def _check_sampler_priority(value: list[int] | list[str]) -> None:
                 "sampler_priority", value, "names from " + ", ".join(SAMPLER_PRIORITY_NAMES)
             )
         ids = {SAMPLER_PRIORITY_NAMES.index(n) for n in names}
-    if ids != set(range(total)) or len(value) != total:
-        allowed = f"all {total} sampler ids 0-{total - 1} (or names) exactly once"
+    # Aphrodite's _verify_args: every sampler must be listed ("Missing required samplers"),
+    # none twice; a partial ordering is a 400, so it is refused here, naming what is missing.
+    missing = [SAMPLER_PRIORITY_NAMES[i] for i in range(total) if i not in ids]
+    allowed = f"all {total} sampler ids 0-{total - 1} (or names) exactly once"
+    if missing or ids - set(range(total)):
+        if missing:
+            allowed += "; missing " + ", ".join(missing)
         raise _fail("sampler_priority", value, allowed)
+    if len(value) != total:
+        raise _fail("sampler_priority", value, allowed + "; some are listed twice")
 
 
 #: The guided-decoding constraints (at most one per request).

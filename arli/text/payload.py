@@ -29,7 +29,9 @@ from arli.text.params import (
     ALIASES,
     CONSTRAINT_FIELDS,
     CROSS_CHECKED_FIELDS,
+    REFUSED_PARAMS,
     SAMPLER_NAMES,
+    Range,
     validate_params,
 )
 
@@ -65,7 +67,6 @@ PASSTHROUGH_FIELDS = frozenset(
         "suffix",
         "best_of",
         "use_beam_search",
-        "prompt_logprobs",
         "bad_words",
         "allowed_token_ids",
         "structured_outputs",
@@ -74,8 +75,6 @@ PASSTHROUGH_FIELDS = frozenset(
         "documents",
         "mm_processor_kwargs",
         "return_tokens_as_token_ids",
-        "detokenize",
-        "early_stopping",
         "temperature_last",
         "custom_token_bans",
         "banned_strings",
@@ -133,6 +132,10 @@ def split_call_kwargs(kwargs: Mapping[str, Any]) -> tuple[dict[str, Any], dict[s
 
 
 def _unknown(key: str) -> ArliValidationError:
+    """The error for a parameter name we do not take (a refused one says why)."""
+    reason = REFUSED_PARAMS.get(key)
+    if reason is not None:
+        return ArliValidationError(f"parameter {key!r} is refused: {reason}", field=key)
     known = sorted(SAMPLER_NAMES | set(ALIASES) | PASSTHROUGH_FIELDS)
     close = difflib.get_close_matches(key, known, n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
@@ -512,6 +515,9 @@ def check_allowed(
 ) -> None:
     """Reject parameters a provider does not document (``allowed=None`` accepts all).
 
+    When ``allowed`` carries ranges (:class:`arli._providers.ProviderParams`), values
+    outside the provider's documented range are rejected too.
+
     Raises:
         ArliValidationError: naming the parameter and the accepted ones.
     """
@@ -525,6 +531,15 @@ def check_allowed(
             f"{accepted} (send undocumented fields with extra_body at your own risk)"
         )
         raise ArliValidationError(msg, field=extra[0], allowed=accepted)
+    for name, (lo, hi, lo_open) in getattr(allowed, "ranges", {}).items():
+        value = params.get(name)
+        if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        spec = Range(lo, hi, lo_open=lo_open)
+        if not spec.contains(value):
+            allowed_text = f"{spec.describe()} on {provider_label}"
+            msg = f"{name}={value!r} is out of range: allowed {allowed_text}"
+            raise ArliValidationError(msg, field=name, allowed=allowed_text)
 
 
 def _merged_extra(

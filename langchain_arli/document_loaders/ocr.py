@@ -128,7 +128,7 @@ class ArliOCRLoader(BaseLoader):
 
             loader = ArliOCRLoader(
                 "scans/report.pdf",              # or a list; images, bytes, URLs work too
-                model="Qwen2.5-VL-7B-Instruct",
+                model="Qwen/Qwen3.5-VL",
                 pages="1-3,7",                   # 1-based, checked against the page count
                 on_page_error="placeholder",     # or "raise" (default) / "skip"
                 cache="~/.cache/arli-ocr",       # re-runs pay only for pages not done yet
@@ -251,7 +251,7 @@ class ArliOCRParser(BaseBlobParser):
 
             loader = GenericLoader.from_filesystem(
                 "scans/", glob="**/*", suffixes=[".pdf", ".png", ".jpg"],
-                parser=ArliOCRParser(model="Qwen2.5-VL-7B-Instruct", on_page_error="skip"),
+                parser=ArliOCRParser(model="Qwen/Qwen3.5-VL", on_page_error="skip"),
             )
             docs = loader.load()
 

@@ -62,7 +62,7 @@ class ArliOCRTool(BaseTool):
 
             from langchain_arli import ArliOCRTool
 
-            tool = ArliOCRTool(model="Qwen2.5-VL-7B-Instruct", input_dirs=["uploads/"])
+            tool = ArliOCRTool(model="Qwen/Qwen3.5-VL", input_dirs=["uploads/"])
 
     Invoke directly with args:
         .. code-block:: python

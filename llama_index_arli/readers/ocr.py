@@ -63,7 +63,7 @@ class ArliOCRReader(BaseReader):
             from llama_index.core import SimpleDirectoryReader
             from llama_index_arli import ArliOCRReader
 
-            reader = ArliOCRReader(model="Qwen2.5-VL-7B-Instruct", on_page_error="placeholder")
+            reader = ArliOCRReader(model="Qwen/Qwen3.5-VL", on_page_error="placeholder")
             docs = reader.load_data("scans/report.pdf")          # one Document per page
             docs = SimpleDirectoryReader(
                 "scans/", file_extractor=reader.file_extractor()  # .pdf .png .jpg .tif...

@@ -49,7 +49,7 @@ class ArliOCRToolSpec(BaseToolSpec):
             from llama_index.core.agent.workflow import FunctionAgent
             from llama_index_arli import ArliOCRToolSpec
 
-            spec = ArliOCRToolSpec(model="Qwen2.5-VL-7B-Instruct", input_dirs=["uploads/"])
+            spec = ArliOCRToolSpec(model="Qwen/Qwen3.5-VL", input_dirs=["uploads/"])
             agent = FunctionAgent(tools=spec.to_tool_list(), llm=llm)
             output = spec.to_tool_list()[0].call(source="uploads/scan.png")
             output.content                      # the text

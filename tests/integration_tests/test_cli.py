@@ -106,7 +106,18 @@ def test_complete_tokens_models(server: ReferenceServer) -> None:
 
 def test_image_edit_upscale_save_real_files(server: ReferenceServer, tmp_path: Path) -> None:
     status, text = run(
-        "image", "a red fox", "-o", str(tmp_path), "--width", "64", "--height", "64", "--seed", "7"
+        "image",
+        "a red fox",
+        "-o",
+        str(tmp_path),
+        "--width",
+        "64",
+        "--height",
+        "64",
+        "--seed",
+        "7",
+        "--model",
+        "FLUX.2-klein-4B",
     )
     assert status == 0
     (line,) = text.strip().splitlines()
@@ -114,7 +125,17 @@ def test_image_edit_upscale_save_real_files(server: ReferenceServer, tmp_path: P
     assert seed == "7"
     with Image.open(path) as img:
         assert img.size == (64, 64)
-    status, text = run("edit", path, "make it blue", "-o", str(tmp_path), "--strength", "0.5")
+    status, text = run(
+        "edit",
+        path,
+        "make it blue",
+        "-o",
+        str(tmp_path),
+        "--strength",
+        "0.5",
+        "--model",
+        "FLUX.2-klein-4B",
+    )
     assert status == 0
     assert Path(text.split()[0]).exists()
     status, text = run("upscale", path, "-o", str(tmp_path), "--scale", "2")

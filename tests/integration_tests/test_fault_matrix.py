@@ -134,7 +134,7 @@ def _image_client(url: str, knobs: Knobs) -> ImageClient:
     options: dict[str, Any] = dict(FAST)
     if knobs.timeout is not None:
         options["image_timeout"] = knobs.timeout
-    return ImageClient(api_key=KEY, base_url=url, **options)
+    return ImageClient(model="FLUX.2-klein-4B", api_key=KEY, base_url=url, **options)
 
 
 def _chunks_text(chunks: Any) -> str:

@@ -22,7 +22,10 @@ SMALL = {"width": 64, "height": 64, "steps": 4}
 
 
 def make(target: Target, routes: ImageRoutes | None = None) -> ImageClient:
-    return ImageClient(api_key=target.api_key, base_url=target.base_url, routes=routes)
+    # Arli's image API requires a model (seeds 001, 002): the server's default one here.
+    return ImageClient(
+        model="sdxl-base", api_key=target.api_key, base_url=target.base_url, routes=routes
+    )
 
 
 @pytest.mark.parametrize("form", ["arli", "sdapi"])

@@ -40,6 +40,7 @@ SMALL = {"width": 64, "height": 64, "steps": 4}
 def client_for(server: ReferenceServer, **options: Any) -> ImageClient:
     options.setdefault("retry_initial_backoff", 0.01)
     options.setdefault("retry_max_backoff", 0.05)
+    options.setdefault("model", "FLUX.2-klein-4B")
     return ImageClient(api_key=options.pop("api_key", KEY), base_url=server.url, **options)
 
 
@@ -366,7 +367,7 @@ SECRET = "sk-arli-FAKE-KEY-for-tests-0123456789"
 )
 def test_bearer_and_basic_auth(options: dict[str, Any], header_start: str) -> None:
     with ReferenceServer(api_key=SECRET) as srv:
-        client = ImageClient(api_key=SECRET, base_url=srv.url, **options)
+        client = ImageClient(model="FLUX.2-klein-4B", api_key=SECRET, base_url=srv.url, **options)
         assert client.txt2img(prompt="p", **SMALL).images
         assert client.list_models()
         (req,) = srv.requests_for("/v1/txt2img")
@@ -377,7 +378,9 @@ def test_a_wrong_key_is_reported_without_any_key(caplog: pytest.LogCaptureFixtur
     caplog.set_level(logging.DEBUG)
     with ReferenceServer(api_key="the-right-key-000000") as srv:
         srv.add_fault(Fault(path="/v1/txt2img", kind="status", status=503))
-        client = ImageClient(api_key=SECRET, base_url=srv.url, retry_initial_backoff=0.01)
+        client = ImageClient(
+            model="FLUX.2-klein-4B", api_key=SECRET, base_url=srv.url, retry_initial_backoff=0.01
+        )
         with pytest.raises(AuthenticationError) as info:
             client.txt2img(prompt="p", **SMALL)
     texts = [str(info.value), repr(info.value), info.value.body, caplog.text, repr(client)]

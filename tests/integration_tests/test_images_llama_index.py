@@ -24,6 +24,7 @@ MASK = FIXTURES / "image_api" / "mask_96x64.png"
 
 
 def spec_for(server: ReferenceServer, out: Path, **kwargs: Any) -> ArliImageToolSpec:
+    kwargs.setdefault("model", "sdxl-base")
     return ArliImageToolSpec(
         api_key=KEY,
         base_url=server.url,
@@ -40,7 +41,9 @@ def tools_of(spec: ArliImageToolSpec) -> dict[str, FunctionTool]:
 
 def test_is_a_tool_spec_with_sync_and_async_functions(tmp_path: Path) -> None:
     assert BaseToolSpec.__name__ in [b.__name__ for b in ArliImageToolSpec.__mro__]
-    spec = ArliImageToolSpec(api_key=KEY, base_url="http://x.invalid", output_dir=tmp_path)
+    spec = ArliImageToolSpec(
+        model="FLUX.2-klein-4B", api_key=KEY, base_url="http://x.invalid", output_dir=tmp_path
+    )
     tools = tools_of(spec)
     assert set(tools) == {
         "generate_image",

@@ -45,6 +45,7 @@ def check_no_429(srv: ReferenceServer, out: Path) -> None:
 
 async def test_langchain_tool_abatch_of_thirty(capped_server: ReferenceServer, tmp_path: Path):
     tool = ArliImageGenerationTool(
+        model="FLUX.2-klein-4B",
         api_key=KEY,
         base_url=capped_server.url,
         output_dir=tmp_path,
@@ -61,7 +62,11 @@ async def test_langchain_tool_abatch_of_thirty(capped_server: ReferenceServer, t
 
 def test_llama_index_spec_from_thirty_threads(capped_server: ReferenceServer, tmp_path: Path):
     spec = ArliImageToolSpec(
-        api_key=KEY, base_url=capped_server.url, output_dir=tmp_path, max_retries=0
+        model="FLUX.2-klein-4B",
+        api_key=KEY,
+        base_url=capped_server.url,
+        output_dir=tmp_path,
+        max_retries=0,
     )
     (tool,) = [t for t in spec.to_tool_list() if t.metadata.name == "generate_image"]
     with ThreadPoolExecutor(N) as pool:
@@ -77,7 +82,11 @@ def test_llama_index_spec_from_thirty_threads(capped_server: ReferenceServer, tm
 
 async def test_llama_index_spec_from_thirty_tasks(capped_server: ReferenceServer, tmp_path: Path):
     spec = ArliImageToolSpec(
-        api_key=KEY, base_url=capped_server.url, output_dir=tmp_path, max_retries=0
+        model="FLUX.2-klein-4B",
+        api_key=KEY,
+        base_url=capped_server.url,
+        output_dir=tmp_path,
+        max_retries=0,
     )
     (tool,) = [t for t in spec.to_tool_list() if t.metadata.name == "generate_image"]
     outputs = await asyncio.gather(
@@ -102,6 +111,7 @@ def test_langchain_tool_timed_out_generation_is_not_resent(
 ) -> None:
     reference_server.add_fault(Fault(path=TXT2IMG, kind="delay", delay=1.0))
     tool = ArliImageGenerationTool(
+        model="FLUX.2-klein-4B",
         api_key=KEY,
         base_url=reference_server.url,
         output_dir=tmp_path,
@@ -124,6 +134,7 @@ async def test_llama_index_spec_timed_out_generation_is_not_resent(
 ) -> None:
     reference_server.add_fault(Fault(path=TXT2IMG, kind="delay", delay=1.0))
     spec = ArliImageToolSpec(
+        model="FLUX.2-klein-4B",
         api_key=KEY,
         base_url=reference_server.url,
         output_dir=tmp_path,

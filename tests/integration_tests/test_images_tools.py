@@ -50,7 +50,11 @@ def test_generate_edit_upscale_chain_like_an_agent(
 ) -> None:
     out = tmp_path / "images"
     tools = ArliImageToolkit(
-        api_key=KEY, base_url=reference_server.url, output_dir=out, generation_params={"steps": 4}
+        model="FLUX.2-klein-4B",
+        api_key=KEY,
+        base_url=reference_server.url,
+        output_dir=out,
+        generation_params={"steps": 4},
     ).get_tools()
     (generated,) = run_tool_calls(
         ai_calls(("arli_generate_image", {"prompt": "a fox", "width": 96, "height": 64})), tools
@@ -98,6 +102,7 @@ def test_unknown_model_and_sampler_come_back_with_the_choices(
     reference_server: ReferenceServer, tmp_path: Path
 ) -> None:
     tool = ArliImageGenerationTool(
+        model="FLUX.2-klein-4B",
         api_key=KEY,
         base_url=reference_server.url,
         output_dir=tmp_path,
@@ -117,7 +122,7 @@ def test_unknown_model_and_sampler_come_back_with_the_choices(
 
 def test_toolkit_fetches_the_model_enum(reference_server: ReferenceServer) -> None:
     tools = ArliImageToolkit(
-        api_key=KEY, base_url=reference_server.url, fetch_models=True
+        model="FLUX.2-klein-4B", api_key=KEY, base_url=reference_server.url, fetch_models=True
     ).get_tools()
     schema = tools[0].tool_call_schema.model_json_schema()
     assert "SDXL-zukiBestAnimeMix" in str(schema["properties"]["model"])
@@ -126,6 +131,7 @@ def test_toolkit_fetches_the_model_enum(reference_server: ReferenceServer) -> No
 def test_batch_of_thirty_never_hits_the_cap(tmp_path: Path) -> None:
     with ReferenceServer(api_key=KEY, image_parallel_limit=6, image_latency=0.05) as srv:
         tool = ArliImageGenerationTool(
+            model="FLUX.2-klein-4B",
             api_key=KEY,
             base_url=srv.url,
             output_dir=tmp_path,
@@ -144,9 +150,12 @@ def test_batch_of_thirty_never_hits_the_cap(tmp_path: Path) -> None:
 
 async def test_abatch_of_thirty_never_hits_the_cap(tmp_path: Path) -> None:
     with ReferenceServer(api_key=KEY, image_parallel_limit=6, image_latency=0.05) as srv:
-        client = ImageClient(api_key=KEY, base_url=srv.url, max_retries=0)
+        client = ImageClient(model="FLUX.2-klein-4B", api_key=KEY, base_url=srv.url, max_retries=0)
         tool = ArliImageUpscaleTool(
-            client=client, output_dir=tmp_path, input_dirs=[FIXTURES / "image_api"]
+            model="FLUX.2-klein-4B",
+            client=client,
+            output_dir=tmp_path,
+            input_dirs=[FIXTURES / "image_api"],
         )
         image = str(FIXTURES / "image_api" / "init_96x64.png")
         outputs = await tool.abatch([{"image": image, "scale": 1 + i % 3} for i in range(30)])
@@ -159,6 +168,7 @@ def test_image_blocks_for_multimodal_models(
     reference_server: ReferenceServer, tmp_path: Path
 ) -> None:
     tool = ArliImageEditTool(
+        model="FLUX.2-klein-4B",
         api_key=KEY,
         base_url=reference_server.url,
         output_dir=tmp_path,

@@ -35,6 +35,7 @@ def _params() -> dict[str, Any]:
     return {
         "api_key": target.api_key,
         "base_url": target.base_url,
+        "model": "FLUX.2-klein-4B",
         "output_dir": _output_dir(),
         "input_dirs": [str(INIT.parent)],
     }

@@ -309,14 +309,16 @@ def test_a_bomb_given_to_ocr_is_refused_before_decoding(
 
 
 def test_a_bomb_as_mask_or_init_image_is_refused_before_any_request(srv: ReferenceServer) -> None:
-    client = ImageClient(api_key=KEY, base_url=srv.url, max_retries=0)
+    client = ImageClient(model="FLUX.2-klein-4B", api_key=KEY, base_url=srv.url, max_retries=0)
     bomb = png_bomb(100_000, 100_000)
     with pytest.raises(ArliValidationError, match=r"the mask is 100000x100000 .*bomb guard"):
         client.img2img(init_images=INIT, mask=bomb, prompt="p")
     # The mask is resized to the init image's size, read from its header: that is checked too.
     with pytest.raises(ArliValidationError, match=r"init_images\[0\] is 100000x100000.*bomb"):
         client.img2img(init_images=bomb, mask=MASK, prompt="p")
-    small_cap = ImageClient(api_key=KEY, base_url=srv.url, max_pixels=5_000)
+    small_cap = ImageClient(
+        model="FLUX.2-klein-4B", api_key=KEY, base_url=srv.url, max_pixels=5_000
+    )
     with pytest.raises(ArliValidationError, match=r"init_images\[0\] is 96x64 = 6144 pixels"):
         small_cap.img2img(init_images=INIT, mask=MASK, prompt="p")
     assert [r for r in srv.requests if "img2img" in r.path] == []
@@ -331,9 +333,9 @@ def test_a_bomb_in_a_result_is_refused_at_to_pil(srv: ReferenceServer) -> None:
         return httpx.Response(200, json={"images": [base64.b64encode(bomb).decode()]})
 
     http = httpx.Client(transport=httpx.MockTransport(answer))
-    result = ImageClient(api_key=KEY, base_url="http://sd.test", http_client=http).txt2img(
-        prompt="p"
-    )
+    result = ImageClient(
+        model="FLUX.2-klein-4B", api_key=KEY, base_url="http://sd.test", http_client=http
+    ).txt2img(prompt="p")
     assert (result.image.width, result.image.height) == (100_000, 100_000)  # from the header
     assert result.data == bomb  # kept as bytes, never decoded
     with pytest.raises(ArliResponseError, match="decompression-bomb guard"):
@@ -383,8 +385,8 @@ def test_image_tools_write_only_under_output_dir(
         "output_dir": out,
         "input_dirs": [sandbox["in"]],
     }
-    generate = ArliImageGenerationTool(**common, params={"steps": 1})
-    edit = ArliImageEditTool(**common)
+    generate = ArliImageGenerationTool(model="FLUX.2-klein-4B", **common, params={"steps": 1})
+    edit = ArliImageEditTool(model="FLUX.2-klein-4B", **common)
     # Arguments a confused or hostile model may choose: none of them is a place to write.
     for args in (
         {"prompt": "../../../etc/cron.d/x", "negative_prompt": "/etc/passwd", "seed": 7},
@@ -410,7 +412,9 @@ def test_a_symlink_in_output_dir_is_never_written_through(
     from llama_index_arli import ArliImageToolSpec
 
     root, out = sandbox["root"], sandbox["out"]
-    spec = ArliImageToolSpec(api_key=KEY, base_url=srv.url, output_dir=out, max_retries=0)
+    spec = ArliImageToolSpec(
+        model="FLUX.2-klein-4B", api_key=KEY, base_url=srv.url, output_dir=out, max_retries=0
+    )
     first = spec.generate_image(prompt="a fox", width=64, height=64, seed=11)
     (saved,) = first.paths
     precious = root / "precious.txt"

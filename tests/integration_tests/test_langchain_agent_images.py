@@ -32,7 +32,12 @@ SCRIPT = [
 def test_agent_calls_the_generation_tool_and_a_real_image_is_saved(tmp_path: Path) -> None:
     with ReferenceServer(api_key=KEY, script=SCRIPT) as srv:
         tool = ArliImageGenerationTool(
-            api_key=KEY, base_url=srv.url, output_dir=tmp_path, base_size=256, params={"steps": 4}
+            model="FLUX.2-klein-4B",
+            api_key=KEY,
+            base_url=srv.url,
+            output_dir=tmp_path,
+            base_size=256,
+            params={"steps": 4},
         )
         llm = ChatArli(model="Mistral-Nemo-12B-Instruct-2407", api_key=KEY, base_url=srv.url)
         agent = llm.bind_tools([tool])

@@ -65,6 +65,7 @@ SAMPLE_VALUES: dict[str, Any] = {
     "spaces_between_special_tokens": False, "truncate_prompt_tokens": 100, "length_penalty": 1.0,
     "multi_models": [MODEL], "multiplier": 2.0, "guided_regex": "[a-z ]+",
     "guided_decoding_backend": "outlines", "guided_whitespace_pattern": " ?",
+    "early_stopping": False, "prompt_logprobs": 1, "detokenize": True,
 }  # fmt: skip
 
 

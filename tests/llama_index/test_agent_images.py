@@ -40,7 +40,11 @@ async def test_agent_generates_and_saves_an_image(tmp_path: Path, streaming: boo
     with ReferenceServer(api_key=KEY, script=script) as server:
         llm = Arli(model=MODEL, api_key=KEY, base_url=server.url)
         spec = ArliImageToolSpec(
-            api_key=KEY, base_url=server.url, output_dir=tmp_path, generation_params={"steps": 4}
+            model="FLUX.2-klein-4B",
+            api_key=KEY,
+            base_url=server.url,
+            output_dir=tmp_path,
+            generation_params={"steps": 4},
         )
         agent = FunctionAgent(tools=spec.to_tool_list(), llm=llm, streaming=streaming)
         handler = agent.run(user_msg=PROMPT)

@@ -465,7 +465,12 @@ def test_image_client_on_fuzzed_answers() -> None:
     answer = Answer()
     http = httpx.Client(transport=httpx.MockTransport(answer))
     client = ImageClient(
-        api_key="k", base_url="http://sd.test", http_client=http, max_retries=0, listing_cache_ttl=0
+        model="FLUX.2-klein-4B",
+        api_key="k",
+        base_url="http://sd.test",
+        http_client=http,
+        max_retries=0,
+        listing_cache_ttl=0,
     )
 
     @FUZZ

@@ -117,7 +117,7 @@ def test_backend_names_build_the_right_clients(monkeypatch: pytest.MonkeyPatch) 
 def test_capabilities() -> None:
     aiart_client = AiArtClient(base_url="http://aiart.test")
     proxy = ImageClient(provider="arli-proxy")
-    arli_client = ImageClient(api_key="k")
+    arli_client = ImageClient(model="FLUX.2-klein-4B", api_key="k")
     for capability in ("generate", "edit", "upscale", "listings", "video"):
         assert backend_supports(aiart_client, capability) is (
             capability != "upscale" and capability != "listings"
@@ -288,7 +288,10 @@ async def test_toolbox_async_paths(tmp_path: Path, clock: FakeClock) -> None:
 
 
 def test_arli_toolbox_has_no_video(tmp_path: Path) -> None:
-    box = ImageToolbox(ImageClient(api_key="k", base_url="http://sd.test"), output_dir=tmp_path)
+    box = ImageToolbox(
+        ImageClient(model="FLUX.2-klein-4B", api_key="k", base_url="http://sd.test"),
+        output_dir=tmp_path,
+    )
     assert box.backend == "arli"
     with pytest.raises(ArliConfigError, match="image-to-video needs the AiArt backend"):
         box.image_to_video(str(INIT))

@@ -40,7 +40,9 @@ class Capture:
 
 def client_with(capture: Capture) -> ImageClient:
     http = httpx.Client(transport=httpx.MockTransport(capture))
-    return ImageClient(api_key="k", base_url="http://sd.test", http_client=http)
+    return ImageClient(
+        model="FLUX.2-klein-4B", api_key="k", base_url="http://sd.test", http_client=http
+    )
 
 
 def as_jpeg(path: Any, size: tuple[int, int] | None = None) -> bytes:

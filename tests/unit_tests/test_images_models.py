@@ -41,8 +41,16 @@ class Recorder:
         return [json.loads(r.content) for r in self.requests]
 
 
+MODEL = "FLUX.2-klein-4B"
+#: What every generation body carries besides its own fields: the model, which Arli's image
+#: API requires (seeds 001 and 002), sent as a field only here.
+WITH_MODEL = {"sd_model_checkpoint": MODEL}
+
+
 def make_client(recorder: Recorder, **kwargs: Any) -> ImageClient:
     http = httpx.Client(transport=httpx.MockTransport(recorder))
+    kwargs.setdefault("model", MODEL)
+    kwargs.setdefault("model_in_override_settings", False)
     return ImageClient(api_key="k", base_url="http://sd.test", http_client=http, **kwargs)
 
 
@@ -79,7 +87,7 @@ def test_in_range_values_reach_the_request_unchanged(values: dict[str, Any]) -> 
     recorder = Recorder()
     make_client(recorder).txt2img(prompt="a red square", **values)
     (body,) = recorder.bodies
-    assert body == {"prompt": "a red square", **values}
+    assert body == {"prompt": "a red square", **values, **WITH_MODEL}
 
 
 @settings(max_examples=30, suppress_health_check=[HealthCheck.too_slow], deadline=None)
@@ -90,7 +98,7 @@ def test_in_range_img2img_values_reach_the_request_unchanged(values: dict[str, A
     (body,) = recorder.bodies
     sent = {k: v for k, v in body.items() if k not in ("init_images", "width", "height")}
     expected = {k: v for k, v in values.items() if k not in ("width", "height")}
-    assert sent == {"prompt": "p", **expected}
+    assert sent == {"prompt": "p", **expected, **WITH_MODEL}
     assert len(body["init_images"]) == 1
 
 
@@ -134,7 +142,9 @@ def test_the_documented_message() -> None:
 async def test_async_validation_also_happens_before_any_request() -> None:
     recorder = Recorder()
     http = httpx.AsyncClient(transport=httpx.MockTransport(recorder))
-    client = ImageClient(api_key="k", base_url="http://sd.test", http_async_client=http)
+    client = ImageClient(
+        model="FLUX.2-klein-4B", api_key="k", base_url="http://sd.test", http_async_client=http
+    )
     with pytest.raises(ArliValidationError, match="cfg_scale=25"):
         await client.atxt2img(prompt="p", cfg_scale=25)
     with pytest.raises(ArliValidationError, match=r"denoising_strength=1\.5"):
@@ -206,12 +216,12 @@ def test_sdnext_extras_pass_through_unchanged() -> None:
         "override_settings": {"CLIP_stop_at_last_layers": 2},
     }
     make_client(recorder).txt2img(prompt="p", **extras)
-    assert recorder.bodies[0] == {"prompt": "p", **extras}
+    assert recorder.bodies[0] == {"prompt": "p", **extras, **WITH_MODEL}
 
 
 def test_model_is_chosen_per_request_never_by_posting_options() -> None:
     recorder = Recorder()
-    client = make_client(recorder, model="sdxl-base")
+    client = make_client(recorder, model="sdxl-base", model_in_override_settings=True)
     client.txt2img(prompt="p")
     client.txt2img(prompt="p", model="FLUX.1-dev", override_settings={"sd_vae": "Automatic"})
     first, second = recorder.bodies
@@ -253,7 +263,7 @@ def test_request_objects_are_accepted_by_the_client() -> None:
     client.img2img(Img2ImgRequest(prompt="p", init_images=INIT, width=96, height=64))
     client.upscale(UpscaleRequest(image=INIT, upscaler_1="ESRGAN_4x"))
     bodies = recorder.bodies
-    assert bodies[0] == {"prompt": "p", "steps": 7, "seed": 1}
+    assert bodies[0] == {"prompt": "p", "steps": 7, "seed": 1, **WITH_MODEL}
     assert bodies[1]["width"] == 96
     assert bodies[2]["upscaler_1"] == "ESRGAN_4x"
 
@@ -293,7 +303,9 @@ def test_upscale_route_choice(params: dict[str, Any], endpoint: Any, path: str) 
     (request,) = recorder.requests
     assert request.url.path == path
     body = json.loads(request.content)
-    assert body == {"image": __import__("base64").b64encode(INIT.read_bytes()).decode(), **params}
+    image = __import__("base64").b64encode(INIT.read_bytes()).decode()
+    # No upscaler named: the documented default (seed 002) is sent.
+    assert body == {"image": image, "upscaler_1": "ESRGAN_4x", **params}
 
 
 def test_routes() -> None:

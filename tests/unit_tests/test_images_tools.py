@@ -158,6 +158,7 @@ class FakeServer:
 
 def mock_client(server: FakeServer) -> ImageClient:
     return ImageClient(
+        model="FLUX.2-klein-4B",
         api_key=FAKE_KEY,
         base_url="http://sd.test",
         http_client=httpx.Client(transport=httpx.MockTransport(server)),
@@ -435,7 +436,9 @@ def test_api_key_never_appears_in_reprs_or_serialized_tools(tmp_path: Path) -> N
         ArliListImageModelsTool(api_key=FAKE_KEY, base_url="http://sd.test"),
         ArliImageToolkit(api_key=FAKE_KEY, base_url="http://sd.test"),
     ]
-    basic = ImageClient(api_key=FAKE_KEY, base_url="http://sd.test", image_auth="basic")
+    basic = ImageClient(
+        model="FLUX.2-klein-4B", api_key=FAKE_KEY, base_url="http://sd.test", image_auth="basic"
+    )
     texts: list[str] = []
     for obj in objects:
         texts += [

@@ -130,7 +130,13 @@ class Recorder:
 
 def image_client(recorder: Recorder) -> ImageClient:
     http = httpx.Client(transport=httpx.MockTransport(recorder))
-    return ImageClient(api_key="k", base_url="http://sd.test", http_client=http, max_retries=0)
+    return ImageClient(
+        model="FLUX.2-klein-4B",
+        api_key="k",
+        base_url="http://sd.test",
+        http_client=http,
+        max_retries=0,
+    )
 
 
 def call_images(client: ImageClient, model: type[BaseModel], params: dict[str, Any]) -> None:

@@ -148,14 +148,14 @@ def build_everything(url: str, featherless_url: str, work: Path) -> dict[str, An
 
     out = work / "out"
     key: dict[str, Any] = {"api_key": SECRET, "base_url": url}
-    image_client = ImageClient(**key)
+    image_client = ImageClient(model="FLUX.2-klein-4B", **key)
     objects: dict[str, Any] = {
         "ArliSettings": ArliSettings.resolve(api_key=SECRET),
         "TextClient": TextClient(**key),
         "ImageClient": image_client,
-        "ImageClient(basic)": ImageClient(**key, image_auth="basic"),
+        "ImageClient(basic)": ImageClient(model="FLUX.2-klein-4B", **key, image_auth="basic"),
         "ImageClient(basic, user)": ImageClient(
-            **key, image_auth="basic", basic_auth_username=BASIC_USER
+            model="FLUX.2-klein-4B", **key, image_auth="basic", basic_auth_username=BASIC_USER
         ),
         "OCREngine": OCREngine(**key, model=MODEL),
         "AiArtClient": AiArtClient(base_url=url),  # keyless: the env key must not reach it
@@ -483,9 +483,14 @@ def failing_calls(url: str, work: Path) -> dict[str, Callable[[], Any]]:
     key: dict[str, Any] = {"api_key": SECRET, "base_url": url}
     fast: dict[str, Any] = {"max_retries": 0}
     text = TextClient(**key, **fast, text_timeout=SHORT)
-    images = ImageClient(**key, **fast, image_timeout=SHORT)
+    images = ImageClient(model="FLUX.2-klein-4B", **key, **fast, image_timeout=SHORT)
     basic = ImageClient(
-        **key, **fast, image_timeout=SHORT, image_auth="basic", basic_auth_username=BASIC_USER
+        model="FLUX.2-klein-4B",
+        **key,
+        **fast,
+        image_timeout=SHORT,
+        image_auth="basic",
+        basic_auth_username=BASIC_USER,
     )
     ocr = {"model": MODEL, **key, **fast, "timeout": SHORT}
     li = Arli(model=MODEL, **key, **fast, timeout=SHORT, discover_context_window=False)
@@ -594,9 +599,13 @@ def test_a_recorded_cassette_holds_no_key(server: ReferenceServer, docs: Path) -
         text.tokenize(model=MODEL, prompt="Hello")
         text.list_models()
         asyncio.run(text.achat(body))
-        ImageClient(**key).txt2img(prompt="p", width=64, height=64, steps=1)
-        ImageClient(**key, image_auth="basic", basic_auth_username=BASIC_USER).list_samplers()
-        ImageClient(**key, image_auth="basic").list_upscalers()
+        ImageClient(model="FLUX.2-klein-4B", **key).txt2img(
+            prompt="p", width=64, height=64, steps=1
+        )
+        ImageClient(
+            model="FLUX.2-klein-4B", **key, image_auth="basic", basic_auth_username=BASIC_USER
+        ).list_samplers()
+        ImageClient(model="FLUX.2-klein-4B", **key, image_auth="basic").list_upscalers()
         OCREngine(model=MODEL, **key).ocr(PAGE)
         ChatArli(model=MODEL, **key).invoke("Hello")
     recorded = path.read_text()
