@@ -37,6 +37,7 @@ from pydantic import (
 from typing_extensions import Self
 
 from arli._errors import ConstraintViolationError
+from arli._kwargs import check_model_arguments
 from arli.text.client import TextClient
 from arli.text.guided import GuidedConstraint, check_answer, schema_of
 from arli.text.params import SamplingParams
@@ -207,6 +208,9 @@ class Arli(SamplingParams, FunctionCallingLLM):
     _payload: tuple[tuple[Any, ...], dict[str, Any]] | None = PrivateAttr(default=None)
 
     def __init__(self, **data: Any) -> None:
+        # additional_kwargs takes known parameters only (checked below); other server
+        # fields go in extra_body, which the message names.
+        check_model_arguments(type(self), data, extras="extra_body")
         if isinstance(data.get("api_key"), str):  # masked even in ValidationError.errors()
             data["api_key"] = SecretStr(data["api_key"])
         super().__init__(**data)

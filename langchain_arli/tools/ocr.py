@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model
 from typing_extensions import Self
 
 from arli._errors import ArliError
+from arli._kwargs import check_model_arguments
 from arli.ocr.engine import OCREngine, OnPageError
 from arli.ocr.tooling import DEFAULT_MAX_CHARS, OCRToolbox, OCRToolOutput
 
@@ -127,6 +128,11 @@ class ArliOCRTool(BaseTool):
     """Send errors the agent can fix back to it as the tool's answer."""
 
     _toolbox: OCRToolbox = PrivateAttr()
+
+    def __init__(self, **data: Any) -> None:
+        # Before pydantic, which would drop a misspelled name (or wrap our error).
+        check_model_arguments(type(self), data, extras="engine_options.extra_body")
+        super().__init__(**data)
 
     @model_validator(mode="after")
     def _build_toolbox(self) -> Self:
