@@ -24,11 +24,12 @@ import difflib
 import functools
 import inspect
 from collections.abc import Callable, Collection, Iterable, Mapping
-from typing import Any, TypeVar
-
-from pydantic import AliasChoices, AliasPath, BaseModel
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from arli._errors import ArliValidationError
+
+if TYPE_CHECKING:
+    from pydantic import AliasChoices, AliasPath, BaseModel
 
 __all__ = [
     "argument_names",
@@ -101,6 +102,8 @@ def check_arguments(
 
 
 def _alias_names(alias: str | AliasPath | AliasChoices | None) -> list[str]:
+    from pydantic import AliasPath  # noqa: PLC0415 - plain classes need no pydantic
+
     if alias is None:
         return []
     if isinstance(alias, str):
@@ -166,7 +169,7 @@ def argument_names(target: Any) -> frozenset[str]:
         for downstream in passes_to:
             names |= argument_names(downstream)
         return frozenset(names)
-    if isinstance(target, type) and issubclass(target, BaseModel):
+    if isinstance(target, type) and hasattr(target, "__pydantic_fields__"):
         return model_argument_names(target)
     return frozenset(_signature_names(target))
 
