@@ -12,6 +12,9 @@ in the shape per-call parameters use (:func:`arli.text.payload.split_call_kwargs
 - pydantic classes (the LangChain and LlamaIndex skins) call :func:`check_model_arguments`
   at the top of their ``__init__``: a validator would see the error wrapped into a
   ``pydantic.ValidationError``. Field names and their aliases are accepted alike.
+- what the validators of those classes raise (an unknown name inside ``client_options``,
+  ``engine_options`` or ``additional_kwargs``, a value out of range) comes out of
+  :func:`raise_arli_errors` as the arli error itself, not wrapped by pydantic.
 - plain classes (and dataclasses) are decorated with :func:`checks_arguments`, which keeps
   their signature (for type checkers and ``inspect``) and checks names before ``__init__``
   runs; a class whose ``**kwargs`` go on to another class or function names it in
@@ -20,13 +23,14 @@ in the shape per-call parameters use (:func:`arli.text.payload.split_call_kwargs
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import functools
 import inspect
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from arli._errors import ArliValidationError
+from arli._errors import ArliError, ArliValidationError
 
 if TYPE_CHECKING:
     from pydantic import AliasChoices, AliasPath, BaseModel
@@ -37,6 +41,7 @@ __all__ = [
     "check_model_arguments",
     "checks_arguments",
     "model_argument_names",
+    "raise_arli_errors",
     "unknown_argument",
 ]
 
@@ -143,6 +148,34 @@ def check_model_arguments(
         known = model_argument_names(model)
         if not known.issuperset(data):
             check_arguments(label or model.__name__, data, known, extras=extras)
+
+
+@contextlib.contextmanager
+def raise_arli_errors() -> Iterator[None]:
+    """Re-raise the arli error a pydantic validator raised, instead of its wrapper.
+
+    pydantic turns a ``ValueError`` raised in a validator (our errors are ValueErrors)
+    into a ``ValidationError``; when that holds exactly one error and it is ours, ours is
+    raised (same message, same ``field``). Several errors stay a ``ValidationError``.
+
+    Example:
+        .. code-block:: python
+
+            def __init__(self, **data: Any) -> None:
+                check_model_arguments(type(self), data, extras="extra_body")
+                with raise_arli_errors():
+                    super().__init__(**data)
+    """
+    from pydantic import ValidationError  # noqa: PLC0415 - plain classes need no pydantic
+
+    try:
+        yield
+    except ValidationError as exc:
+        errors = exc.errors()
+        cause = (errors[0].get("ctx") or {}).get("error") if len(errors) == 1 else None
+        if isinstance(cause, ArliError):
+            raise cause from None
+        raise
 
 
 def _signature_names(target: Any) -> set[str]:

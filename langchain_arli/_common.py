@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model
 from typing_extensions import Self
 
 from arli import TextClient
-from arli._kwargs import check_model_arguments
+from arli._kwargs import check_model_arguments, raise_arli_errors
 from arli.text.params import SAMPLER_NAMES, SamplingParams
 from arli.text.parse import ModelInfo
 from arli.text.payload import check_allowed, instance_params
@@ -68,7 +68,8 @@ class ArliTextModel(SamplingParams, BaseModel):
         # Before pydantic sees the data: a misspelled name (min_P) would be dropped silently,
         # and an error raised in a validator would reach the user as a ValidationError.
         check_model_arguments(type(self), data, extras="extra_body")
-        super().__init__(**data)
+        with raise_arli_errors():
+            super().__init__(**data)
 
     def __setattr__(self, name: str, value: Any) -> None:
         super().__setattr__(name, value)

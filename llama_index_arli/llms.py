@@ -37,7 +37,7 @@ from pydantic import (
 from typing_extensions import Self
 
 from arli._errors import ConstraintViolationError
-from arli._kwargs import check_model_arguments
+from arli._kwargs import check_model_arguments, raise_arli_errors
 from arli.text.client import TextClient
 from arli.text.guided import GuidedConstraint, check_answer, schema_of
 from arli.text.params import SamplingParams
@@ -213,7 +213,8 @@ class Arli(SamplingParams, FunctionCallingLLM):
         check_model_arguments(type(self), data, extras="extra_body")
         if isinstance(data.get("api_key"), str):  # masked even in ValidationError.errors()
             data["api_key"] = SecretStr(data["api_key"])
-        super().__init__(**data)
+        with raise_arli_errors():
+            super().__init__(**data)
         # Outside the validators, so a missing key raises ArliConfigError itself (naming the
         # environment variables) rather than a pydantic ValidationError wrapping it.
         self._build_client()

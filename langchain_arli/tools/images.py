@@ -44,7 +44,7 @@ from pydantic import (
 from typing_extensions import Self
 
 from arli._errors import ArliError
-from arli._kwargs import check_model_arguments
+from arli._kwargs import check_model_arguments, raise_arli_errors
 from arli.images.aiart import AIART_MAX_SEED, AiArtClient, VideoResult
 from arli.images.backends import (
     BackendName,
@@ -310,7 +310,8 @@ class _ArliImageToolBase(BaseTool):
     def __init__(self, **data: Any) -> None:
         # Before pydantic, which would drop a misspelled name (or wrap our error).
         check_model_arguments(type(self), data, extras=self._extras)
-        super().__init__(**data)
+        with raise_arli_errors():
+            super().__init__(**data)
 
     def _toolbox_options(self) -> dict[str, Any]:
         return {}
@@ -893,7 +894,8 @@ class ArliImageToolkit(BaseToolkit):
 
     def __init__(self, **data: Any) -> None:
         check_model_arguments(type(self), data, extras="generation_params")
-        super().__init__(**data)
+        with raise_arli_errors():
+            super().__init__(**data)
 
     @model_validator(mode="after")
     def _build_client(self) -> Self:

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model
 from typing_extensions import Self
 
 from arli._errors import ArliError
-from arli._kwargs import check_model_arguments
+from arli._kwargs import check_model_arguments, raise_arli_errors
 from arli.ocr.engine import OCREngine, OnPageError
 from arli.ocr.tooling import DEFAULT_MAX_CHARS, OCRToolbox, OCRToolOutput
 
@@ -132,7 +132,8 @@ class ArliOCRTool(BaseTool):
     def __init__(self, **data: Any) -> None:
         # Before pydantic, which would drop a misspelled name (or wrap our error).
         check_model_arguments(type(self), data, extras="engine_options.extra_body")
-        super().__init__(**data)
+        with raise_arli_errors():
+            super().__init__(**data)
 
     @model_validator(mode="after")
     def _build_toolbox(self) -> Self:

@@ -346,6 +346,44 @@ def test_the_suggested_name_is_accepted(name: str, tmp_path: Path, no_requests: 
             pass
 
 
+NESTED: list[tuple[str, dict[str, Any], str]] = [
+    # (class, arguments with a typo inside an options mapping, the suggestion)
+    (
+        "langchain_arli.tools.images.ArliImageGenerationTool",
+        {"client_options": {"max_retrys": 1}},
+        "max_retries",
+    ),
+    (
+        "langchain_arli.tools.images.ArliImageToolkit",
+        {"client_options": {"max_retrys": 1}},
+        "max_retries",
+    ),
+    ("langchain_arli.tools.ocr.ArliOCRTool", {"engine_options": {"dpii": 1}}, "dpi"),
+    ("llama_index_arli.llms.Arli", {"model": "m", "additional_kwargs": {"min_P": 1}}, "min_p"),
+]
+
+
+@pytest.mark.parametrize(("name", "kwargs", "meant"), NESTED)
+def test_unknown_name_inside_an_options_mapping_is_the_arli_error(
+    name: str, kwargs: dict[str, Any], meant: str, no_requests: list[str]
+) -> None:
+    """Raised by a validator, it reaches the user as ours, not wrapped by pydantic."""
+    with pytest.raises(ArliValidationError) as info:
+        PUBLIC[name](api_key="k", **kwargs)
+    assert f"Did you mean {meant!r}?" in str(info.value)
+    assert type(info.value) is ArliValidationError
+
+
+def test_several_validator_errors_stay_a_validation_error() -> None:
+    from pydantic import ValidationError
+
+    from langchain_arli import ChatArli
+
+    with pytest.raises(ValidationError) as info:
+        ChatArli(model="m", api_key="k", temperature=-1, top_p=7)
+    assert len(info.value.errors()) == 2  # both are reported, none is lost
+
+
 def test_decorated_classes_keep_their_signature() -> None:
     from arli import OCREngine, RetryPolicy, TextClient
 
