@@ -5,7 +5,7 @@ the other supported systems); catch a narrower class to act on a specific cause:
 
     ArliError
     ├── ArliConfigError            a setting is missing or wrong (no key, bad URL); nothing sent
-    ├── ArliValidationError        a request value is out of range or mistyped; nothing sent
+    ├── ArliValidationError        a value out of range or mistyped, a name unknown; nothing sent
     ├── ArliConnectionError        the server could not be reached, or the connection broke
     │   └── ArliTimeoutError       connect, read, write or pool timeout
     │       └── GenerationTimeoutError  a polled job (AiArt video) not ready in time
@@ -84,7 +84,7 @@ class ArliConfigError(ArliError, ValueError):
 
 
 class ArliValidationError(ArliError, ValueError):
-    """A request value is invalid; raised before any request is sent.
+    """A request value is invalid, or an argument unknown; raised before any request is sent.
 
     Attributes:
         field: the name of the offending field, as the user wrote it.

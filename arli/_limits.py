@@ -15,6 +15,8 @@ from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
 
+from arli._kwargs import checks_arguments
+
 __all__ = ["Limiter", "get_limiter"]
 
 
@@ -60,6 +62,7 @@ def _resolve(fut: asyncio.Future[None]) -> None:
         fut.set_result(None)
 
 
+@checks_arguments()
 class Limiter:
     """A fair (FIFO) counting semaphore usable from threads and from any event loop.
 

@@ -22,16 +22,18 @@ import base64
 import hashlib
 import os
 from collections.abc import Mapping
-from typing import Literal
+from typing import Any, Literal
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from arli._errors import ArliConfigError
+from arli._errors import ArliConfigError, ArliValidationError
+from arli._kwargs import check_arguments, check_model_arguments, model_argument_names
 from arli._providers import get_provider
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "SETTINGS_ARGUMENTS",
     "Api",
     "ArliSettings",
     "TimeoutKind",
@@ -143,6 +145,11 @@ class ArliSettings(BaseModel):
     image_max_concurrency: int | None = Field(default=6, ge=1)
     default_headers: dict[str, str] = Field(default_factory=dict)
 
+    def __init__(self, **data: Any) -> None:
+        # extra="forbid" would refuse a typo too, but as a ValidationError with no hint.
+        check_model_arguments(type(self), data)
+        super().__init__(**data)
+
     @classmethod
     def resolve(
         cls,
@@ -177,6 +184,7 @@ class ArliSettings(BaseModel):
         Raises:
             ArliConfigError: for an invalid URL or option.
         """
+        check_arguments("ArliSettings.resolve", options, model_argument_names(cls))
         environ: Mapping[str, str] = os.environ if env is None else env
         try:
             preset = get_provider(provider)
@@ -223,7 +231,7 @@ class ArliSettings(BaseModel):
                 **options,
             )
         except ValueError as exc:
-            if isinstance(exc, ArliConfigError):
+            if isinstance(exc, (ArliConfigError, ArliValidationError)):
                 raise
             raise ArliConfigError(f"invalid Arli settings: {exc}") from None
 
@@ -284,3 +292,7 @@ class ArliSettings(BaseModel):
         if key is None:
             return "-"
         return hashlib.sha256(key.get_secret_value().encode()).hexdigest()[:16]
+
+
+#: What a client's ``**options`` are passed to (for :func:`arli._kwargs.checks_arguments`).
+SETTINGS_ARGUMENTS: tuple[Any, ...] = (ArliSettings.resolve, ArliSettings)

@@ -42,6 +42,7 @@ from arli._errors import (
     IncompleteResponseError,
     status_error_from_response,
 )
+from arli._kwargs import checks_arguments
 from arli._limits import Limiter, get_limiter
 from arli._settings import Api, ArliSettings, TimeoutKind
 from arli._sse import JSONEventStream, SSEDecoder
@@ -66,6 +67,7 @@ CREDENTIAL_HEADERS = ("authorization", "proxy-authorization", "api-key", "x-api-
 _DEFAULT_MAX_RESPONSE_BYTES: dict[Api, int] = {"text": 64 * 2**20, "image": 512 * 2**20}
 
 
+@checks_arguments()
 @dataclass(frozen=True)
 class RetryPolicy:
     """When and how long to wait before re-sending a request.
@@ -287,6 +289,7 @@ class _Attempt:
     started: float = field(default_factory=time.monotonic)
 
 
+@checks_arguments()
 class Transport:
     """Sends requests for one API of one configuration (see the module docstring).
 

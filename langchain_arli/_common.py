@@ -11,6 +11,7 @@ from langchain_core.utils import from_env, secret_from_env
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
 from arli import TextClient
+from arli._kwargs import check_model_arguments, raise_arli_errors
 from arli.text.params import SAMPLER_NAMES, SamplingParams
 from arli.text.parse import ModelInfo
 from arli.text.payload import check_allowed, instance_params
@@ -61,6 +62,13 @@ class ArliTextModel(SamplingParams, BaseModel):
     _secret_env: ClassVar[str] = "ARLIAI_API_KEY"  # noqa: S105 - a variable name, not a key
     _client: TextClient = PrivateAttr()
     _params: dict[str, Any] | None = PrivateAttr(default=None)
+
+    def __init__(self, **data: Any) -> None:
+        # Before pydantic sees the data: a misspelled name (min_P) would be dropped silently,
+        # and an error raised in a validator would reach the user as a ValidationError.
+        check_model_arguments(type(self), data, extras="extra_body")
+        with raise_arli_errors():
+            super().__init__(**data)
 
     def __setattr__(self, name: str, value: Any) -> None:
         super().__setattr__(name, value)

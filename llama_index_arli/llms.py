@@ -36,6 +36,7 @@ from pydantic import (
 )
 
 from arli._errors import ConstraintViolationError
+from arli._kwargs import check_model_arguments, raise_arli_errors
 from arli.text.client import TextClient
 from arli.text.guided import GuidedConstraint, check_answer, schema_of
 from arli.text.params import SamplingParams
@@ -206,9 +207,13 @@ class Arli(SamplingParams, FunctionCallingLLM):
     _payload: tuple[tuple[Any, ...], dict[str, Any]] | None = PrivateAttr(default=None)
 
     def __init__(self, **data: Any) -> None:
+        # additional_kwargs takes known parameters only (checked below); other server
+        # fields go in extra_body, which the message names.
+        check_model_arguments(type(self), data, extras="extra_body")
         if isinstance(data.get("api_key"), str):  # masked even in ValidationError.errors()
             data["api_key"] = SecretStr(data["api_key"])
-        super().__init__(**data)
+        with raise_arli_errors():
+            super().__init__(**data)
         # Outside the validators, so a missing key raises ArliConfigError itself (naming the
         # environment variables) rather than a pydantic ValidationError wrapping it.
         self._build_client()

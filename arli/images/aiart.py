@@ -45,7 +45,8 @@ from arli._errors import (
     ArliValidationError,
     GenerationTimeoutError,
 )
-from arli._settings import ArliSettings
+from arli._kwargs import checks_arguments
+from arli._settings import SETTINGS_ARGUMENTS, ArliSettings
 from arli._transport import HTTPResult, Multipart, PooledClient, Transport, get_transport
 from arli.images._pixels import DEFAULT_MAX_PIXELS, image_size
 from arli.images.models import (
@@ -476,6 +477,7 @@ class _Call:
         return out
 
 
+@checks_arguments(passes_to=SETTINGS_ARGUMENTS)
 class AiArtClient(PooledClient):
     """A client for AiArt's keyless image API: generate, img2img and img2video (sync + async).
 

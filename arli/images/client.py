@@ -27,8 +27,9 @@ import httpx
 from pydantic import SecretStr
 
 from arli._errors import ArliConfigError, ArliError, ArliResponseError, ArliValidationError
+from arli._kwargs import checks_arguments
 from arli._providers import get_provider
-from arli._settings import ArliSettings
+from arli._settings import SETTINGS_ARGUMENTS, ArliSettings
 from arli._transport import PooledClient, Transport, get_transport
 from arli.images._inputs import aload_input, init_size, load_input, prepare_mask
 from arli.images._pixels import DEFAULT_MAX_PIXELS
@@ -60,6 +61,7 @@ UpscaleEndpoint = Literal["auto", "upscale-img", "extra-single-image"]
 """Which upscale route to use; ``auto`` picks ``upscale`` unless an extras-only field is set."""
 
 
+@checks_arguments()
 @dataclass(frozen=True)
 class ImageRoutes:
     """Paths of the image API relative to its base URL.
@@ -155,6 +157,7 @@ class _CallOptions:
         return out
 
 
+@checks_arguments(passes_to=SETTINGS_ARGUMENTS)
 class ImageClient(PooledClient):
     """A client for the Arli image API (SDNext behind Arli's gateway).
 

@@ -25,6 +25,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from arli._kwargs import checks_arguments
+
 __all__ = ["CACHE_VERSION", "DirectoryCache", "OCRCache", "cache_key"]
 
 logger = logging.getLogger("arli.ocr")
@@ -72,6 +74,7 @@ def cache_key(image: bytes, body: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+@checks_arguments()
 class DirectoryCache:
     """Page transcriptions as JSON files under a directory (``<dir>/ab/abcdef….json``).
 

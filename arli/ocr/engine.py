@@ -80,9 +80,10 @@ from arli._errors import (
     OCRSourceError,
     PermissionDeniedError,
 )
+from arli._kwargs import checks_arguments
 from arli._limits import Limiter, get_limiter
 from arli._providers import get_provider
-from arli._settings import ArliSettings
+from arli._settings import SETTINGS_ARGUMENTS, ArliSettings
 from arli._transport import PooledClient, RetryPolicy, Transport
 from arli.media import afetch_url
 from arli.ocr._sync import shared_loop
@@ -583,6 +584,7 @@ class _SourceFailed:
 # -- the engine ------------------------------------------------------------------------------
 
 
+@checks_arguments(passes_to=SETTINGS_ARGUMENTS, extras="extra_body")
 class OCREngine(PooledClient):
     """Transcribe images and PDFs page by page with a vision model (see the module docstring).
 

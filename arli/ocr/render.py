@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from arli._errors import ArliValidationError, OCRDependencyError, OCRSourceError
+from arli._kwargs import checks_arguments
 from arli.media import ImageData, is_http_url, sniff_mime
 
 if TYPE_CHECKING:
@@ -125,6 +126,7 @@ def _pdfium() -> Any:
 # -- options -------------------------------------------------------------------------------
 
 
+@checks_arguments()
 @dataclass(frozen=True)
 class RenderOptions:
     """How pages become images for the model.
@@ -180,6 +182,7 @@ class RenderOptions:
 # -- sources -------------------------------------------------------------------------------
 
 
+@checks_arguments()
 @dataclass(frozen=True)
 class OCRSource:
     """One document to transcribe.

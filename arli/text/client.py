@@ -15,8 +15,9 @@ import httpx
 from pydantic import SecretStr
 
 from arli._errors import ArliConfigError, IncompleteResponseError, NotFoundError
+from arli._kwargs import checks_arguments
 from arli._providers import Provider, get_provider
-from arli._settings import ArliSettings
+from arli._settings import SETTINGS_ARGUMENTS, ArliSettings
 from arli._transport import PooledClient, Transport, get_transport
 from arli.text.parse import (
     ChatChunk,
@@ -38,6 +39,7 @@ from arli.text.parse import (
 __all__ = ["TextClient", "TextRoutes"]
 
 
+@checks_arguments()
 class TextRoutes:
     """Paths of the text API relative to its base URL.
 
@@ -68,6 +70,7 @@ def _stream_body(body: Mapping[str, Any], include_usage: bool) -> dict[str, Any]
     return out
 
 
+@checks_arguments(passes_to=SETTINGS_ARGUMENTS)
 class TextClient(PooledClient):
     """A client for the Arli text API (OpenAI-compatible, served by vLLM/Aphrodite).
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from arli._errors import ArliResponseError
+from arli._kwargs import checks_arguments
 
 __all__ = [
     "ChatChoice",
@@ -520,6 +521,7 @@ class _ChoiceState:
     logprob_content: list[Any] = field(default_factory=list)
 
 
+@checks_arguments()
 class ChatStreamAccumulator:
     """Merges streamed chat chunks into the complete :class:`ChatCompletion`.
 
@@ -625,6 +627,7 @@ class ChatStreamAccumulator:
         )
 
 
+@checks_arguments()
 class CompletionStreamAccumulator:
     """Merges streamed completion chunks into the complete :class:`Completion`."""
 

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from langchain_core.document_loaders import BaseBlobParser, BaseLoader, Blob
 from langchain_core.documents import Document
 
+from arli._kwargs import checks_arguments
 from arli.ocr.engine import OCREngine, OCRReport, PageResult, page_metadata
 from arli.ocr.render import OCRSource
 
@@ -112,6 +113,7 @@ class _Documents:
             yield self.single(group)
 
 
+@checks_arguments(passes_to=(OCREngine,), extras="extra_body")
 class ArliOCRLoader(BaseLoader):
     r"""Load images and PDFs as Documents by transcribing each page with a vision model.
 
@@ -240,6 +242,7 @@ def _blob_source(blob: Blob) -> OCRSource:
     return OCRSource(name=name, data=blob.as_bytes())
 
 
+@checks_arguments(passes_to=(OCREngine,), extras="extra_body")
 class ArliOCRParser(BaseBlobParser):
     """Parse image and PDF blobs into Documents with a vision model (for ``GenericLoader``).
 

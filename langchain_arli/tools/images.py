@@ -43,6 +43,7 @@ from pydantic import (
 )
 
 from arli._errors import ArliError
+from arli._kwargs import check_model_arguments, raise_arli_errors
 from arli.images.aiart import AIART_MAX_SEED, AiArtClient, VideoResult
 from arli.images.backends import (
     BackendName,
@@ -264,6 +265,8 @@ class _ArliImageToolBase(BaseTool):
     _operation: ClassVar[str] = ""
     #: The description used with the AiArt backend (when the default one is kept).
     _aiart_description: ClassVar[str] = ""
+    #: The field that carries other request fields, named when an argument is unknown.
+    _extras: ClassVar[str | None] = "params"
 
     api_key: SecretStr | None = Field(
         default_factory=secret_from_env(_KEY_ENV, default=None), repr=False, exclude=True
@@ -302,6 +305,12 @@ class _ArliImageToolBase(BaseTool):
     """Send argument errors back to the agent, naming the field and the allowed range."""
 
     _toolbox: ImageToolbox = PrivateAttr()
+
+    def __init__(self, **data: Any) -> None:
+        # Before pydantic, which would drop a misspelled name (or wrap our error).
+        check_model_arguments(type(self), data, extras=self._extras)
+        with raise_arli_errors():
+            super().__init__(**data)
 
     def _toolbox_options(self) -> dict[str, Any]:
         return {}
@@ -741,6 +750,7 @@ class _ArliListTool(_ArliImageToolBase):
     """A listing tool: no arguments, a one-line text answer."""
 
     _capability: ClassVar[str] = "listings"
+    _extras: ClassVar[str | None] = None  # a listing sends no request fields
 
     args_schema: type[BaseModel] = _NoArgs
     response_format: Literal["content", "content_and_artifact"] = "content"
@@ -880,6 +890,11 @@ class ArliImageToolkit(BaseToolkit):
     """``poll_timeout`` of the image-to-video tool."""
 
     _client: ImageClient | AiArtClient = PrivateAttr()
+
+    def __init__(self, **data: Any) -> None:
+        check_model_arguments(type(self), data, extras="generation_params")
+        with raise_arli_errors():
+            super().__init__(**data)
 
     @model_validator(mode="after")
     def _build_client(self) -> Self:

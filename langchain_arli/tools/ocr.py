@@ -21,6 +21,7 @@ from langchain_core.utils import secret_from_env
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
 from arli._errors import ArliError
+from arli._kwargs import check_model_arguments, raise_arli_errors
 from arli.ocr.engine import OCREngine, OnPageError
 from arli.ocr.tooling import DEFAULT_MAX_CHARS, OCRToolbox, OCRToolOutput
 
@@ -126,6 +127,12 @@ class ArliOCRTool(BaseTool):
     """Send errors the agent can fix back to it as the tool's answer."""
 
     _toolbox: OCRToolbox = PrivateAttr()
+
+    def __init__(self, **data: Any) -> None:
+        # Before pydantic, which would drop a misspelled name (or wrap our error).
+        check_model_arguments(type(self), data, extras="engine_options.extra_body")
+        with raise_arli_errors():
+            super().__init__(**data)
 
     @model_validator(mode="after")
     def _build_toolbox(self) -> Self:

@@ -17,6 +17,7 @@ from typing import Any
 from llama_index.core.readers.base import BaseReader
 from llama_index.core.schema import Document
 
+from arli._kwargs import checks_arguments
 from arli.ocr.engine import OCREngine, OCRReport, PageResult, page_metadata
 from arli.ocr.render import OCRSource
 
@@ -54,6 +55,7 @@ OCR_SUFFIXES: tuple[str, ...] = (
 )
 
 
+@checks_arguments(passes_to=(OCREngine,), extras="extra_body")
 class ArliOCRReader(BaseReader):
     """Read images and PDFs by transcribing each page with an Arli AI vision model.
 

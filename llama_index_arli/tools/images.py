@@ -31,6 +31,7 @@ from llama_index.core.tools.types import ToolMetadata
 from pydantic import SecretStr
 
 from arli._errors import ArliError
+from arli._kwargs import checks_arguments
 from arli.images.aiart import AiArtClient, VideoResult
 from arli.images.backends import BackendName, make_image_backend, schema_for_backend
 from arli.images.client import ImageClient
@@ -72,6 +73,7 @@ _AIART_FUNCTIONS: list[SPEC_FUNCTION_TYPE] = [
 ]
 
 
+@checks_arguments(passes_to=(ImageClient, AiArtClient), extras="generation_params")
 class ArliImageToolSpec(BaseToolSpec):
     """Image tools for LlamaIndex agents (sync and async functions) over any image backend.
 

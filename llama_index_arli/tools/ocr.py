@@ -19,12 +19,14 @@ from typing import Any
 from llama_index.core.tools.tool_spec.base import SPEC_FUNCTION_TYPE, BaseToolSpec
 
 from arli._errors import ArliError
+from arli._kwargs import checks_arguments
 from arli.ocr.engine import OCREngine, OnPageError
 from arli.ocr.tooling import DEFAULT_MAX_CHARS, OCRToolbox, OCRToolOutput, with_message
 
 __all__ = ["ArliOCRToolSpec"]
 
 
+@checks_arguments(passes_to=(OCREngine,), extras="extra_body")
 class ArliOCRToolSpec(BaseToolSpec):
     """Arli AI OCR for LlamaIndex agents: ``read_document`` and its async twin.
 

@@ -369,11 +369,12 @@ async def test_langchain_video_tool_async(tmp_path: Path, clock: FakeClock) -> N
 
 
 def test_tools_refuse_backends_without_the_capability(tmp_path: Path) -> None:
-    with pytest.raises(ValidationError, match="upscaling is not available with the 'aiart'"):
+    # our error, raised in a validator, reaches the user as itself (raise_arli_errors)
+    with pytest.raises(ArliConfigError, match="upscaling is not available with the 'aiart'"):
         ArliImageUpscaleTool(backend="aiart", output_dir=tmp_path)
-    with pytest.raises(ValidationError, match="listings is not available with the 'aiart'"):
+    with pytest.raises(ArliConfigError, match="listings is not available with the 'aiart'"):
         ArliListImageModelsTool(backend="aiart")
-    with pytest.raises(ValidationError, match="image-to-video needs the AiArt backend"):
+    with pytest.raises(ArliConfigError, match="image-to-video needs the AiArt backend"):
         ArliImageToVideoTool(backend="arli-proxy", output_dir=tmp_path)
     with pytest.raises(ValidationError, match="Input should be 'arli', 'arli-proxy' or 'aiart'"):
         ArliImageGenerationTool(backend="midjourney")  # type: ignore[arg-type]

@@ -1,0 +1,240 @@
+"""Refuse constructor arguments we do not know, naming the closest known one.
+
+A misspelled argument (``ChatArli(min_P=0.05)``) would otherwise be dropped silently by a
+pydantic model (or fail with a bare ``TypeError`` in a plain class) and the request would
+go out without it. Every public class checks the names it is given against the names it
+takes, before anything is built or sent, and raises :class:`~arli.ArliValidationError`
+in the shape per-call parameters use (:func:`arli.text.payload.split_call_kwargs`)::
+
+    ChatArli: unknown parameter 'min_P'. Did you mean 'min_p'? Other server fields can be
+    sent with extra_body={'min_P': ...}
+
+- pydantic classes (the LangChain and LlamaIndex skins) call :func:`check_model_arguments`
+  at the top of their ``__init__``: a validator would see the error wrapped into a
+  ``pydantic.ValidationError``. Field names and their aliases are accepted alike.
+- what the validators of those classes raise (an unknown name inside ``client_options``,
+  ``engine_options`` or ``additional_kwargs``, a value out of range) comes out of
+  :func:`raise_arli_errors` as the arli error itself, not wrapped by pydantic.
+- plain classes (and dataclasses) are decorated with :func:`checks_arguments`, which keeps
+  their signature (for type checkers and ``inspect``) and checks names before ``__init__``
+  runs; a class whose ``**kwargs`` go on to another class or function names it in
+  ``passes_to``, so a typo is caught where the user wrote it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import functools
+import inspect
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from arli._errors import ArliError, ArliValidationError
+
+if TYPE_CHECKING:
+    from pydantic import AliasChoices, AliasPath, BaseModel
+
+__all__ = [
+    "argument_names",
+    "check_arguments",
+    "check_model_arguments",
+    "checks_arguments",
+    "model_argument_names",
+    "raise_arli_errors",
+    "unknown_argument",
+]
+
+_C = TypeVar("_C", bound=type)
+
+#: Classes decorated with :func:`checks_arguments`: their own ``__init__`` and ``passes_to``.
+_DECLARED: dict[type, tuple[Callable[..., Any], tuple[Any, ...]]] = {}
+
+
+def _closest(name: str, known: Collection[str]) -> str | None:
+    folded = {k.casefold(): k for k in sorted(known)}
+    if name.casefold() in folded:  # min_P -> min_p, API_KEY -> api_key
+        return folded[name.casefold()]
+    close = difflib.get_close_matches(name, sorted(known), n=1)
+    return close[0] if close else None
+
+
+def _extras_example(extras: str, name: str) -> str:
+    """``extra_body={'x': ...}``; a dotted path nests: ``a.b`` → ``a={'b': {'x': ...}}``."""
+    first, *inner = extras.split(".")
+    value = f"{{{name!r}: ...}}"
+    for key in reversed(inner):
+        value = f"{{{key!r}: {value}}}"
+    return f"{first}={value}"
+
+
+def unknown_argument(
+    label: str, name: str, known: Collection[str], *, extras: str | None = None
+) -> ArliValidationError:
+    """The error for an argument ``label`` does not take.
+
+    Args:
+        label: the class (or function) name shown first in the message.
+        name: the unknown argument, as the user wrote it.
+        known: every name ``label`` takes (the suggestion is picked among them).
+        extras: the argument that carries other server fields (``"extra_body"``; a dotted
+            path such as ``"engine_options.extra_body"`` for a nested one), or ``None``
+            when there is none.
+
+    Returns:
+        An :class:`~arli.ArliValidationError` whose ``field`` is ``name`` and whose
+        ``allowed`` is the suggested name (``None`` without a suggestion).
+    """
+    close = _closest(name, known)
+    hint = f" Did you mean {close!r}?" if close else ""
+    msg = f"{label}: unknown parameter {name!r}.{hint}"
+    if extras:
+        msg += f" Other server fields can be sent with {_extras_example(extras, name)}"
+    return ArliValidationError(msg, field=name, allowed=close)
+
+
+def check_arguments(
+    label: str, given: Iterable[str], known: Collection[str], *, extras: str | None = None
+) -> None:
+    """Raise for the first name in ``given`` that is not in ``known``.
+
+    Raises:
+        ArliValidationError: see :func:`unknown_argument`.
+    """
+    for name in given:
+        if name not in known:
+            raise unknown_argument(label, name, known, extras=extras)
+
+
+def _alias_names(alias: str | AliasPath | AliasChoices | None) -> list[str]:
+    from pydantic import AliasPath  # noqa: PLC0415 - plain classes need no pydantic
+
+    if alias is None:
+        return []
+    if isinstance(alias, str):
+        return [alias]
+    if isinstance(alias, AliasPath):
+        first = alias.path[0] if alias.path else None
+        return [first] if isinstance(first, str) else []
+    return [n for choice in alias.choices for n in _alias_names(choice)]
+
+
+@functools.cache
+def model_argument_names(model: type[BaseModel]) -> frozenset[str]:
+    """Every keyword a pydantic model takes: its field names and their aliases."""
+    names: set[str] = set()
+    for field_name, info in model.model_fields.items():
+        names.add(field_name)
+        names.update(_alias_names(info.alias))
+        names.update(_alias_names(info.validation_alias))
+    return frozenset(names)
+
+
+def check_model_arguments(
+    model: type[BaseModel],
+    data: Mapping[str, Any],
+    *,
+    extras: str | None = None,
+    label: str | None = None,
+) -> None:
+    """Refuse keys of ``data`` that are neither a field of ``model`` nor an alias of one.
+
+    Call it at the top of a pydantic class's ``__init__``, before ``super().__init__``.
+
+    Raises:
+        ArliValidationError: see :func:`unknown_argument`.
+    """
+    if data:
+        known = model_argument_names(model)
+        if not known.issuperset(data):
+            check_arguments(label or model.__name__, data, known, extras=extras)
+
+
+@contextlib.contextmanager
+def raise_arli_errors() -> Iterator[None]:
+    """Re-raise the arli error a pydantic validator raised, instead of its wrapper.
+
+    pydantic turns a ``ValueError`` raised in a validator (our errors are ValueErrors)
+    into a ``ValidationError``; when that holds exactly one error and it is ours, ours is
+    raised (same message, same ``field``). Several errors stay a ``ValidationError``.
+
+    Example:
+        .. code-block:: python
+
+            def __init__(self, **data: Any) -> None:
+                check_model_arguments(type(self), data, extras="extra_body")
+                with raise_arli_errors():
+                    super().__init__(**data)
+    """
+    from pydantic import ValidationError  # noqa: PLC0415 - plain classes need no pydantic
+
+    try:
+        yield
+    except ValidationError as exc:
+        errors = exc.errors()
+        cause = (errors[0].get("ctx") or {}).get("error") if len(errors) == 1 else None
+        if isinstance(cause, ArliError):
+            raise cause from None
+        raise
+
+
+def _signature_names(target: Any) -> set[str]:
+    try:
+        signature = inspect.signature(target)
+    except (TypeError, ValueError):  # builtins without a signature take nothing we know
+        return set()
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return {p.name for p in signature.parameters.values() if p.kind in kinds} - {"self"}
+
+
+@functools.cache
+def argument_names(target: Any) -> frozenset[str]:
+    """Every keyword ``target`` (a class or a function) takes.
+
+    For a class decorated with :func:`checks_arguments`, its ``__init__`` parameters and
+    the names of what its ``**kwargs`` are passed to; for a pydantic model, its fields and
+    aliases; otherwise the parameters of its signature.
+    """
+    declared = _DECLARED.get(target) if isinstance(target, type) else None
+    if declared is not None:
+        init, passes_to = declared
+        names = _signature_names(init)
+        for downstream in passes_to:
+            names |= argument_names(downstream)
+        return frozenset(names)
+    if isinstance(target, type) and hasattr(target, "__pydantic_fields__"):
+        return model_argument_names(target)
+    return frozenset(_signature_names(target))
+
+
+def checks_arguments(
+    *, passes_to: tuple[Any, ...] = (), extras: str | None = None
+) -> Callable[[_C], _C]:
+    """Class decorator: refuse unknown keyword arguments before ``__init__`` runs.
+
+    Apply it above ``@dataclass`` for a dataclass. The signature stays what it is (type
+    checkers still see it); subclasses that do not override ``__init__`` are checked too
+    (the message names the subclass).
+
+    Args:
+        passes_to: classes or functions the ``**kwargs`` of ``__init__`` go on to; their
+            keywords are accepted too.
+        extras: the argument that carries other server fields, named in the message.
+    """
+
+    def decorate(cls: _C) -> _C:
+        init: Callable[..., None] = cls.__init__  # type: ignore[misc]
+        _DECLARED[cls] = (init, passes_to)
+
+        @functools.wraps(init)
+        def __init__(self: Any, *args: Any, **kwargs: Any) -> None:  # noqa: N807
+            if kwargs:
+                known = argument_names(cls)
+                if not known.issuperset(kwargs):
+                    check_arguments(type(self).__name__, kwargs, known, extras=extras)
+            init(self, *args, **kwargs)
+
+        setattr(cls, "__init__", __init__)  # noqa: B010 - mypy refuses assigning a method
+        return cls
+
+    return decorate
