@@ -10,8 +10,10 @@ One core serves them all; a preset only changes defaults and checks:
   URL or base64 (URLs pass through); key ``FEATHERLESS_API_KEY``; ``/v1/models`` takes
   ``available_on_current_plan``.
 * ``"arli-proxy"``: the keyless proxy in front of Arli (generate.kim8.s4s.host/api); text
-  at ``/v1/...``, images at ``/<endpoint>/sdapi/v1/<endpoint>``; 6 in parallel, 300 s for
-  images, 30 s for listings, 502 for upstream errors.
+  at ``/v1/...``, images at ``/<endpoint>/sdapi/v1/<endpoint>``; at most 6 requests in
+  parallel in all (text and images share the one limit its document gives: a 7th gets a
+  429), 300 s for images, 30 s for listings, 502 for upstream errors; no key is ever sent
+  to it.
 * ``"aiart"``: AiArt (aiart-zroo.onrender.com), a keyless image service with its own API
   (``/api/generate``, ``/api/img2img``, ``/api/img2video``), served by
   :class:`arli.images.aiart.AiArtClient`; no text API, no SDNext routes; base URL from
@@ -60,6 +62,13 @@ class Provider:
             take URLs) — ``False`` when it does.
         image_routes: the image route preset (``"arli"``, ``"sdapi"`` or ``"proxy"``).
         image_max_concurrency: image requests in flight at most.
+        text_max_concurrency: text requests in flight at most by default (``None``: no
+            limit unless one is set; Arli's and Featherless's depend on the plan).
+        max_parallel: the most parallel requests the service allows at all (``None``: not
+            documented); a larger limit is refused.
+        shared_limit: text and image requests count against one limit (the proxy's 6).
+        sends_key: keys are sent; ``False`` drops them (a keyless third-party proxy must
+            never see an Arli key, even one found in the environment).
         image_timeout: read timeout of image generation.
         listing_timeout: read timeout of listings.
     """
@@ -77,6 +86,10 @@ class Provider:
     inline_image_urls: bool = True
     image_routes: str = "arli"
     image_max_concurrency: int | None = 6
+    text_max_concurrency: int | None = None
+    max_parallel: int | None = None
+    shared_limit: bool = False
+    sends_key: bool = True
     image_timeout: float = 300.0
     listing_timeout: float = 30.0
 
@@ -108,6 +121,10 @@ PROVIDERS: dict[str, Provider] = {
         base_url_env=("ARLI_PROXY_BASE_URL",),
         require_key=False,
         image_routes="proxy",
+        text_max_concurrency=6,
+        max_parallel=6,
+        shared_limit=True,
+        sends_key=False,
     ),
     "aiart": Provider(
         name="aiart",

@@ -44,6 +44,7 @@ from arli._errors import (
     status_error_from_response,
 )
 from arli._limits import Limiter, get_limiter
+from arli._providers import get_provider
 from arli._settings import Api, ArliSettings, TimeoutKind
 from arli._sse import JSONEventStream, SSEDecoder
 from arli._version import __version__
@@ -1004,6 +1005,23 @@ def _incomplete(method: str, url: str, events: int) -> IncompleteResponseError:
     return IncompleteResponseError(msg)
 
 
+def shared_limiter(
+    settings: ArliSettings, api: Api, *, base_url: str | None = None
+) -> Limiter | None:
+    """The process-wide in-flight limiter of ``(base URL, key, api)`` (``None``: no limit).
+
+    Every client of the same key and base URL shares it, whatever adapter built it; when
+    the provider has one limit for everything (the keyless proxy's 6), text and image
+    requests share one limiter.
+    """
+    limit = settings.max_concurrency_for(api)
+    if limit is None:
+        return None
+    scope = "all" if get_provider(settings.provider).shared_limit else api
+    url = base_url or settings.base_url_for(api)
+    return get_limiter(url, settings.key_fingerprint(api), scope, limit)
+
+
 _transports: weakref.WeakValueDictionary[tuple[Any, ...], Transport] = weakref.WeakValueDictionary()
 _transports_lock = threading.Lock()
 
@@ -1019,18 +1037,19 @@ def get_transport(
     """Return the shared transport for ``(settings, api)``, creating it when needed.
 
     Objects built from equal settings share one connection pool. Injected httpx clients
-    always get a transport of their own.
+    always get a transport of their own. The in-flight limiter is shared more widely: by
+    every transport of the same base URL, key and API (and of both APIs when the provider
+    has one limit for all, as the keyless proxy does).
 
     Raises:
         ArliConfigError: when the API needs a key and none is configured.
     """
     authorization = settings.authorization_for(api)
     url = base_url or settings.base_url_for(api)
-    limit = settings.max_concurrency_for(api)
     fingerprint = settings.key_fingerprint(api)
 
     def build() -> Transport:
-        limiter = get_limiter(url, fingerprint, api, limit) if limit is not None else None
+        limiter = shared_limiter(settings, api, base_url=url)
         return Transport(
             base_url=url,
             api=api,

@@ -15,6 +15,7 @@ import httpx
 from pydantic import SecretStr
 
 from arli._errors import ArliConfigError, IncompleteResponseError, NotFoundError
+from arli._limits import check_limit
 from arli._providers import Provider, get_provider
 from arli._settings import ArliSettings
 from arli._transport import PooledClient, Transport, get_transport
@@ -78,7 +79,17 @@ class TextClient(PooledClient):
         http_client: an httpx client to use (not closed by us).
         http_async_client: an httpx async client to use (not closed by us).
         routes: route paths (for gateways that map them elsewhere).
+        max_concurrent_requests: text requests in flight at most, shared by every client of
+            the same key and base URL in the process (the account's parallel-request limit;
+            a request over it waits for a free slot instead of being refused). ``None``: the
+            provider's documented limit (6 on the keyless proxy, counted with its image
+            requests), else none. Same as the ``text_max_concurrency`` setting.
+        provider: the preset: ``"arli"``, ``"featherless"`` or ``"arli-proxy"`` (keyless).
         **options: any other :class:`~arli.ArliSettings` field (``max_retries``, timeouts...).
+
+    Raises:
+        ArliConfigError: a missing key, a provider without a text API, or a
+            ``max_concurrent_requests`` below 1 or above what the provider allows.
 
     Example:
         .. code-block:: python
@@ -100,11 +111,17 @@ class TextClient(PooledClient):
         http_client: httpx.Client | None = None,
         http_async_client: httpx.AsyncClient | None = None,
         routes: TextRoutes | None = None,
+        max_concurrent_requests: int | None = None,
+        provider: str = "arli",
         **options: Any,
     ):
-        self.settings = settings or ArliSettings.resolve(
-            api_key=api_key, text_base_url=base_url, **options
-        )
+        if settings is None:
+            if max_concurrent_requests is not None:
+                options["text_max_concurrency"] = _checked_limit(max_concurrent_requests, provider)
+            settings = ArliSettings.resolve(
+                api_key=api_key, text_base_url=base_url, provider=provider, **options
+            )
+        self.settings = settings
         self.provider: Provider = get_provider(self.settings.provider)
         if not self.provider.has_text:
             msg = f"{self.provider.label} has no text API"
@@ -377,6 +394,17 @@ class TextClient(PooledClient):
             timeout="listing",
         )
         return parse_models(result.json())
+
+
+def _checked_limit(value: object, provider: str) -> int | None:
+    """``max_concurrent_requests`` checked against what ``provider`` allows."""
+    try:
+        preset = get_provider(provider)
+    except ValueError as exc:
+        raise ArliConfigError(str(exc)) from None
+    return check_limit(
+        value, name="max_concurrent_requests", most=preset.max_parallel, service=preset.label
+    )
 
 
 def _is_missing_route(exc: NotFoundError) -> bool:
