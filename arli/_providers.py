@@ -23,8 +23,21 @@ One core serves them all; a preset only changes defaults and checks:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
-__all__ = ["FEATHERLESS_PARAMS", "PROVIDERS", "Provider", "get_provider"]
+from arli._errors import ArliConfigError
+
+__all__ = [
+    "FEATHERLESS_PARAMS",
+    "PROVIDERS",
+    "Provider",
+    "TextProvider",
+    "check_text_provider",
+    "get_provider",
+]
+
+TextProvider = Literal["arli", "arli-proxy", "featherless"]
+"""The presets with a text API (what the text adapters' ``provider`` field takes)."""
 
 #: The sampling parameters Featherless documents (seed 002 of our sources).
 FEATHERLESS_PARAMS = frozenset(
@@ -150,3 +163,20 @@ def get_provider(name: str) -> Provider:
     except KeyError:
         msg = f"unknown provider {name!r}; known providers: {', '.join(sorted(PROVIDERS))}"
         raise ValueError(msg) from None
+
+
+def check_text_provider(name: str, *, allowed: tuple[str, ...], owner: str) -> Provider:
+    """The preset ``name`` for the text adapter ``owner``, which serves the ``allowed`` ones.
+
+    Raises:
+        ArliConfigError: naming the adapter's providers (and the classes for the others).
+    """
+    if name not in allowed:
+        choices = " or ".join(repr(a) for a in allowed)
+        msg = (
+            f"{owner} takes provider={choices}, not {name!r}; Featherless AI has its own "
+            "classes (ChatFeatherless, FeatherlessLLM, llama_index_arli.Featherless) and "
+            "Arli and its keyless proxy theirs (ChatArli, ArliLLM, llama_index_arli.Arli)"
+        )
+        raise ArliConfigError(msg)
+    return get_provider(name)

@@ -30,6 +30,7 @@ from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import Field, SecretStr
 
 from arli import ArliValidationError
+from arli._providers import TextProvider
 from arli.text.parse import ChatStreamAccumulator
 from arli.text.payload import (
     RequestPlan,
@@ -436,8 +437,11 @@ class ChatFeatherless(ChatArli):
     OpenAI way Featherless serves.
     """
 
-    _provider: ClassVar[str] = "featherless"
+    _providers: ClassVar[tuple[str, ...]] = ("featherless",)
     _secret_env: ClassVar[str] = "FEATHERLESS_API_KEY"  # noqa: S105 - a variable name
+
+    provider: TextProvider = "featherless"
+    """Always ``"featherless"`` (api.featherless.ai)."""
 
     api_key: SecretStr | None = Field(
         default_factory=secret_from_env("FEATHERLESS_API_KEY", default=None)
