@@ -45,7 +45,7 @@ class ArliTextModel(SamplingParams, BaseModel):
     """Read timeout in seconds for generation (default 300)."""
     max_retries: int = Field(default=2, ge=0)
     """Retries of 408/429/5xx and connection errors (never other 4xx)."""
-    max_concurrent_requests: int | None = None
+    max_concurrent_requests: int | None = Field(default=None, strict=True)
     """Requests in flight at most: the account's parallel-request limit. Every model, tool
     and client of the same key and base URL in the process shares it (more wait for a
     free slot instead of getting 429s). ``None``: the provider's documented limit (6 on

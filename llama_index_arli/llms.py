@@ -160,6 +160,7 @@ class Arli(SamplingParams, FunctionCallingLLM):
     )
     max_concurrent_requests: int | None = Field(
         default=None,
+        strict=True,
         description=(
             "Requests in flight at most (the account's parallel-request limit), shared by "
             "every model and client of the same key and base URL in the process; None: the "

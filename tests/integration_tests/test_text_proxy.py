@@ -25,6 +25,7 @@ MODEL = "Mistral-Nemo-12B-Instruct-2407"
 ARLI_KEY = "sk-arli-must-never-reach-the-proxy"
 CHAT, COMPLETIONS = "/api/v1/chat/completions", "/api/v1/completions"
 TOKENIZE, MODELS = "/api/v1/tokenize", "/api/v1/models"
+UNUSED = "http://127.0.0.1:9/api"  # never contacted
 
 
 @pytest.fixture
@@ -32,7 +33,7 @@ def proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[ReferenceServer]:
     """The proxy, with the user's Arli key and base URL in the environment (not for it)."""
     for name in ("ARLIAI_API_KEY", "ARLI_TEXT_KEY"):
         monkeypatch.setenv(name, ARLI_KEY)
-    monkeypatch.setenv("ARLI_BASE_URL", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("ARLI_BASE_URL", UNUSED)  # nothing listens there
     with ReferenceServer(provider="arli-proxy") as srv:
         monkeypatch.setenv("ARLI_PROXY_BASE_URL", f"{srv.url}/api")
         yield srv
@@ -171,7 +172,9 @@ def test_proxy_limit_of_six_counts_text_and_images_together(proxy: ReferenceServ
 def test_more_than_the_proxy_allows_is_refused(make: Any) -> None:
     with pytest.raises(ArliConfigError, match="max_concurrent_requests=7 is more than the"):
         make(provider="arli-proxy", model=MODEL, max_concurrent_requests=7)
-    assert make(provider="arli-proxy", model=MODEL, max_concurrent_requests=3).client.transport
+    # (a URL of its own: limiters are process-wide, this one must not change the others')
+    fewer = make(provider="arli-proxy", base_url=UNUSED, model=MODEL, max_concurrent_requests=3)
+    assert fewer.client.transport.limiter.limit == 3
 
 
 @pytest.mark.parametrize(
