@@ -82,6 +82,8 @@ class Provider:
         shared_limit: text and image requests count against one limit (the proxy's 6).
         sends_key: keys are sent; ``False`` drops them (a keyless third-party proxy must
             never see an Arli key, even one found in the environment).
+        plan_filter: ``GET /v1/models`` takes ``available_on_current_plan`` (0 = every
+            model, 1 = the models of the key's plan).
         image_timeout: read timeout of image generation.
         listing_timeout: read timeout of listings.
     """
@@ -103,6 +105,7 @@ class Provider:
     max_parallel: int | None = None
     shared_limit: bool = False
     sends_key: bool = True
+    plan_filter: bool = False
     image_timeout: float = 300.0
     listing_timeout: float = 30.0
 
@@ -126,6 +129,7 @@ PROVIDERS: dict[str, Provider] = {
         text_params=FEATHERLESS_PARAMS,
         inline_image_urls=False,
         image_max_concurrency=None,
+        plan_filter=True,
     ),
     "arli-proxy": Provider(
         name="arli-proxy",

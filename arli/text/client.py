@@ -14,7 +14,12 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from arli._errors import ArliConfigError, IncompleteResponseError, NotFoundError
+from arli._errors import (
+    ArliConfigError,
+    ArliValidationError,
+    IncompleteResponseError,
+    NotFoundError,
+)
 from arli._limits import check_limit
 from arli._providers import Provider, get_provider
 from arli._settings import ArliSettings
@@ -362,10 +367,23 @@ class TextClient(PooledClient):
         """The parameters the provider accepts (``None``: every Arli parameter)."""
         return self.provider.text_params
 
-    @staticmethod
-    def _models_query(available_on_current_plan: bool | None) -> dict[str, int] | None:
+    def _models_query(self, available_on_current_plan: object) -> dict[str, int] | None:
         if available_on_current_plan is None:
             return None
+        if not self.provider.plan_filter:
+            msg = (
+                "available_on_current_plan is a Featherless AI filter of /v1/models, which "
+                f"{self.provider.label} does not document: leave it None"
+            )
+            raise ArliValidationError(msg, field="available_on_current_plan", allowed="None")
+        if not isinstance(available_on_current_plan, bool):
+            msg = (
+                f"available_on_current_plan={available_on_current_plan!r} must be True (the "
+                "models of your plan), False (every model) or None (not sent)"
+            )
+            raise ArliValidationError(
+                msg, field="available_on_current_plan", allowed="True, False or None"
+            )
         return {"available_on_current_plan": int(available_on_current_plan)}
 
     def list_models(self, *, available_on_current_plan: bool | None = None) -> list[ModelInfo]:
@@ -373,7 +391,12 @@ class TextClient(PooledClient):
 
         Args:
             available_on_current_plan: Featherless: only the models on your plan (True),
-                or all of them (False); not sent when ``None``.
+                or all of them (False), sent as ``?available_on_current_plan=1``/``=0``; not
+                sent when ``None``.
+
+        Raises:
+            ArliValidationError: the filter on a provider that does not document it, or a
+                value that is not a bool.
         """
         result = self._transport.request(
             "GET",
