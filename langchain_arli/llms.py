@@ -62,6 +62,10 @@ class ArliLLM(ArliTextModel, BaseLLM):
 
     ``echo`` and ``suffix`` can be passed per call; usage is in each generation's
     ``generation_info["usage"]`` and in ``llm_output["token_usage"]``.
+
+    ``provider="arli-proxy"`` sends the same requests to the keyless proxy (no key), and
+    ``max_concurrent_requests`` caps the requests in flight per key and base URL, as on
+    :class:`~langchain_arli.ChatArli`.
     """
 
     @property

@@ -102,6 +102,12 @@ class Arli(SamplingParams, FunctionCallingLLM):
             llm = Arli(model="Mistral-Nemo-12B-Instruct-2407", temperature=0.7, min_p=0.05)
             print(llm.complete("The capital of France is").text)
 
+    The keyless proxy, and the account's parallel-request limit:
+        .. code-block:: python
+
+            llm = Arli(provider="arli-proxy", model="Mistral-Nemo-12B-Instruct-2407")  # no key
+            capped = Arli(model="Mistral-Nemo-12B-Instruct-2407", max_concurrent_requests=2)
+
     Structured output (guided decoding, checked on our side):
         .. code-block:: python
 
