@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import weakref
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
 
 from arli._errors import ArliConfigError
 
-__all__ = ["Limiter", "check_limit", "get_limiter"]
+__all__ = ["Limiter", "check_limit", "find_limiter", "get_limiter"]
 
 
 class _Waiter:
@@ -191,8 +192,17 @@ class Limiter:
             self.release()
 
 
-_registry: dict[tuple[str, str, str], Limiter] = {}
+# Weak: a limiter lives as long as a client (transport) holds it. A key's limit binds the
+# clients that exist, not the ones of an earlier test or a finished job on the same URL.
+_registry: weakref.WeakValueDictionary[tuple[str, str, str], Limiter] = (
+    weakref.WeakValueDictionary()
+)
 _registry_lock = threading.Lock()
+
+
+def find_limiter(base_url: str, key_fingerprint: str, api: str) -> Limiter | None:
+    """The process-wide limiter for ``(base_url, key_fingerprint, api)``, if a client set one."""
+    return _registry.get((base_url, key_fingerprint, api))
 
 
 def get_limiter(base_url: str, key_fingerprint: str, api: str, limit: int) -> Limiter:

@@ -43,7 +43,7 @@ from arli._errors import (
     IncompleteResponseError,
     status_error_from_response,
 )
-from arli._limits import Limiter, get_limiter
+from arli._limits import Limiter, find_limiter, get_limiter
 from arli._providers import get_provider
 from arli._settings import Api, ArliSettings, TimeoutKind
 from arli._sse import JSONEventStream, SSEDecoder
@@ -299,7 +299,10 @@ class Transport:
         connect_timeout: seconds to connect.
         read_timeouts: read timeout per kind of request.
         retry: the retry policy.
-        limiter: the in-flight limiter, or ``None`` for no limit.
+        limiter: the in-flight limiter, or ``None`` for no limit of its own.
+        limiter_key: ``(base URL, key fingerprint, scope)``: without a limiter of its own,
+            the transport follows the process-wide one of that key when another client
+            sets it (the account's limit binds every client of the key, set or not).
         headers: extra headers for every request.
         http_client: a client to use instead of our own (not closed by us).
         http_async_client: an async client to use instead of our own (not closed by us).
@@ -316,6 +319,7 @@ class Transport:
         read_timeouts: Mapping[TimeoutKind, float] | None = None,
         retry: RetryPolicy | None = None,
         limiter: Limiter | None = None,
+        limiter_key: tuple[str, str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         http_client: httpx.Client | None = None,
         http_async_client: httpx.AsyncClient | None = None,
@@ -325,7 +329,8 @@ class Transport:
         self.api: Api = api
         self._authorization = authorization
         self.retry = retry or RetryPolicy()
-        self.limiter = limiter
+        self._limiter = limiter
+        self._limiter_key = limiter_key
         self.max_response_bytes = max_response_bytes or _DEFAULT_MAX_RESPONSE_BYTES[api]
         reads: dict[TimeoutKind, float] = {"text": 300.0, "image": 300.0, "listing": 30.0}
         reads.update(read_timeouts or {})
@@ -353,6 +358,17 @@ class Transport:
     def __repr__(self) -> str:
         auth = "set" if self._authorization is not None else "none"
         return f"Transport(api={self.api!r}, base_url={self.base_url!r}, authorization={auth})"
+
+    @property
+    def limiter(self) -> Limiter | None:
+        """The in-flight limiter requests take a slot of (``None``: no limit).
+
+        Its own, else the process-wide one another client set for the same key and base
+        URL (looked up per request, so the order the clients were made in does not matter).
+        """
+        if self._limiter is not None or self._limiter_key is None:
+            return self._limiter
+        return find_limiter(*self._limiter_key)
 
     # -- clients -------------------------------------------------------------------------
 
@@ -615,8 +631,9 @@ class Transport:
         while True:
             request = self._build(client, method, path, body, params, tmo, headers)
             url = _display_url(request.url)
-            if self.limiter is not None:
-                self.limiter.acquire()
+            limiter = self.limiter
+            if limiter is not None:
+                limiter.acquire()
             try:
                 try:
                     response = client.send(request, stream=True)
@@ -645,8 +662,8 @@ class Transport:
                         raise err_s
                     why = f"HTTP {status}: {err_s.message}"
             finally:
-                if self.limiter is not None:
-                    self.limiter.release()
+                if limiter is not None:
+                    limiter.release()
             self._log_retry(method, url, state, delay, why)
             time.sleep(delay)
             state.attempt += 1
@@ -677,8 +694,9 @@ class Transport:
         while True:
             request = self._build(client, method, path, body, params, tmo, headers)
             url = _display_url(request.url)
-            if self.limiter is not None:
-                await self.limiter.aacquire()
+            limiter = self.limiter
+            if limiter is not None:
+                await limiter.aacquire()
             try:
                 try:
                     response = await client.send(request, stream=True)
@@ -707,8 +725,8 @@ class Transport:
                         raise err_s
                     why = f"HTTP {status}: {err_s.message}"
             finally:
-                if self.limiter is not None:
-                    self.limiter.release()
+                if limiter is not None:
+                    limiter.release()
             self._log_retry(method, url, state, delay, why)
             await asyncio.sleep(delay)
             state.attempt += 1
@@ -770,8 +788,9 @@ class Transport:
             url = _display_url(request.url)
             delay: float | None = None
             why = ""
-            if self.limiter is not None:
-                self.limiter.acquire()
+            limiter = self.limiter
+            if limiter is not None:
+                limiter.acquire()
             try:
                 stream = JSONEventStream(method=method, url=url)
                 try:
@@ -855,8 +874,8 @@ class Transport:
                     finally:
                         response.close()
             finally:
-                if self.limiter is not None:
-                    self.limiter.release()
+                if limiter is not None:
+                    limiter.release()
             assert delay is not None
             self._log_retry(method, url, state, delay, why)
             time.sleep(delay)
@@ -887,8 +906,9 @@ class Transport:
             url = _display_url(request.url)
             delay: float | None = None
             why = ""
-            if self.limiter is not None:
-                await self.limiter.aacquire()
+            limiter = self.limiter
+            if limiter is not None:
+                await limiter.aacquire()
             try:
                 stream = JSONEventStream(method=method, url=url)
                 try:
@@ -972,8 +992,8 @@ class Transport:
                     finally:
                         await response.aclose()
             finally:
-                if self.limiter is not None:
-                    self.limiter.release()
+                if limiter is not None:
+                    limiter.release()
             assert delay is not None
             self._log_retry(method, url, state, delay, why)
             await asyncio.sleep(delay)
@@ -1005,21 +1025,30 @@ def _incomplete(method: str, url: str, events: int) -> IncompleteResponseError:
     return IncompleteResponseError(msg)
 
 
+def limiter_key(
+    settings: ArliSettings, api: Api, *, base_url: str | None = None
+) -> tuple[str, str, str]:
+    """``(base URL, key fingerprint, scope)``: what one process-wide limiter is for.
+
+    The scope is the API, or ``"all"`` when the provider has one limit for both (the
+    keyless proxy's 6 counts text and image requests together).
+    """
+    scope = "all" if get_provider(settings.provider).shared_limit else api
+    return (base_url or settings.base_url_for(api), settings.key_fingerprint(api), scope)
+
+
 def shared_limiter(
     settings: ArliSettings, api: Api, *, base_url: str | None = None
 ) -> Limiter | None:
     """The process-wide in-flight limiter of ``(base URL, key, api)`` (``None``: no limit).
 
-    Every client of the same key and base URL shares it, whatever adapter built it; when
-    the provider has one limit for everything (the keyless proxy's 6), text and image
-    requests share one limiter.
+    Every client of the same key and base URL shares it, whatever adapter built it.
+    Setting a limit (re)sets it for all of them.
     """
     limit = settings.max_concurrency_for(api)
     if limit is None:
         return None
-    scope = "all" if get_provider(settings.provider).shared_limit else api
-    url = base_url or settings.base_url_for(api)
-    return get_limiter(url, settings.key_fingerprint(api), scope, limit)
+    return get_limiter(*limiter_key(settings, api, base_url=base_url), limit)
 
 
 _transports: weakref.WeakValueDictionary[tuple[Any, ...], Transport] = weakref.WeakValueDictionary()
@@ -1068,6 +1097,7 @@ def get_transport(
                 retry_read_timeouts=settings.retry_read_timeouts,
             ),
             limiter=limiter,
+            limiter_key=limiter_key(settings, api, base_url=url),
             headers=settings.default_headers,
             http_client=http_client,
             http_async_client=http_async_client,

@@ -10,6 +10,7 @@ one request over the cap would fail the test.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -39,6 +40,12 @@ PROVIDER = {"ChatFeatherless", "FeatherlessLLM", "llama_index.Featherless"}
 @pytest.fixture(params=list(ADAPTERS))
 def adapter(request: pytest.FixtureRequest) -> str:
     return str(request.param)
+
+
+@pytest.fixture
+def keys() -> tuple[str, str]:
+    """Two accounts of this test only (limiters are per key and base URL, process-wide)."""
+    return f"sk-a-{uuid.uuid4().hex}", f"sk-b-{uuid.uuid4().hex}"
 
 
 @pytest.fixture
@@ -109,11 +116,11 @@ RUNNERS: dict[str, Callable[[list[tuple[Any, int]]], list[str]]] = {
 
 @pytest.mark.parametrize("runner", list(RUNNERS))
 def test_two_instances_of_one_key_share_one_cap(
-    adapter: str, server: ReferenceServer, runner: str
+    adapter: str, server: ReferenceServer, runner: str, keys: tuple[str, str]
 ) -> None:
     server.settings.text_parallel_limit = 2  # a third request in flight gets a 429
-    first = make(adapter, server, "sk-account-a", 2)
-    second = make(adapter, server, "sk-account-a", 2)
+    first = make(adapter, server, keys[0], 2)
+    second = make(adapter, server, keys[0], 2)
     work = [(first, i) for i in range(3)] + [(second, i) for i in range(3, 6)]
     answers = RUNNERS[runner](work)
     assert all(answers)
@@ -128,27 +135,43 @@ def test_two_instances_of_one_key_share_one_cap(
 
 
 @pytest.mark.parametrize("runner", list(RUNNERS))
+def test_an_instance_without_the_setting_follows_the_keys_cap(
+    adapter: str, server: ReferenceServer, runner: str, keys: tuple[str, str]
+) -> None:
+    server.settings.text_parallel_limit = 2
+    unset = make(adapter, server, keys[0], None)  # made first: the order does not matter
+    capped = make(adapter, server, keys[0], 2)
+    work = [(unset, i) for i in range(4)] + [(capped, i) for i in range(4, 6)]
+    assert all(RUNNERS[runner](work))
+    assert server.stats["rate_limited"] == 0
+    assert server.stats["max_in_flight_text"] == 2
+    assert unset.client.transport.limiter is capped.client.transport.limiter
+
+
+@pytest.mark.parametrize("runner", list(RUNNERS))
 def test_without_a_limit_the_same_load_goes_over(
-    adapter: str, server: ReferenceServer, runner: str
+    adapter: str, server: ReferenceServer, runner: str, keys: tuple[str, str]
 ) -> None:
     """The control: the load above does reach the server all at once when nothing caps it."""
-    first = make(adapter, server, "sk-account-a", None)
-    second = make(adapter, server, "sk-account-a", None)
+    first = make(adapter, server, keys[0], None)
+    second = make(adapter, server, keys[0], None)
     RUNNERS[runner]([(first, i) for i in range(3)] + [(second, i) for i in range(3, 6)])
     assert server.stats["max_in_flight_text"] == 6
 
 
 @pytest.mark.parametrize("runner", list(RUNNERS))
-def test_different_keys_do_not_share(adapter: str, server: ReferenceServer, runner: str) -> None:
-    alice = make(adapter, server, "sk-account-a", 2)
-    bob = make(adapter, server, "sk-account-b", 2)
+def test_different_keys_do_not_share(
+    adapter: str, server: ReferenceServer, runner: str, keys: tuple[str, str]
+) -> None:
+    alice = make(adapter, server, keys[0], 2)
+    bob = make(adapter, server, keys[1], 2)
     assert alice.client.transport.limiter is not bob.client.transport.limiter
     RUNNERS[runner]([(alice, i) for i in range(4)] + [(bob, i) for i in range(4, 8)])
     assert server.stats["max_in_flight_text"] == 4  # two for each account
-    per_key = {"sk-account-a": 0, "sk-account-b": 0}
+    per_key = dict.fromkeys(keys, 0)
     for request in server.requests:
         per_key[request.headers["authorization"].removeprefix("Bearer ")] += 1
-    assert per_key == {"sk-account-a": 4, "sk-account-b": 4}
+    assert per_key == dict.fromkeys(keys, 4)
 
 
 @pytest.mark.parametrize("value", [0, -1, -6])
@@ -166,8 +189,11 @@ def test_a_limit_that_is_not_a_count_is_refused(adapter: str, value: Any) -> Non
         ADAPTERS[adapter](model=MODEL, api_key="k", max_concurrent_requests=value)
 
 
-def test_the_limit_reaches_the_core_not_just_the_field(adapter: str) -> None:
-    llm = ADAPTERS[adapter](model=MODEL, api_key="k", max_concurrent_requests=3)
+def test_the_limit_reaches_the_core_not_just_the_field(adapter: str, keys: tuple[str, str]) -> None:
+    llm = ADAPTERS[adapter](model=MODEL, api_key=keys[0], max_concurrent_requests=3)
     assert llm.client.settings.text_max_concurrency == 3
-    unlimited = ADAPTERS[adapter](model=MODEL, api_key="k")
+    limiter = llm.client.transport.limiter
+    assert limiter is not None
+    assert limiter.limit == 3
+    unlimited = ADAPTERS[adapter](model=MODEL, api_key=keys[1])
     assert unlimited.client.transport.limiter is None  # Arli's and Featherless's: per plan
