@@ -82,6 +82,8 @@ def test_arli_llm_completions_and_stream(proxy: ReferenceServer) -> None:
     llm = ArliLLM(provider="arli-proxy", model=MODEL, max_tokens=5, min_p=0.05)
     assert llm.invoke("The sky is")
     assert "".join(llm.stream("Once upon a time"))
+    assert llm.get_num_tokens("one two") > 0
+    assert [m.id for m in llm.list_models()] == [MODEL, "tiny"]
     plain, streamed = proxy.requests_for(COMPLETIONS)
     assert plain.json == {
         "model": MODEL,
@@ -92,7 +94,8 @@ def test_arli_llm_completions_and_stream(proxy: ReferenceServer) -> None:
     }
     assert streamed.json["stream"] is True
     assert streamed.json["prompt"] == "Once upon a time"
-    assert {r.path for r in proxy.requests} == {COMPLETIONS}
+    assert proxy.requests_for(TOKENIZE)[0].json == {"model": MODEL, "prompt": "one two"}
+    assert {r.path for r in proxy.requests} == {COMPLETIONS, TOKENIZE, MODELS}
     assert_keyless(proxy)
 
 
