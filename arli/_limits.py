@@ -4,20 +4,23 @@ Arli allows a fixed number of parallel requests per key (6 for images); a sevent
 429. :class:`Limiter` is a FIFO semaphore that threads (blocking) and coroutines (awaiting,
 on any event loop) can share, so ``batch``/``abatch``, thread pools and several event loops
 in one process never exceed the limit together. :func:`get_limiter` returns the one limiter
-for a ``(base URL, key fingerprint, API)`` triple.
+for a ``(base URL, key fingerprint, API)`` triple, and :func:`check_limit` is the one rule
+for the limits users set (an integer from 1, at most what the service allows).
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import weakref
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
 
+from arli._errors import ArliConfigError
 from arli._kwargs import checks_arguments
 
-__all__ = ["Limiter", "get_limiter"]
+__all__ = ["Limiter", "check_limit", "find_limiter", "get_limiter"]
 
 
 class _Waiter:
@@ -191,8 +194,17 @@ class Limiter:
             self.release()
 
 
-_registry: dict[tuple[str, str, str], Limiter] = {}
+# Weak: a limiter lives as long as a client (transport) holds it. A key's limit binds the
+# clients that exist, not the ones of an earlier test or a finished job on the same URL.
+_registry: weakref.WeakValueDictionary[tuple[str, str, str], Limiter] = (
+    weakref.WeakValueDictionary()
+)
 _registry_lock = threading.Lock()
+
+
+def find_limiter(base_url: str, key_fingerprint: str, api: str) -> Limiter | None:
+    """The process-wide limiter for ``(base_url, key_fingerprint, api)``, if a client set one."""
+    return _registry.get((base_url, key_fingerprint, api))
 
 
 def get_limiter(base_url: str, key_fingerprint: str, api: str, limit: int) -> Limiter:
@@ -210,3 +222,48 @@ def get_limiter(base_url: str, key_fingerprint: str, api: str, limit: int) -> Li
     if limiter.limit != limit:
         limiter.set_limit(limit)
     return limiter
+
+
+_NONE = "None for the provider's documented limit (if any)"
+
+
+def check_limit(
+    value: object, *, name: str, most: int | None = None, service: str = "the service"
+) -> int | None:
+    """Validate a parallel-request limit a user set: ``None`` or an integer in ``[1, most]``.
+
+    Args:
+        value: the limit as given (``None``: no limit of our own).
+        name: the setting's name as the user wrote it, for the message.
+        most: the most parallel requests the service allows (``None``: not documented).
+        service: the service's name, for the message.
+
+    Returns:
+        The limit.
+
+    Raises:
+        ArliConfigError: for anything but ``None`` or an integer from 1 to ``most``, naming
+            the setting and what is allowed.
+    """
+    if value is None:
+        return None
+    allowed = f"an integer from 1 to {most}" if most is not None else "an integer >= 1"
+    if isinstance(value, bool) or not isinstance(value, int):
+        msg = (
+            f"{name}={value!r} is not a number of requests: use {allowed} (how many "
+            f"requests may be in flight at once), or {_NONE}"
+        )
+        raise ArliConfigError(msg)
+    if value < 1:
+        msg = (
+            f"{name}={value} would let no request through: use {allowed} (how many requests "
+            f"may be in flight at once), or {_NONE}"
+        )
+        raise ArliConfigError(msg)
+    if most is not None and value > most:
+        msg = (
+            f"{name}={value} is more than {service} allows: it documents at most {most} "
+            f"parallel requests (one more gets HTTP 429); use {allowed}"
+        )
+        raise ArliConfigError(msg)
+    return value

@@ -10,8 +10,10 @@ One core serves them all; a preset only changes defaults and checks:
   URL or base64 (URLs pass through); key ``FEATHERLESS_API_KEY``; ``/v1/models`` takes
   ``available_on_current_plan``.
 * ``"arli-proxy"``: the keyless proxy in front of Arli (generate.kim8.s4s.host/api); text
-  at ``/v1/...``, images at ``/<endpoint>/sdapi/v1/<endpoint>``; 6 in parallel, 300 s for
-  images, 30 s for listings, 502 for upstream errors.
+  at ``/v1/...``, images at ``/<endpoint>/sdapi/v1/<endpoint>``; at most 6 requests in
+  parallel in all (text and images share the one limit its document gives: a 7th gets a
+  429), 300 s for images, 30 s for listings, 502 for upstream errors; no key is ever sent
+  to it.
 * ``"aiart"``: AiArt (aiart-zroo.onrender.com), a keyless image service with its own API
   (``/api/generate``, ``/api/img2img``, ``/api/img2video``), served by
   :class:`arli.images.aiart.AiArtClient`; no text API, no SDNext routes; base URL from
@@ -23,8 +25,22 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Literal
 
-__all__ = ["FEATHERLESS_PARAMS", "PROVIDERS", "ProviderParams", "Provider", "get_provider"]
+from arli._errors import ArliConfigError
+
+__all__ = [
+    "FEATHERLESS_PARAMS",
+    "PROVIDERS",
+    "Provider",
+    "ProviderParams",
+    "TextProvider",
+    "check_text_provider",
+    "get_provider",
+]
+
+TextProvider = Literal["arli", "arli-proxy", "featherless"]
+"""The presets with a text API (what the text adapters' ``provider`` field takes)."""
 
 
 class ProviderParams(frozenset[str]):
@@ -93,6 +109,15 @@ class Provider:
             API references, seeds 001 and 002; the proxy's reference, seed 000, makes it
             optional).
         image_max_concurrency: image requests in flight at most.
+        text_max_concurrency: text requests in flight at most by default (``None``: no
+            limit unless one is set; Arli's and Featherless's depend on the plan).
+        max_parallel: the most parallel requests the service allows at all (``None``: not
+            documented); a larger limit is refused.
+        shared_limit: text and image requests count against one limit (the proxy's 6).
+        sends_key: keys are sent; ``False`` drops them (a keyless third-party proxy must
+            never see an Arli key, even one found in the environment).
+        plan_filter: ``GET /v1/models`` takes ``available_on_current_plan`` (0 = every
+            model, 1 = the models of the key's plan).
         image_timeout: read timeout of image generation.
         listing_timeout: read timeout of listings.
     """
@@ -111,6 +136,11 @@ class Provider:
     image_routes: str = "arli"
     image_model_required: bool = True
     image_max_concurrency: int | None = 6
+    text_max_concurrency: int | None = None
+    max_parallel: int | None = None
+    shared_limit: bool = False
+    sends_key: bool = True
+    plan_filter: bool = False
     image_timeout: float = 300.0
     listing_timeout: float = 30.0
 
@@ -134,6 +164,7 @@ PROVIDERS: dict[str, Provider] = {
         text_params=FEATHERLESS_PARAMS,
         inline_image_urls=False,
         image_max_concurrency=None,
+        plan_filter=True,
     ),
     "arli-proxy": Provider(
         name="arli-proxy",
@@ -143,6 +174,10 @@ PROVIDERS: dict[str, Provider] = {
         require_key=False,
         image_routes="proxy",
         image_model_required=False,
+        text_max_concurrency=6,
+        max_parallel=6,
+        shared_limit=True,
+        sends_key=False,
     ),
     "aiart": Provider(
         name="aiart",
@@ -168,3 +203,20 @@ def get_provider(name: str) -> Provider:
     except KeyError:
         msg = f"unknown provider {name!r}; known providers: {', '.join(sorted(PROVIDERS))}"
         raise ValueError(msg) from None
+
+
+def check_text_provider(name: str, *, allowed: tuple[str, ...], owner: str) -> Provider:
+    """The preset ``name`` for the text adapter ``owner``, which serves the ``allowed`` ones.
+
+    Raises:
+        ArliConfigError: naming the adapter's providers (and the classes for the others).
+    """
+    if name not in allowed:
+        choices = " or ".join(repr(a) for a in allowed)
+        msg = (
+            f"{owner} takes provider={choices}, not {name!r}; Featherless AI has its own "
+            "classes (ChatFeatherless, FeatherlessLLM, llama_index_arli.Featherless) and "
+            "Arli and its keyless proxy theirs (ChatArli, ArliLLM, llama_index_arli.Arli)"
+        )
+        raise ArliConfigError(msg)
+    return get_provider(name)

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from arli._errors import ArliConfigError, ArliValidationError
 from arli._kwargs import check_arguments, check_model_arguments, model_argument_names
+from arli._limits import check_limit
 from arli._providers import get_provider
 
 __all__ = [
@@ -113,9 +114,11 @@ class ArliSettings(BaseModel):
         image_auth: ``"bearer"`` or ``"basic"`` (the image API accepts both).
         basic_auth_username: user name for Basic auth; ``None`` sends ``base64(key)`` as
             Arli's docs show, a string sends ``base64(user:key)``.
-        text_max_concurrency: requests in flight at most for the text API in this process
-            (``None``: no limit; Arli's text limit depends on the plan).
-        image_max_concurrency: the same for the image API (Arli allows 6 in parallel).
+        text_max_concurrency: requests in flight at most for the text API in this process,
+            shared by every client of the same key and base URL (``None``: no limit; Arli's
+            text limit depends on the plan, the keyless proxy's is 6).
+        image_max_concurrency: the same for the image API (Arli allows 6 in parallel). On
+            the keyless proxy text and images share one limiter (its 6 counts both).
         default_headers: extra headers sent with every request.
         provider: the preset these settings were resolved for (``"arli"``,
             ``"featherless"``, ``"arli-proxy"``; see :mod:`arli._providers`).
@@ -167,8 +170,9 @@ class ArliSettings(BaseModel):
         """Build settings from arguments, falling back to environment variables.
 
         The ``provider`` preset decides the defaults: the base URL, the environment
-        variables keys come from, whether a key is required, the image limits. For
-        ``"arli"`` they are as described in the module docstring.
+        variables keys come from, whether a key is required (or sent at all: the keyless
+        proxy never gets one), the parallel limits and the most it allows. For ``"arli"``
+        they are as described in the module docstring.
 
         Args:
             api_key: key for both APIs.
@@ -182,7 +186,8 @@ class ArliSettings(BaseModel):
             **options: any other :class:`ArliSettings` field.
 
         Raises:
-            ArliConfigError: for an invalid URL or option.
+            ArliConfigError: for an invalid URL or option, or a parallel limit below 1 or
+                above what the provider allows.
         """
         check_arguments("ArliSettings.resolve", options, model_argument_names(cls))
         environ: Mapping[str, str] = os.environ if env is None else env
@@ -200,6 +205,8 @@ class ArliSettings(BaseModel):
             keys[api] = _as_secret(specific) or shared
             for name in names:
                 keys[api] = keys[api] or _env_secret(environ, name)
+            if not preset.sends_key:
+                keys[api] = None
         env_url = next((environ[n] for n in preset.base_url_env if environ.get(n)), None)
         shared_url = base_url or env_url or preset.base_url
         per_api = preset.name == "arli"  # ARLI_TEXT_BASE_URL / ARLI_IMAGE_BASE_URL
@@ -213,10 +220,13 @@ class ArliSettings(BaseModel):
             "provider": preset.name,
             "require_key": preset.require_key,
             "image_max_concurrency": preset.image_max_concurrency,
+            "text_max_concurrency": preset.text_max_concurrency,
             "image_timeout": preset.image_timeout,
             "listing_timeout": preset.listing_timeout,
         }
         options = {**defaults, **options}
+        for name in ("text_max_concurrency", "image_max_concurrency"):
+            check_limit(options[name], name=name, most=preset.max_parallel, service=preset.label)
         try:
             return cls(
                 text_api_key=keys["text"],

@@ -43,7 +43,8 @@ from arli._errors import (
     status_error_from_response,
 )
 from arli._kwargs import checks_arguments
-from arli._limits import Limiter, get_limiter
+from arli._limits import Limiter, find_limiter, get_limiter
+from arli._providers import get_provider
 from arli._settings import Api, ArliSettings, TimeoutKind
 from arli._sse import JSONEventStream, SSEDecoder
 from arli._version import __version__
@@ -300,7 +301,10 @@ class Transport:
         connect_timeout: seconds to connect.
         read_timeouts: read timeout per kind of request.
         retry: the retry policy.
-        limiter: the in-flight limiter, or ``None`` for no limit.
+        limiter: the in-flight limiter, or ``None`` for no limit of its own.
+        limiter_key: ``(base URL, key fingerprint, scope)``: without a limiter of its own,
+            the transport follows the process-wide one of that key when another client
+            sets it (the account's limit binds every client of the key, set or not).
         headers: extra headers for every request.
         http_client: a client to use instead of our own (not closed by us).
         http_async_client: an async client to use instead of our own (not closed by us).
@@ -317,6 +321,7 @@ class Transport:
         read_timeouts: Mapping[TimeoutKind, float] | None = None,
         retry: RetryPolicy | None = None,
         limiter: Limiter | None = None,
+        limiter_key: tuple[str, str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         http_client: httpx.Client | None = None,
         http_async_client: httpx.AsyncClient | None = None,
@@ -326,7 +331,8 @@ class Transport:
         self.api: Api = api
         self._authorization = authorization
         self.retry = retry or RetryPolicy()
-        self.limiter = limiter
+        self._limiter = limiter
+        self._limiter_key = limiter_key
         self.max_response_bytes = max_response_bytes or _DEFAULT_MAX_RESPONSE_BYTES[api]
         reads: dict[TimeoutKind, float] = {"text": 300.0, "image": 300.0, "listing": 30.0}
         reads.update(read_timeouts or {})
@@ -354,6 +360,17 @@ class Transport:
     def __repr__(self) -> str:
         auth = "set" if self._authorization is not None else "none"
         return f"Transport(api={self.api!r}, base_url={self.base_url!r}, authorization={auth})"
+
+    @property
+    def limiter(self) -> Limiter | None:
+        """The in-flight limiter requests take a slot of (``None``: no limit).
+
+        Its own, else the process-wide one another client set for the same key and base
+        URL (looked up per request, so the order the clients were made in does not matter).
+        """
+        if self._limiter is not None or self._limiter_key is None:
+            return self._limiter
+        return find_limiter(*self._limiter_key)
 
     # -- clients -------------------------------------------------------------------------
 
@@ -616,8 +633,9 @@ class Transport:
         while True:
             request = self._build(client, method, path, body, params, tmo, headers)
             url = _display_url(request.url)
-            if self.limiter is not None:
-                self.limiter.acquire()
+            limiter = self.limiter
+            if limiter is not None:
+                limiter.acquire()
             try:
                 try:
                     response = client.send(request, stream=True)
@@ -646,8 +664,8 @@ class Transport:
                         raise err_s
                     why = f"HTTP {status}: {err_s.message}"
             finally:
-                if self.limiter is not None:
-                    self.limiter.release()
+                if limiter is not None:
+                    limiter.release()
             self._log_retry(method, url, state, delay, why)
             time.sleep(delay)
             state.attempt += 1
@@ -678,8 +696,9 @@ class Transport:
         while True:
             request = self._build(client, method, path, body, params, tmo, headers)
             url = _display_url(request.url)
-            if self.limiter is not None:
-                await self.limiter.aacquire()
+            limiter = self.limiter
+            if limiter is not None:
+                await limiter.aacquire()
             try:
                 try:
                     response = await client.send(request, stream=True)
@@ -708,8 +727,8 @@ class Transport:
                         raise err_s
                     why = f"HTTP {status}: {err_s.message}"
             finally:
-                if self.limiter is not None:
-                    self.limiter.release()
+                if limiter is not None:
+                    limiter.release()
             self._log_retry(method, url, state, delay, why)
             await asyncio.sleep(delay)
             state.attempt += 1
@@ -771,8 +790,9 @@ class Transport:
             url = _display_url(request.url)
             delay: float | None = None
             why = ""
-            if self.limiter is not None:
-                self.limiter.acquire()
+            limiter = self.limiter
+            if limiter is not None:
+                limiter.acquire()
             try:
                 stream = JSONEventStream(method=method, url=url)
                 try:
@@ -856,8 +876,8 @@ class Transport:
                     finally:
                         response.close()
             finally:
-                if self.limiter is not None:
-                    self.limiter.release()
+                if limiter is not None:
+                    limiter.release()
             assert delay is not None
             self._log_retry(method, url, state, delay, why)
             time.sleep(delay)
@@ -888,8 +908,9 @@ class Transport:
             url = _display_url(request.url)
             delay: float | None = None
             why = ""
-            if self.limiter is not None:
-                await self.limiter.aacquire()
+            limiter = self.limiter
+            if limiter is not None:
+                await limiter.aacquire()
             try:
                 stream = JSONEventStream(method=method, url=url)
                 try:
@@ -973,8 +994,8 @@ class Transport:
                     finally:
                         await response.aclose()
             finally:
-                if self.limiter is not None:
-                    self.limiter.release()
+                if limiter is not None:
+                    limiter.release()
             assert delay is not None
             self._log_retry(method, url, state, delay, why)
             await asyncio.sleep(delay)
@@ -1006,6 +1027,32 @@ def _incomplete(method: str, url: str, events: int) -> IncompleteResponseError:
     return IncompleteResponseError(msg)
 
 
+def limiter_key(
+    settings: ArliSettings, api: Api, *, base_url: str | None = None
+) -> tuple[str, str, str]:
+    """``(base URL, key fingerprint, scope)``: what one process-wide limiter is for.
+
+    The scope is the API, or ``"all"`` when the provider has one limit for both (the
+    keyless proxy's 6 counts text and image requests together).
+    """
+    scope = "all" if get_provider(settings.provider).shared_limit else api
+    return (base_url or settings.base_url_for(api), settings.key_fingerprint(api), scope)
+
+
+def shared_limiter(
+    settings: ArliSettings, api: Api, *, base_url: str | None = None
+) -> Limiter | None:
+    """The process-wide in-flight limiter of ``(base URL, key, api)`` (``None``: no limit).
+
+    Every client of the same key and base URL shares it, whatever adapter built it.
+    Setting a limit (re)sets it for all of them.
+    """
+    limit = settings.max_concurrency_for(api)
+    if limit is None:
+        return None
+    return get_limiter(*limiter_key(settings, api, base_url=base_url), limit)
+
+
 _transports: weakref.WeakValueDictionary[tuple[Any, ...], Transport] = weakref.WeakValueDictionary()
 _transports_lock = threading.Lock()
 
@@ -1021,18 +1068,19 @@ def get_transport(
     """Return the shared transport for ``(settings, api)``, creating it when needed.
 
     Objects built from equal settings share one connection pool. Injected httpx clients
-    always get a transport of their own.
+    always get a transport of their own. The in-flight limiter is shared more widely: by
+    every transport of the same base URL, key and API (and of both APIs when the provider
+    has one limit for all, as the keyless proxy does).
 
     Raises:
         ArliConfigError: when the API needs a key and none is configured.
     """
     authorization = settings.authorization_for(api)
     url = base_url or settings.base_url_for(api)
-    limit = settings.max_concurrency_for(api)
     fingerprint = settings.key_fingerprint(api)
 
     def build() -> Transport:
-        limiter = get_limiter(url, fingerprint, api, limit) if limit is not None else None
+        limiter = shared_limiter(settings, api, base_url=url)
         return Transport(
             base_url=url,
             api=api,
@@ -1051,6 +1099,7 @@ def get_transport(
                 retry_read_timeouts=settings.retry_read_timeouts,
             ),
             limiter=limiter,
+            limiter_key=limiter_key(settings, api, base_url=url),
             headers=settings.default_headers,
             http_client=http_client,
             http_async_client=http_async_client,

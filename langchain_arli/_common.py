@@ -8,10 +8,11 @@ from typing import Any, ClassVar, Literal, Self
 import httpx
 from langchain_core.language_models.base import LangSmithParams
 from langchain_core.utils import from_env, secret_from_env
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
 
 from arli import TextClient
 from arli._kwargs import check_model_arguments, raise_arli_errors
+from arli._providers import TextProvider, check_text_provider
 from arli.text.params import SAMPLER_NAMES, SamplingParams
 from arli.text.parse import ModelInfo
 from arli.text.payload import check_allowed, instance_params
@@ -26,6 +27,10 @@ class ArliTextModel(SamplingParams, BaseModel):
 
     model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
 
+    provider: TextProvider = "arli"
+    """``"arli"`` (api.arliai.com, with a key) or ``"arli-proxy"`` (the keyless proxy: no key
+    is sent, base URL from ``base_url`` or ``ARLI_PROXY_BASE_URL``, 6 requests in parallel
+    at most, counted with its image requests)."""
     model: str = Field(alias="model_name")
     """The model id, e.g. ``"Mistral-Nemo-12B-Instruct-2407"`` (``GET /v1/models``)."""
     api_key: SecretStr | None = Field(
@@ -40,6 +45,11 @@ class ArliTextModel(SamplingParams, BaseModel):
     """Read timeout in seconds for generation (default 300)."""
     max_retries: int = Field(default=2, ge=0)
     """Retries of 408/429/5xx and connection errors (never other 4xx)."""
+    max_concurrent_requests: int | None = Field(default=None, strict=True)
+    """Requests in flight at most: the account's parallel-request limit. Every model, tool
+    and client of the same key and base URL in the process shares it (more wait for a
+    free slot instead of getting 429s). ``None``: the provider's documented limit (6 on
+    the keyless proxy), else none."""
     streaming: bool = False
     """Stream internally even when ``invoke`` is called."""
     stream_usage: bool = True
@@ -58,17 +68,10 @@ class ArliTextModel(SamplingParams, BaseModel):
     http_async_client: httpx.AsyncClient | None = Field(default=None, exclude=True)
     """An httpx async client to use (not closed by us)."""
 
-    _provider: ClassVar[str] = "arli"
+    _providers: ClassVar[tuple[str, ...]] = ("arli", "arli-proxy")
     _secret_env: ClassVar[str] = "ARLIAI_API_KEY"  # noqa: S105 - a variable name, not a key
     _client: TextClient = PrivateAttr()
     _params: dict[str, Any] | None = PrivateAttr(default=None)
-
-    def __init__(self, **data: Any) -> None:
-        # Before pydantic sees the data: a misspelled name (min_P) would be dropped silently,
-        # and an error raised in a validator would reach the user as a ValidationError.
-        check_model_arguments(type(self), data, extras="extra_body")
-        with raise_arli_errors():
-            super().__init__(**data)
 
     def __setattr__(self, name: str, value: Any) -> None:
         super().__setattr__(name, value)
@@ -89,8 +92,22 @@ class ArliTextModel(SamplingParams, BaseModel):
             params = self._params = instance_params(self)
         return params
 
-    @model_validator(mode="after")
-    def _build_client(self) -> Self:
+    def __init__(self, **kwargs: Any) -> None:
+        # Before pydantic sees the data: a misspelled name (min_P) would be dropped silently,
+        # and an error raised in a validator would reach the user as a ValidationError.
+        check_model_arguments(type(self), kwargs, extras="extra_body")
+        if kwargs.get("provider") == "arli-proxy":
+            # the Arli key and URL variables are not for the proxy: the core finds its own
+            kwargs.setdefault("api_key", None)
+            kwargs.setdefault("base_url", None)
+        with raise_arli_errors():
+            super().__init__(**kwargs)
+        # Outside the validators, so a bad setting raises the arli error itself (naming
+        # what is allowed) rather than a pydantic ValidationError wrapping it.
+        self._build_client()
+
+    def _build_client(self) -> None:
+        check_text_provider(self.provider, allowed=self._providers, owner=type(self).__name__)
         options: dict[str, Any] = {"max_retries": self.max_retries}
         if self.timeout is not None:
             options["text_timeout"] = self.timeout
@@ -101,11 +118,11 @@ class ArliTextModel(SamplingParams, BaseModel):
             base_url=self.base_url,
             http_client=self.http_client,
             http_async_client=self.http_async_client,
-            provider=self._provider,
+            provider=self.provider,
+            max_concurrent_requests=self.max_concurrent_requests,
             **options,
         )
         check_allowed(self.sampling_params, *self.provider_rules)
-        return self
 
     @property
     def provider_rules(self) -> tuple[frozenset[str] | None, str]:
@@ -139,7 +156,7 @@ class ArliTextModel(SamplingParams, BaseModel):
         self, model_type: Literal["chat", "llm"], stop: Any, kwargs: Any
     ) -> LangSmithParams:
         params = LangSmithParams(
-            ls_provider=self._provider,
+            ls_provider=self.provider,
             ls_model_name=kwargs.get("model") or self.model,
             ls_model_type=model_type,
         )
@@ -158,10 +175,18 @@ class ArliTextModel(SamplingParams, BaseModel):
         """Count the tokens of ``text`` with the model's tokenizer (tokenize endpoint)."""
         return self._client.tokenize(model=self.model, prompt=text).count
 
-    def list_models(self) -> list[ModelInfo]:
-        """The models available to the key, with their context length when served."""
-        return self._client.list_models()
+    def list_models(self, *, available_on_current_plan: bool | None = None) -> list[ModelInfo]:
+        """The models available to the key, with their context length when served.
 
-    async def alist_models(self) -> list[ModelInfo]:
+        Args:
+            available_on_current_plan: Featherless: only the models your plan includes
+                (True) or every model (False), sent as ``?available_on_current_plan=1``
+                or ``=0``; not sent when ``None`` (the server's default).
+        """
+        return self._client.list_models(available_on_current_plan=available_on_current_plan)
+
+    async def alist_models(
+        self, *, available_on_current_plan: bool | None = None
+    ) -> list[ModelInfo]:
         """Async :meth:`list_models`."""
-        return await self._client.alist_models()
+        return await self._client.alist_models(available_on_current_plan=available_on_current_plan)

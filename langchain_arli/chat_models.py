@@ -30,6 +30,7 @@ from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import Field, SecretStr
 
 from arli import ArliValidationError
+from arli._providers import TextProvider
 from arli.text.parse import ChatStreamAccumulator
 from arli.text.payload import (
     RequestPlan,
@@ -77,10 +78,14 @@ class ChatArli(ArliTextModel, BaseChatModel):
         guided_decoding_style: how constraints go on the wire (see below).
 
     Key init args — client params:
+        provider: ``"arli"`` (default) or ``"arli-proxy"``: the keyless proxy (no key is
+            sent; base URL from ``base_url`` or ``ARLI_PROXY_BASE_URL``).
         api_key: the key (else ``ARLI_TEXT_KEY`` or ``ARLIAI_API_KEY``).
         base_url: the API base (else ``ARLI_TEXT_BASE_URL``/``ARLI_BASE_URL``, else Arli's).
         timeout: read timeout in seconds for generation.
         max_retries: retries of 408/429/5xx and connection errors.
+        max_concurrent_requests: the account's parallel-request limit, shared by every
+            instance of the same key and base URL in the process (the proxy: 6 at most).
         http_client, http_async_client: your own httpx clients.
 
     Guided decoding:
@@ -118,6 +123,12 @@ class ChatArli(ArliTextModel, BaseChatModel):
         .. code-block:: python
 
             llm.bind_tools([get_weather], tool_choice="any").invoke("Weather in Paris?")
+
+    The keyless proxy:
+        .. code-block:: python
+
+            llm = ChatArli(provider="arli-proxy", model="Mistral-Nemo-12B-Instruct-2407")
+            llm.invoke("Hello")  # POST https://generate.kim8.s4s.host/api/v1/chat/completions
 
     Vision (Arli takes base64 only; URLs and paths are inlined for you):
         .. code-block:: python
@@ -436,8 +447,11 @@ class ChatFeatherless(ChatArli):
     OpenAI way Featherless serves.
     """
 
-    _provider: ClassVar[str] = "featherless"
+    _providers: ClassVar[tuple[str, ...]] = ("featherless",)
     _secret_env: ClassVar[str] = "FEATHERLESS_API_KEY"  # noqa: S105 - a variable name
+
+    provider: TextProvider = "featherless"
+    """Always ``"featherless"`` (api.featherless.ai)."""
 
     api_key: SecretStr | None = Field(
         default_factory=secret_from_env("FEATHERLESS_API_KEY", default=None)

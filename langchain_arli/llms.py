@@ -14,6 +14,7 @@ from langchain_core.utils import from_env, secret_from_env
 from pydantic import Field, SecretStr
 
 from arli import ArliResponseError
+from arli._providers import TextProvider
 from arli.text.parse import Completion, CompletionChunk, CompletionStreamAccumulator, Usage
 from arli.text.payload import RequestPlan, plan_completion, verify_choices
 from langchain_arli._common import ArliTextModel
@@ -61,6 +62,10 @@ class ArliLLM(ArliTextModel, BaseLLM):
 
     ``echo`` and ``suffix`` can be passed per call; usage is in each generation's
     ``generation_info["usage"]`` and in ``llm_output["token_usage"]``.
+
+    ``provider="arli-proxy"`` sends the same requests to the keyless proxy (no key), and
+    ``max_concurrent_requests`` caps the requests in flight per key and base URL, as on
+    :class:`~langchain_arli.ChatArli`.
     """
 
     @property
@@ -242,8 +247,11 @@ class FeatherlessLLM(ArliLLM):
             llm.invoke("The meaning of life is")
     """
 
-    _provider: ClassVar[str] = "featherless"
+    _providers: ClassVar[tuple[str, ...]] = ("featherless",)
     _secret_env: ClassVar[str] = "FEATHERLESS_API_KEY"  # noqa: S105 - a variable name
+
+    provider: TextProvider = "featherless"
+    """Always ``"featherless"`` (api.featherless.ai)."""
 
     api_key: SecretStr | None = Field(
         default_factory=secret_from_env("FEATHERLESS_API_KEY", default=None)

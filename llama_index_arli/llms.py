@@ -37,6 +37,7 @@ from pydantic import (
 
 from arli._errors import ConstraintViolationError
 from arli._kwargs import check_model_arguments, raise_arli_errors
+from arli._providers import TextProvider, check_text_provider
 from arli.text.client import TextClient
 from arli.text.guided import GuidedConstraint, check_answer, schema_of
 from arli.text.params import SamplingParams
@@ -101,6 +102,12 @@ class Arli(SamplingParams, FunctionCallingLLM):
             llm = Arli(model="Mistral-Nemo-12B-Instruct-2407", temperature=0.7, min_p=0.05)
             print(llm.complete("The capital of France is").text)
 
+    The keyless proxy, and the account's parallel-request limit:
+        .. code-block:: python
+
+            llm = Arli(provider="arli-proxy", model="Mistral-Nemo-12B-Instruct-2407")  # no key
+            capped = Arli(model="Mistral-Nemo-12B-Instruct-2407", max_concurrent_requests=2)
+
     Structured output (guided decoding, checked on our side):
         .. code-block:: python
 
@@ -133,6 +140,13 @@ class Arli(SamplingParams, FunctionCallingLLM):
         populate_by_name=True, arbitrary_types_allowed=True, hide_input_in_errors=True
     )
 
+    provider: TextProvider = Field(
+        default="arli",
+        description=(
+            "'arli' (api.arliai.com, with a key) or 'arli-proxy' (the keyless proxy: no key "
+            "is sent, base URL from base_url or ARLI_PROXY_BASE_URL, 6 requests in parallel)."
+        ),
+    )
     model: str = Field(description="The model id, e.g. 'Mistral-Nemo-12B-Instruct-2407'.")
     api_key: SecretStr | None = Field(
         default=None,
@@ -149,6 +163,15 @@ class Arli(SamplingParams, FunctionCallingLLM):
     )
     max_retries: int = Field(
         default=2, ge=0, description="Retries of 408/429/5xx and connection errors."
+    )
+    max_concurrent_requests: int | None = Field(
+        default=None,
+        strict=True,
+        description=(
+            "Requests in flight at most (the account's parallel-request limit), shared by "
+            "every model and client of the same key and base URL in the process; None: the "
+            "provider's documented limit (6 on the keyless proxy), else none."
+        ),
     )
     context_window: int = Field(
         default=DEFAULT_CONTEXT_WINDOW,
@@ -201,7 +224,7 @@ class Arli(SamplingParams, FunctionCallingLLM):
         default=None, exclude=True, description="An httpx async client to use (not closed by us)."
     )
 
-    _provider: ClassVar[str] = "arli"
+    _providers: ClassVar[tuple[str, ...]] = ("arli", "arli-proxy")
     _client: TextClient | None = PrivateAttr(default=None)
     _context_window: int | None = PrivateAttr(default=None)
     _payload: tuple[tuple[Any, ...], dict[str, Any]] | None = PrivateAttr(default=None)
@@ -229,6 +252,7 @@ class Arli(SamplingParams, FunctionCallingLLM):
         return schema_of(value) if isinstance(value, type) else value
 
     def _build_client(self) -> TextClient:
+        check_text_provider(self.provider, allowed=self._providers, owner=self.class_name())
         options: dict[str, Any] = {"max_retries": self.max_retries}
         if self.timeout is not None:
             options["text_timeout"] = self.timeout
@@ -239,7 +263,8 @@ class Arli(SamplingParams, FunctionCallingLLM):
             base_url=self.base_url,
             http_client=self.http_client,
             http_async_client=self.async_http_client,
-            provider=self._provider,
+            provider=self.provider,
+            max_concurrent_requests=self.max_concurrent_requests,
             **options,
         )
         check_allowed(instance_params(self), client.allowed_params, client.provider.label)
@@ -818,13 +843,21 @@ class Arli(SamplingParams, FunctionCallingLLM):
         messages = await self._amessages(text)
         return (await self.client.atokenize(model=self.model, messages=messages)).count
 
-    def list_models(self) -> list[ModelInfo]:
-        """The models available to the key, with their context length when served."""
-        return self.client.list_models()
+    def list_models(self, *, available_on_current_plan: bool | None = None) -> list[ModelInfo]:
+        """The models available to the key, with their context length when served.
 
-    async def alist_models(self) -> list[ModelInfo]:
+        Args:
+            available_on_current_plan: Featherless: only the models your plan includes
+                (True) or every model (False), sent as ``?available_on_current_plan=1``
+                or ``=0``; not sent when ``None`` (the server's default).
+        """
+        return self.client.list_models(available_on_current_plan=available_on_current_plan)
+
+    async def alist_models(
+        self, *, available_on_current_plan: bool | None = None
+    ) -> list[ModelInfo]:
         """Async :meth:`list_models`."""
-        return await self.client.alist_models()
+        return await self.client.alist_models(available_on_current_plan=available_on_current_plan)
 
 
 def _precompute_signatures(cls: type[Arli]) -> None:
@@ -873,8 +906,11 @@ class Featherless(Arli):
     The key comes from ``api_key=`` or ``FEATHERLESS_API_KEY``.
     """
 
-    _provider: ClassVar[str] = "featherless"
+    _providers: ClassVar[tuple[str, ...]] = ("featherless",)
 
+    provider: TextProvider = Field(
+        default="featherless", description="Always 'featherless' (api.featherless.ai)."
+    )
     inline_image_urls: bool = Field(
         default=False,
         description="Featherless takes image URLs: send them as they are (True: inline base64).",

@@ -81,10 +81,10 @@ from arli._errors import (
     PermissionDeniedError,
 )
 from arli._kwargs import checks_arguments
-from arli._limits import Limiter, get_limiter
+from arli._limits import Limiter
 from arli._providers import get_provider
 from arli._settings import SETTINGS_ARGUMENTS, ArliSettings
-from arli._transport import PooledClient, RetryPolicy, Transport
+from arli._transport import PooledClient, RetryPolicy, Transport, shared_limiter
 from arli.media import afetch_url
 from arli.ocr._sync import shared_loop
 from arli.ocr.cache import DirectoryCache, OCRCache, cache_key
@@ -742,12 +742,7 @@ class OCREngine(PooledClient):
             self.cache = DirectoryCache(cache)
 
         url = self.settings.base_url_for("text")
-        limit = self.settings.max_concurrency_for("text")
-        shared = (
-            get_limiter(url, self.settings.key_fingerprint("text"), "text", limit)
-            if limit is not None
-            else None
-        )
+        shared = shared_limiter(self.settings, "text", base_url=url)
         self.max_concurrency = max_concurrency or (
             shared.limit if shared is not None else DEFAULT_CONCURRENCY
         )

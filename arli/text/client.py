@@ -14,8 +14,14 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from arli._errors import ArliConfigError, IncompleteResponseError, NotFoundError
+from arli._errors import (
+    ArliConfigError,
+    ArliValidationError,
+    IncompleteResponseError,
+    NotFoundError,
+)
 from arli._kwargs import checks_arguments
+from arli._limits import check_limit
 from arli._providers import Provider, get_provider
 from arli._settings import SETTINGS_ARGUMENTS, ArliSettings
 from arli._transport import PooledClient, Transport, get_transport
@@ -81,7 +87,17 @@ class TextClient(PooledClient):
         http_client: an httpx client to use (not closed by us).
         http_async_client: an httpx async client to use (not closed by us).
         routes: route paths (for gateways that map them elsewhere).
+        max_concurrent_requests: text requests in flight at most, shared by every client of
+            the same key and base URL in the process (the account's parallel-request limit;
+            a request over it waits for a free slot instead of being refused). ``None``: the
+            provider's documented limit (6 on the keyless proxy, counted with its image
+            requests), else none. Same as the ``text_max_concurrency`` setting.
+        provider: the preset: ``"arli"``, ``"featherless"`` or ``"arli-proxy"`` (keyless).
         **options: any other :class:`~arli.ArliSettings` field (``max_retries``, timeouts...).
+
+    Raises:
+        ArliConfigError: a missing key, a provider without a text API, or a
+            ``max_concurrent_requests`` below 1 or above what the provider allows.
 
     Example:
         .. code-block:: python
@@ -103,11 +119,17 @@ class TextClient(PooledClient):
         http_client: httpx.Client | None = None,
         http_async_client: httpx.AsyncClient | None = None,
         routes: TextRoutes | None = None,
+        max_concurrent_requests: int | None = None,
+        provider: str = "arli",
         **options: Any,
     ):
-        self.settings = settings or ArliSettings.resolve(
-            api_key=api_key, text_base_url=base_url, **options
-        )
+        if settings is None:
+            if max_concurrent_requests is not None:
+                options["text_max_concurrency"] = _checked_limit(max_concurrent_requests, provider)
+            settings = ArliSettings.resolve(
+                api_key=api_key, text_base_url=base_url, provider=provider, **options
+            )
+        self.settings = settings
         self.provider: Provider = get_provider(self.settings.provider)
         if not self.provider.has_text:
             msg = f"{self.provider.label} has no text API"
@@ -348,10 +370,23 @@ class TextClient(PooledClient):
         """The parameters the provider accepts (``None``: every Arli parameter)."""
         return self.provider.text_params
 
-    @staticmethod
-    def _models_query(available_on_current_plan: bool | None) -> dict[str, int] | None:
+    def _models_query(self, available_on_current_plan: object) -> dict[str, int] | None:
         if available_on_current_plan is None:
             return None
+        if not self.provider.plan_filter:
+            msg = (
+                "available_on_current_plan is a Featherless AI filter of /v1/models, which "
+                f"{self.provider.label} does not document: leave it None"
+            )
+            raise ArliValidationError(msg, field="available_on_current_plan", allowed="None")
+        if not isinstance(available_on_current_plan, bool):
+            msg = (
+                f"available_on_current_plan={available_on_current_plan!r} must be True (the "
+                "models of your plan), False (every model) or None (not sent)"
+            )
+            raise ArliValidationError(
+                msg, field="available_on_current_plan", allowed="True, False or None"
+            )
         return {"available_on_current_plan": int(available_on_current_plan)}
 
     def list_models(self, *, available_on_current_plan: bool | None = None) -> list[ModelInfo]:
@@ -359,7 +394,12 @@ class TextClient(PooledClient):
 
         Args:
             available_on_current_plan: Featherless: only the models on your plan (True),
-                or all of them (False); not sent when ``None``.
+                or all of them (False), sent as ``?available_on_current_plan=1``/``=0``; not
+                sent when ``None``.
+
+        Raises:
+            ArliValidationError: the filter on a provider that does not document it, or a
+                value that is not a bool.
         """
         result = self._transport.request(
             "GET",
@@ -380,6 +420,17 @@ class TextClient(PooledClient):
             timeout="listing",
         )
         return parse_models(result.json())
+
+
+def _checked_limit(value: object, provider: str) -> int | None:
+    """``max_concurrent_requests`` checked against what ``provider`` allows."""
+    try:
+        preset = get_provider(provider)
+    except ValueError as exc:
+        raise ArliConfigError(str(exc)) from None
+    return check_limit(
+        value, name="max_concurrent_requests", most=preset.max_parallel, service=preset.label
+    )
 
 
 def _is_missing_route(exc: NotFoundError) -> bool:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from langchain_core.messages import HumanMessage
 
 from arli import ArliValidationError
-from langchain_arli import ChatFeatherless, FeatherlessLLM
+from langchain_arli import ArliLLM, ChatArli, ChatFeatherless, FeatherlessLLM
+from llama_index_arli import Arli, Featherless
 from tests.reference_server import ReferenceServer
 
 MODEL = "Mistral-Nemo-12B-Instruct-2407"
@@ -46,8 +49,8 @@ def test_image_url_reaches_the_server_as_a_url(server: ReferenceServer) -> None:
 
 def test_models_on_plan_tokenize_and_completions(server: ReferenceServer) -> None:
     llm = ChatFeatherless(model=MODEL, api_key=KEY, base_url=server.url)
-    on_plan = llm.client.list_models(available_on_current_plan=True)
-    everything = llm.client.list_models(available_on_current_plan=False)
+    on_plan = llm.list_models(available_on_current_plan=True)
+    everything = llm.list_models(available_on_current_plan=False)
     assert len(on_plan) < len(everything)
     assert everything[0].owned_by == "featherless"
     assert server.requests_for("/v1/models")[0].query == {"available_on_current_plan": "1"}
@@ -70,3 +73,55 @@ def test_structured_output_uses_json_schema(server: ReferenceServer) -> None:
     body = server.requests_for("/v1/chat/completions")[-1].json
     assert body["response_format"]["type"] == "json_schema"
     assert "guided_json" not in body
+
+
+# -- the plan filter from every Featherless adapter --------------------------------------------
+
+PLAN_ADAPTERS: dict[str, Any] = {
+    "ChatFeatherless": ChatFeatherless,
+    "FeatherlessLLM": FeatherlessLLM,
+    "llama_index.Featherless": Featherless,
+}
+
+
+@pytest.mark.parametrize("name", list(PLAN_ADAPTERS))
+def test_list_models_sends_the_plan_filter(server: ReferenceServer, name: str) -> None:
+    llm = PLAN_ADAPTERS[name](model=MODEL, api_key=KEY, base_url=server.url)
+    on_plan = [m.id for m in llm.list_models(available_on_current_plan=True)]
+    everything = [m.id for m in llm.list_models(available_on_current_plan=False)]
+    default = [m.id for m in llm.list_models()]
+    assert on_plan == [MODEL]  # the reference server's plan holds the first model only
+    assert everything == default == [MODEL, "tiny"]
+    assert [r.query for r in server.requests_for("/v1/models")] == [
+        {"available_on_current_plan": "1"},
+        {"available_on_current_plan": "0"},
+        {},
+    ]
+
+
+@pytest.mark.parametrize("name", list(PLAN_ADAPTERS))
+async def test_alist_models_sends_the_plan_filter(server: ReferenceServer, name: str) -> None:
+    llm = PLAN_ADAPTERS[name](model=MODEL, api_key=KEY, base_url=server.url)
+    assert [m.id for m in await llm.alist_models(available_on_current_plan=True)] == [MODEL]
+    assert len(await llm.alist_models(available_on_current_plan=False)) == 2
+    assert [r.query for r in server.requests_for("/v1/models")] == [
+        {"available_on_current_plan": "1"},
+        {"available_on_current_plan": "0"},
+    ]
+
+
+@pytest.mark.parametrize("make", [ChatArli, ArliLLM, Arli])
+def test_the_plan_filter_is_refused_where_it_is_not_documented(make: Any) -> None:
+    with ReferenceServer(api_key=KEY) as arli:
+        llm = make(model=MODEL, api_key=KEY, base_url=arli.url)
+        with pytest.raises(ArliValidationError, match="available_on_current_plan is a Featherless"):
+            llm.list_models(available_on_current_plan=True)
+        assert not arli.requests  # refused before sending
+        assert llm.list_models()
+
+
+def test_the_plan_filter_takes_a_bool(server: ReferenceServer) -> None:
+    llm = ChatFeatherless(model=MODEL, api_key=KEY, base_url=server.url)
+    with pytest.raises(ArliValidationError, match=r"=1 must be True .* False .* or None"):
+        llm.list_models(available_on_current_plan=1)  # type: ignore[arg-type]
+    assert not server.requests

@@ -1204,6 +1204,35 @@ async def test_image_parallel_cap(srv: ReferenceServer) -> None:
     assert stats["in_flight_images"] == 0
 
 
+async def test_text_parallel_cap_counts_whole_streams() -> None:
+    async with ReferenceServer(api_key=KEY, text_parallel_limit=2, token_latency=0.05) as srv:
+        async with httpx.AsyncClient(base_url=srv.url, headers=AUTH, timeout=10) as c:
+            body = {**chat_body("hi"), "stream": True, "max_tokens": 4}
+            results = await asyncio.gather(
+                *(c.post("/v1/chat/completions", json=body) for _ in range(4))
+            )
+        stats = srv.stats
+    assert sorted(r.status_code for r in results) == [200, 200, 429, 429]
+    assert stats["max_in_flight_text"] == 2  # the streams held their slots to the end
+    assert stats["in_flight_text"] == 0
+    assert stats["rate_limited"] == 2
+
+
+async def test_proxy_caps_text_and_images_together_at_six() -> None:
+    async with ReferenceServer(provider="arli-proxy", text_latency=0.3, image_latency=0.3) as srv:
+        async with httpx.AsyncClient(base_url=f"{srv.url}/api", timeout=10) as c:
+            chat = {**chat_body("hi"), "max_tokens": 2}
+            image = {"prompt": "x", "width": 16, "height": 16}
+            results = await asyncio.gather(
+                *(c.post("/v1/chat/completions", json=chat) for _ in range(4)),
+                *(c.post("/txt2img/sdapi/v1/txt2img", json=image) for _ in range(4)),
+            )
+        stats = srv.stats
+    assert sorted(r.status_code for r in results) == [200] * 6 + [429] * 2
+    assert stats["max_in_flight_proxy"] == 6
+    assert stats["in_flight_proxy"] == 0
+
+
 # ---- recording & control ------------------------------------------------------------------
 
 

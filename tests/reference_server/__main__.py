@@ -39,6 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--image-latency", type=float, default=0.0)
     parser.add_argument("--image-parallel-limit", type=int, default=6)
     parser.add_argument("--text-latency", type=float, default=0.0)
+    parser.add_argument(
+        "--text-parallel-limit",
+        type=int,
+        default=None,
+        help="text requests in flight before a 429 (default: no limit)",
+    )
     parser.add_argument("--token-latency", type=float, default=0.0)
     parser.add_argument("--samples-format", default="jpg", choices=("jpg", "png", "webp"))
     parser.add_argument("--sd-models-as-names", action="store_true")
@@ -71,6 +77,7 @@ async def _run(args: argparse.Namespace) -> None:
         models=[m.strip() for m in args.models.split(",") if m.strip()],
         max_model_len=args.max_model_len,
         image_parallel_limit=args.image_parallel_limit,
+        text_parallel_limit=args.text_parallel_limit,
         image_latency=args.image_latency,
         text_latency=args.text_latency,
         token_latency=args.token_latency,

@@ -128,6 +128,8 @@ class ReferenceServer:
         provider: The system imitated: ``"arli"``, ``"featherless"``, ``"arli-proxy"`` or
             ``"aiart"`` (see :class:`~tests.reference_server.wire.Settings`).
         aiart_video_polls: AiArt mode: polls answered 202 before a video is complete.
+        text_parallel_limit: Text requests in flight before 429 (``None``: no limit).
+        proxy_parallel_limit: Proxy mode: requests of any kind in flight before 429.
 
     Example:
         >>> with ReferenceServer(api_key="k") as srv:  # doctest: +SKIP
@@ -154,6 +156,8 @@ class ReferenceServer:
         samples_format: str = "jpg",
         provider: str = "arli",
         aiart_video_polls: int = 2,
+        text_parallel_limit: int | None = None,
+        proxy_parallel_limit: int = 6,
     ) -> None:
         self.settings = Settings(
             api_key=api_key,
@@ -171,6 +175,8 @@ class ReferenceServer:
             samples_format=samples_format,
             provider=provider,
             aiart_video_polls=aiart_video_polls,
+            text_parallel_limit=text_parallel_limit,
+            proxy_parallel_limit=proxy_parallel_limit,
         )
         self.host = host
         self.port = port
@@ -221,7 +227,7 @@ class ReferenceServer:
 
     @property
     def stats(self) -> dict[str, Any]:
-        """Counters: ``max_in_flight_images``, ``rate_limited``, ``in_flight_images`` …"""
+        """Counters: ``max_in_flight_images``, ``max_in_flight_text``, ``rate_limited`` …"""
         stats = self.counters.snapshot()
         stats["pending_faults"] = len(self.faults.pending())
         with self._lock:
@@ -458,6 +464,25 @@ class ReferenceServer:
             done = await self._pre_fault(conn, reader, writer, req, fault)
             if done:
                 return
+        held: list[str] = []
+        try:
+            for kind, limit in self._parallel_slots(req):
+                if not self.counters.try_acquire_slot(kind, limit):
+                    await self._send(conn, writer, _too_many_parallel(limit))
+                    return
+                held.append(kind)
+            await self._respond(conn, writer, req, fault)
+        finally:  # a slot is held until the whole response (a stream too) is written
+            for kind in held:
+                self.counters.release_slot(kind)
+
+    async def _respond(
+        self,
+        conn: h11.Connection,
+        writer: asyncio.StreamWriter,
+        req: Request,
+        fault: Fault | None,
+    ) -> None:
         try:
             response = await self._dispatch(req)
         except asyncio.CancelledError:
@@ -473,6 +498,21 @@ class ReferenceServer:
             await self._send_with_stream_fault(conn, writer, req, response, fault)
         else:
             await self._send(conn, writer, response)
+
+    def _parallel_slots(self, req: Request) -> list[tuple[str, int | None]]:
+        """The in-flight counters a request takes: text routes, and anything on the proxy."""
+        slots: list[tuple[str, int | None]] = []
+        path = req.path
+        if self.settings.provider == "arli-proxy":
+            if path.startswith("/api/"):
+                slots.append(("proxy", self.settings.proxy_parallel_limit))
+            path = path[len("/api") :] if path.startswith("/api/v1/") else ""
+        if self.settings.provider != "aiart" and path in self._counted_text_routes():
+            slots.append(("text", self.settings.text_parallel_limit))
+        return slots
+
+    def _counted_text_routes(self) -> set[str]:
+        return set(self.text.routes()) - {"/health", "/version"}
 
     # ---- routing --------------------------------------------------------------------
 
@@ -782,6 +822,16 @@ class ReferenceServer:
             raise _AbortError
         writer.write(data)
         await writer.drain()
+
+
+def _too_many_parallel(limit: int | None) -> Response:
+    return json_response(
+        429,
+        {
+            "error": "Too Many Requests",
+            "detail": f"Too many parallel requests: you can run up to {limit} parallel requests",
+        },
+    )
 
 
 def _phrase(status: int) -> str:

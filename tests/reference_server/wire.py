@@ -70,6 +70,12 @@ class Settings:
             ``/api/img2video`` and its polling route; see ``aiart.py``).
         aiart_video_polls: AiArt mode: how many polls of a video job answer 202
             (in progress) before it is complete.
+        text_parallel_limit: Text requests (every text route) in flight at once before
+            the next gets a 429, as Arli blocks requests over the account's parallel limit
+            (``None``: no limit). ``in_flight_text``/``max_in_flight_text`` count them.
+        proxy_parallel_limit: Proxy mode: requests of any kind (text and images) in flight
+            at once before the next gets a 429 (the proxy documents 6);
+            ``in_flight_proxy``/``max_in_flight_proxy`` count them.
     """
 
     api_key: str | None = None
@@ -87,12 +93,15 @@ class Settings:
     samples_format: str = "jpg"
     provider: str = "arli"
     aiart_video_polls: int = 2
+    text_parallel_limit: int | None = None
+    proxy_parallel_limit: int = 6
 
     def __post_init__(self) -> None:
         if self.provider not in PROVIDERS:
             raise ValueError(f"unknown provider {self.provider!r}; expected one of {PROVIDERS}")
-        if self.provider == "featherless":
-            self.allow_image_urls = True
+        if self.provider in ("featherless", "arli-proxy"):  # both document /v1/tokenize
+            if self.provider == "featherless":
+                self.allow_image_urls = True
             if self.tokenize_v1 is None:
                 self.tokenize_v1 = True
         if self.flavor not in FLAVORS:
@@ -425,6 +434,10 @@ class Counters:
         "rate_limited": 0,
         "in_flight_images": 0,
         "max_in_flight_images": 0,
+        "in_flight_text": 0,
+        "max_in_flight_text": 0,
+        "in_flight_proxy": 0,
+        "max_in_flight_proxy": 0,
         "images_generated": 0,
         "last_init_image_sizes": None,
         "last_mask_size": None,
@@ -467,8 +480,35 @@ class Counters:
 
     def release_image_slot(self) -> None:
         """Release a slot reserved by :meth:`try_acquire_image_slot`."""
+        self.release_slot("images")
+
+    def try_acquire_slot(self, kind: str, limit: int | None) -> bool:
+        """Reserve a slot of ``kind`` (``"text"``, ``"proxy"``) unless ``limit`` are taken.
+
+        ``in_flight_<kind>`` and ``max_in_flight_<kind>`` count the holders.
+
+        Args:
+            kind: What is counted.
+            limit: Maximum holders at once (``None``: no limit, only counted).
+
+        Returns:
+            True if reserved (call :meth:`release_slot` later), False if full (the
+            ``rate_limited`` counter is incremented).
+        """
+        name = f"in_flight_{kind}"
         with self._lock:
-            self._values["in_flight_images"] -= 1
+            if limit is not None and self._values[name] >= limit:
+                self._values["rate_limited"] += 1
+                return False
+            self._values[name] += 1
+            peak = f"max_in_flight_{kind}"
+            self._values[peak] = max(self._values[peak], self._values[name])
+            return True
+
+    def release_slot(self, kind: str) -> None:
+        """Release a slot reserved by :meth:`try_acquire_slot`."""
+        with self._lock:
+            self._values[f"in_flight_{kind}"] -= 1
 
     def get(self, name: str) -> Any:
         """Read one value."""
@@ -483,7 +523,8 @@ class Counters:
     def reset(self) -> None:
         """Zero the counters (jobs still running keep their slots)."""
         with self._lock:
-            running = self._values["in_flight_images"]
+            running = {k: self._values[f"in_flight_{k}"] for k in ("images", "text", "proxy")}
             self._values = dict(self._ZERO)
-            self._values["in_flight_images"] = running
-            self._values["max_in_flight_images"] = running
+            for kind, count in running.items():
+                self._values[f"in_flight_{kind}"] = count
+                self._values[f"max_in_flight_{kind}"] = count

@@ -119,3 +119,54 @@ def test_key_never_in_repr_dump_json_pickle_or_logs(caplog: pytest.LogCaptureFix
         assert FAKE not in text
         assert "0123456789abcdef" not in text
     assert FAKE not in caplog.text
+
+
+# -- the keyless proxy and parallel limits -------------------------------------------------------
+
+
+def test_the_proxy_never_gets_a_key_and_has_the_documented_limits() -> None:
+    env = {"ARLIAI_API_KEY": FAKE, "ARLI_TEXT_KEY": FAKE, "ARLI_PROXY_BASE_URL": "http://p/api"}
+    s = ArliSettings.resolve(provider="arli-proxy", api_key=FAKE, text_api_key=FAKE, env=env)
+    assert s.text_api_key is None
+    assert s.image_api_key is None
+    assert s.authorization_for("text") is None
+    assert s.base_url_for("text") == "http://p/api"
+    assert s.max_concurrency_for("text") == s.max_concurrency_for("image") == 6
+    assert ArliSettings.resolve(api_key="k", env={}).max_concurrency_for("text") is None
+
+
+@pytest.mark.parametrize("name", ["text_max_concurrency", "image_max_concurrency"])
+def test_parallel_limits_are_checked_against_the_provider(name: str) -> None:
+    with pytest.raises(ArliConfigError, match=f"{name}=0 would let no request through"):
+        ArliSettings.resolve(api_key="k", env={}, **{name: 0})
+    with pytest.raises(ArliConfigError, match=f"{name}=7 is more than the keyless Arli proxy"):
+        ArliSettings.resolve(provider="arli-proxy", env={}, **{name: 7})
+    assert (
+        ArliSettings.resolve(api_key="k", env={}, **{name: 50}).max_concurrency_for(
+            "text" if name.startswith("text") else "image"
+        )
+        == 50
+    )  # Arli's own text limit is per plan: not capped here
+
+
+def test_text_and_images_share_one_limiter_on_the_proxy_only() -> None:
+    from arli import ImageClient
+
+    proxy_text = TextClient(provider="arli-proxy", base_url="http://proxy.test/api")
+    proxy_images = ImageClient(provider="arli-proxy", base_url="http://proxy.test/api")
+    assert proxy_text.transport.limiter is proxy_images.transport.limiter
+    arli_text = TextClient(api_key="k", base_url="http://arli.test", max_concurrent_requests=6)
+    arli_images = ImageClient(api_key="k", base_url="http://arli.test")
+    assert arli_text.transport.limiter is not None
+    assert arli_text.transport.limiter is not arli_images.transport.limiter
+
+
+def test_max_concurrent_requests_is_the_text_limit() -> None:
+    client = TextClient(api_key="k", base_url="http://limit.test", max_concurrent_requests=3)
+    assert client.settings.text_max_concurrency == 3
+    with pytest.raises(ArliConfigError, match=r"max_concurrent_requests=-2 .* integer >= 1"):
+        TextClient(api_key="k", max_concurrent_requests=-2)
+    with pytest.raises(ArliConfigError, match="max_concurrent_requests=True is not a number"):
+        TextClient(api_key="k", max_concurrent_requests=True)
+    with pytest.raises(ArliConfigError, match="unknown provider 'nope'"):
+        TextClient(api_key="k", provider="nope", max_concurrent_requests=2)
