@@ -74,20 +74,32 @@ def unknown_argument(
     """The error for an argument ``label`` does not take.
 
     Args:
-        label: the class (or function) name shown first in the message.
+        label: the class (or function) name shown first in the message (``""``: none).
         name: the unknown argument, as the user wrote it.
         known: every name ``label`` takes (the suggestion is picked among them).
         extras: the argument that carries other server fields (``"extra_body"``; a dotted
             path such as ``"engine_options.extra_body"`` for a nested one), or ``None``
-            when there is none.
+            when there is none. Where it is ``extra_body`` (text requests), a name in
+            :data:`arli.text.params.REFUSED_PARAMS` gets its reason instead.
 
     Returns:
         An :class:`~arli.ArliValidationError` whose ``field`` is ``name`` and whose
         ``allowed`` is the suggested name (``None`` without a suggestion).
     """
+    prefix = f"{label}: " if label else ""
+    if extras is not None and extras.rsplit(".", 1)[-1] == "extra_body":
+        # A text request builder: a documented field we refuse says why, and is not
+        # pointed at extra_body (no value of it can travel as JSON).
+        from arli.text.params import REFUSED_PARAMS  # noqa: PLC0415 - text only, and cycle-free
+
+        reason = REFUSED_PARAMS.get(name)
+        if reason is not None:
+            return ArliValidationError(
+                f"{prefix}parameter {name!r} is refused: {reason}", field=name
+            )
     close = _closest(name, known)
     hint = f" Did you mean {close!r}?" if close else ""
-    msg = f"{label}: unknown parameter {name!r}.{hint}"
+    msg = f"{prefix}unknown parameter {name!r}.{hint}"
     if extras:
         msg += f" Other server fields can be sent with {_extras_example(extras, name)}"
     return ArliValidationError(msg, field=name, allowed=close)

@@ -9,7 +9,6 @@ per-call parameters, the instance ``extra_body``, the per-call ``extra_body`` (t
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 import httpx
 
 from arli._errors import ArliValidationError
+from arli._kwargs import unknown_argument
 from arli.media import aload_image, load_image
 from arli.text.guided import (
     GuidedConstraint,
@@ -29,7 +29,6 @@ from arli.text.params import (
     ALIASES,
     CONSTRAINT_FIELDS,
     CROSS_CHECKED_FIELDS,
-    REFUSED_PARAMS,
     SAMPLER_NAMES,
     Range,
     validate_params,
@@ -133,17 +132,8 @@ def split_call_kwargs(kwargs: Mapping[str, Any]) -> tuple[dict[str, Any], dict[s
 
 def _unknown(key: str) -> ArliValidationError:
     """The error for a parameter name we do not take (a refused one says why)."""
-    reason = REFUSED_PARAMS.get(key)
-    if reason is not None:
-        return ArliValidationError(f"parameter {key!r} is refused: {reason}", field=key)
-    known = sorted(SAMPLER_NAMES | set(ALIASES) | PASSTHROUGH_FIELDS)
-    close = difflib.get_close_matches(key, known, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    msg = (
-        f"unknown parameter {key!r}.{hint} Other server fields can be sent with "
-        f"extra_body={{{key!r}: ...}}"
-    )
-    return ArliValidationError(msg, field=key)
+    known = SAMPLER_NAMES | set(ALIASES) | PASSTHROUGH_FIELDS
+    return unknown_argument("", key, known, extras="extra_body")
 
 
 def normalize_tool_choice(

@@ -569,3 +569,21 @@ def test_plain_classes_pass_known_options_on() -> None:
     assert loader.engine.settings.connect_timeout == 3
     engine = OCREngine(api_key="k", extra_body={"custom_field": 1}, temperature=0.1)
     assert engine.model
+
+
+@pytest.mark.parametrize(
+    "name",
+    sorted(name for name, c in CASES.items() if c.extras and c.extras.endswith("extra_body")),
+)
+def test_a_refused_documented_field_says_why_at_construction(
+    name: str, tmp_path: Path, no_requests: list[str]
+) -> None:
+    """Seed 003 lists logits_processors; no JSON value can carry it, so extra_body is no hint."""
+    cls, case = PUBLIC[name], CASES[name]
+    with pytest.raises(ArliValidationError) as info:
+        cls(*case.args, **case.kwargs(tmp_path), logits_processors=[])
+    message = str(info.value)
+    assert message.startswith(f"{cls.__name__}: parameter 'logits_processors' is refused: ")
+    assert "cannot be sent as JSON" in message
+    assert "extra_body" not in message
+    assert info.value.field == "logits_processors"
