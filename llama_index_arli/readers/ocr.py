@@ -16,6 +16,7 @@ from typing import Any
 
 from llama_index.core.readers.base import BaseReader
 from llama_index.core.schema import Document
+from pydantic import SecretStr
 
 from arli._kwargs import checks_arguments
 from arli.ocr.engine import OCREngine, OCRReport, PageResult, page_metadata
@@ -112,7 +113,9 @@ class ArliOCRReader(BaseReader):
         self.skip_empty = skip_empty
         self._options: dict[str, Any] = {
             "model": model,
-            "api_key": api_key,
+            # a SecretStr in the options too: they are kept, and pickled to
+            # SimpleDirectoryReader(num_workers=...) workers
+            "api_key": SecretStr(api_key) if isinstance(api_key, str) else api_key,
             "base_url": base_url,
             **engine_options,
         }
