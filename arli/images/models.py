@@ -741,6 +741,8 @@ _EXTENSIONS = {
     "image/bmp": "bmp",
     "image/tiff": "tiff",
 }
+#: Suffixes that make a save destination a file name rather than a directory.
+_IMAGE_SUFFIXES = frozenset({f".{e}" for e in _EXTENSIONS.values()} | {".jpeg", ".tif"})
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -885,7 +887,9 @@ class GeneratedImage:
         """Write the image into ``directory`` (created if needed) and return its path.
 
         The file name is ``<prefix>-<seed>-<index>-<hash>.<ext>`` unless ``name`` is given;
-        the extension always comes from the detected format. Nothing is ever written
+        the extension always comes from the detected format. A ``directory`` that ends in
+        an image suffix (``out/fox.jpg``) and is not an existing directory is a file name:
+        the image goes to ``out/fox.<ext>``. Nothing is ever written
         outside ``directory``: names with ``..``, directories or absolute paths are
         refused, and an existing file or symlink is never overwritten (a ``-1``, ``-2``...
         suffix is added) unless ``overwrite`` is set (symlinks are still never followed).
@@ -894,6 +898,8 @@ class GeneratedImage:
             ArliValidationError: for a file name that would leave ``directory``.
         """
         target = Path(directory).expanduser()
+        if name is None and target.suffix.lower() in _IMAGE_SUFFIXES and not target.is_dir():
+            target, name = target.parent, target.name
         target.mkdir(parents=True, exist_ok=True)
         safe_prefix = _SAFE_NAME.sub("-", prefix).strip(".-") or "arli"
         filename = safe_filename(name, self.extension) if name else self.default_name(safe_prefix)
@@ -968,7 +974,11 @@ class ImageResult:
         return self.image.to_pil()
 
     def save(self, directory: str | os.PathLike[str], *, prefix: str | None = None) -> list[Path]:
-        """Save every image into ``directory`` under unique, safe names; return the paths."""
+        """Save every image into ``directory`` under unique, safe names; return the paths.
+
+        A ``directory`` ending in an image suffix names the file (see
+        :meth:`GeneratedImage.save`); further images get ``-1``, ``-2``... after its stem.
+        """
         pre = prefix or ("arli-upscaled" if self.operation == "upscale" else "arli")
         return [img.save(directory, prefix=pre) for img in self.images]
 

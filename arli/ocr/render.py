@@ -566,6 +566,9 @@ class PdfDocument(Document):
             except Exception:
                 pdf.close()
                 raise
+            if count == 0:
+                pdf.close()
+                raise OCRSourceError(f"{source.name} has no pages", source=source.name)
         self._pdf: Any = pdf
         self._rendered = 0
         self._labels: dict[int, str] = {}
@@ -576,6 +579,9 @@ class PdfDocument(Document):
         try:
             pdf = pdfium.PdfDocument(self._target, password=self._password)
         except pdfium.PdfiumError as exc:
+            if _has_no_pages(self._target):
+                name = self._source_for_errors.name
+                raise OCRSourceError(f"{name} has no pages", source=name, cause=exc) from exc
             raise _pdf_error(self._source_for_errors, exc, self._password) from exc
         try:
             pdf.init_forms()
@@ -643,6 +649,29 @@ class PdfDocument(Document):
 #: PDFium's load-error texts. pypdfium2 5 gives the code as ``err_code``; 4.x only names it in
 #: the message ("Failed to load document (PDFium: Incorrect password error).").
 _PDFIUM_LOAD_ERRORS = {"File access error": 2, "Data format error": 3, "Incorrect password": 4}
+_PAGE_TREE_EMPTY = re.compile(
+    rb"/Type\s*/Pages\b[^>]*?/Count\s+0\b|/Count\s+0\b[^>]*?/Type\s*/Pages\b"
+)
+_PAGE_OBJECT = re.compile(rb"/Type\s*/Page(?![a-zA-Z])")
+#: Files up to this size are read to tell "no pages" from "corrupt" when PDFium fails.
+_PAGELESS_CHECK_MAX = 8 * 1024 * 1024
+
+
+def _has_no_pages(target: bytes | str) -> bool:
+    """Whether a PDF PDFium refused is well formed but has an empty page tree.
+
+    PDFium refuses such a file without setting an error code (``FPDF_GetLastError`` then
+    returns whatever an earlier call left), so the code cannot tell it from a corrupt one.
+    """
+    if isinstance(target, str):
+        try:
+            if os.path.getsize(target) > _PAGELESS_CHECK_MAX:
+                return False
+            with open(target, "rb") as fh:
+                target = fh.read()
+        except OSError:
+            return False
+    return bool(_PAGE_TREE_EMPTY.search(target)) and not _PAGE_OBJECT.search(target)
 
 
 def _pdf_error(source: OCRSource, exc: Exception, password: str | None) -> OCRSourceError:

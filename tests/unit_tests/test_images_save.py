@@ -124,3 +124,33 @@ def test_unsafe_prefix_is_cleaned(tmp_path: Path) -> None:
     path = img.save(tmp_path, prefix="../../x")
     assert path.parent == tmp_path.resolve()
     assert path.name.startswith("x-0-")
+
+
+def test_a_destination_with_an_image_suffix_is_a_file_name(tmp_path: Path) -> None:
+    jpeg = image("JPEG")
+    path = GeneratedImage(data=jpeg, mime_type="image/jpeg").save(tmp_path / "out" / "fox.jpg")
+    assert path == (tmp_path / "out" / "fox.jpg").resolve()
+    assert path.is_file()
+    assert path.read_bytes() == jpeg
+    # the extension still follows the bytes, as with name=
+    png = GeneratedImage(data=image("PNG"), mime_type="image/png").save(tmp_path / "cat.jpeg")
+    assert png.name == "cat.png"
+    assert not (tmp_path / "cat.jpeg").exists()
+
+
+def test_an_existing_directory_with_an_image_suffix_stays_a_directory(tmp_path: Path) -> None:
+    folder = tmp_path / "shots.png"
+    folder.mkdir()
+    path = GeneratedImage(data=image("PNG"), mime_type="image/png", seed=3).save(folder)
+    assert path.parent == folder.resolve()
+    assert path.name.startswith("arli-3-0-")
+
+
+def test_several_images_saved_to_one_file_name_are_numbered(tmp_path: Path) -> None:
+    first, second = image("JPEG"), image("JPEG", (200, 0, 0))
+    result = parse_image_response(
+        {"images": [base64.b64encode(d).decode() for d in (first, second)], "info": {}}
+    )
+    paths = result.save(tmp_path / "fox.jpg")
+    assert [p.name for p in paths] == ["fox.jpg", "fox-1.jpg"]
+    assert [p.read_bytes() for p in paths] == [first, second]

@@ -431,3 +431,17 @@ def test_long_pdfs_are_reopened_as_they_go(monkeypatch: pytest.MonkeyPatch) -> N
         (4, "IV", 304),
         (5, "V", 305),
     ]
+
+
+def test_a_pdf_without_pages_says_so() -> None:
+    import pypdfium2
+
+    empty = pypdfium2.PdfDocument.new()
+    buf = io.BytesIO()
+    empty.save(buf)
+    empty.close()
+    # PDFium sets no error code for it: after a corrupt file, the stale code says "format"
+    with pytest.raises(OCRSourceError, match="not a readable PDF"):
+        list(render_pages(b"%PDF-1.4 not really a pdf"))
+    with pytest.raises(OCRSourceError, match=r"^bytes has no pages$"):
+        list(render_pages(buf.getvalue()))
