@@ -22,7 +22,7 @@ export UV_NO_PROGRESS      := 1
 
 .DEFAULT_GOAL := help
 .PHONY: help venv demo test lint type pytest checks test-latest test-oldest test-live \
-        lock record record-live bench clean
+        lock record record-live bench bench-text clean
 
 help:
 	@echo "make demo         run the offline demo (replays recorded cassettes)"
@@ -35,6 +35,7 @@ help:
 	@echo "                  (TARGET=reference|featherless|arli-proxy|aiart for one set, TARGET=vllm: real vLLM)"
 	@echo "make record-live  re-record the live-service cassettes against api.arliai.com (needs ARLIAI_API_KEY)"
 	@echo "make bench        run the benchmarks and write bench/results.md"
+	@echo "make bench-text   re-measure only the paired text table in bench/results.md"
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -114,6 +115,9 @@ $(BENCH_STAMP): $(STAMP)
 
 bench: $(BENCH_STAMP)
 	$(VENV)/bin/python -m bench
+
+bench-text: $(BENCH_STAMP)
+	$(VENV)/bin/python -m bench text llama_index
 
 clean:
 	rm -rf $(VENV) $(LATEST) $(OLDEST) $(TOOLS) build .mypy_cache .ruff_cache .pytest_cache

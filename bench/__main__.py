@@ -2,6 +2,11 @@
 
 Each module exposes ``run() -> list[Result]``. Run one module with
 ``python -m bench <name>`` (e.g. ``python -m bench images``).
+
+The paired text table (:mod:`bench._paired`) sits at the top of ``results.md``, between
+markers: any run that measured it (``make bench``, or ``make bench-text`` =
+``python -m bench text llama_index``) rewrites that section; only a full run rewrites
+the rest of the file and ``results.json``.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+from bench import _paired
 from bench._common import Result
 
 HERE = Path(__file__).parent
@@ -30,6 +36,33 @@ def _fmt(value: float) -> str:
     return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
 
 
+PAIRED_START = "<!-- paired table: written by `python -m bench`; do not edit by hand -->"
+PAIRED_END = "<!-- end of paired table -->"
+
+
+def _paired_section(machine: str, command: str) -> list[str]:
+    paired = _paired.measure()
+    return [
+        PAIRED_START,
+        "## Text: every client in one process, paired",
+        "",
+        f"Measured by `{command}` on {paired.when} ({machine}). Re-measure with "
+        "`make bench-text` (this table only) or `make bench` (everything).",
+        "",
+        *_paired.table(paired),
+        PAIRED_END,
+    ]
+
+
+def _replace_paired(text: str, section: list[str]) -> str:
+    block = "\n".join(section)
+    if PAIRED_START in text and PAIRED_END in text:
+        head, rest = text.split(PAIRED_START, 1)
+        return head + block + rest.split(PAIRED_END, 1)[1]
+    title, _, rest = text.partition("\n\n")
+    return f"{title}\n\n{block}\n\n{rest}"
+
+
 def main(argv: list[str]) -> int:
     results: list[Result] = []
     started = time.time()
@@ -43,8 +76,15 @@ def main(argv: list[str]) -> int:
     machine = (
         f"{platform.machine()}, {platform.python_implementation()} {platform.python_version()}"
     )
+    paired_ran = _paired.measure.cache_info().currsize > 0
+    command = "python -m bench" + "".join(f" {a}" for a in argv)
+    section = _paired_section(machine, command) if paired_ran else []
     lines = [
         "# Benchmark results",
+        "",
+        *section,
+        "",
+        "## All figures",
         "",
         f"Written by `make bench` on {time.strftime('%Y-%m-%d %H:%M', time.localtime(started))} "
         f"({machine}); every figure was measured in that run.",
@@ -63,6 +103,11 @@ def main(argv: list[str]) -> int:
         out.write_text("\n".join(lines) + "\n")
         (HERE / "results.json").write_text(json.dumps([r.as_dict() for r in results], indent=2))
         print(f"wrote {out}")
+    elif section:
+        out.write_text(_replace_paired(out.read_text() if out.exists() else "", section))
+        print(f"wrote the paired table in {out}")
+    if section:
+        print("\n".join(section[1:-1]))
     return 1 if any(r.ok is False for r in results) else 0
 
 

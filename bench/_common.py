@@ -30,37 +30,35 @@ class Result:
         return asdict(self)
 
 
-def median_time(fn: Callable[[], object], *, runs: int, warmup: int = 3) -> float:
-    """Median wall time of ``fn`` in seconds over ``runs`` calls (after ``warmup`` calls)."""
-    for _ in range(warmup):
-        fn()
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+def paired_rounds(
+    fns: dict[str, Callable[[], object]], *, rounds: int, warmup: int = 10
+) -> dict[str, list[float]]:
+    """Seconds of one call of each function, round by round, interleaved call by call.
 
-
-def interleaved_medians(
-    fns: dict[str, Callable[[], object]], *, rounds: int = 20, per_round: int = 25, warmup: int = 20
-) -> dict[str, float]:
-    """Median seconds per call of each function, measured in alternating rounds.
-
-    Alternating (A B C A B C ...) cancels the drift of a shared machine (the server runs on
-    the same cores), which a block of A then a block of B would not.
+    Each round calls every function once, in an order that rotates from round to round, so
+    the drift of a shared machine (the server runs on the same cores) hits all of them alike;
+    compare them with :func:`paired_ratio`, never across runs.
     """
     for fn in fns.values():
         for _ in range(warmup):
             fn()
-    samples: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(rounds):
-        for name, fn in fns.items():
-            for _ in range(per_round):
-                start = time.perf_counter()
-                fn()
-                samples[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in samples.items()}
+    names = list(fns)
+    series: dict[str, list[float]] = {name: [] for name in names}
+    for i in range(rounds):
+        shift = i % len(names)
+        for name in names[shift:] + names[:shift]:
+            fn = fns[name]
+            start = time.perf_counter()
+            fn()
+            series[name].append(time.perf_counter() - start)
+    return series
+
+
+def paired_ratio(series: dict[str, list[float]], name: str, base: str) -> float:
+    """Median over rounds of the per-round ratio ``series[name][i] / series[base][i]``."""
+    return statistics.median(
+        value / ref for value, ref in zip(series[name], series[base], strict=True)
+    )
 
 
 def import_time(statement: str, *, runs: int = 7) -> float:

@@ -31,6 +31,8 @@ from bench._common import Result
 from tests.reference_server import ReferenceServer
 
 KEY = "bench-key"
+#: Arli's image API needs a model on every call; the reference server serves this one.
+IMAGE_MODEL = "sdxl/sdxl-base"
 N = 30
 CAP = 6
 LATENCY = 0.2
@@ -44,7 +46,7 @@ def _throughput_threads() -> tuple[list[float], int, int]:
     from arli import ImageClient
 
     with ReferenceServer(api_key=KEY, image_parallel_limit=CAP, image_latency=LATENCY) as srv:
-        client = ImageClient(api_key=KEY, base_url=srv.url)
+        client = ImageClient(api_key=KEY, base_url=srv.url, model=IMAGE_MODEL)
         times: list[float] = []
         limited = peak = 0
         with ThreadPoolExecutor(N) as pool:
@@ -66,7 +68,7 @@ def _throughput_async() -> tuple[list[float], int, int]:
     from arli import ImageClient
 
     async def main(srv: ReferenceServer) -> tuple[list[float], int, int]:
-        client = ImageClient(api_key=KEY + "-async", base_url=srv.url)
+        client = ImageClient(api_key=KEY + "-async", base_url=srv.url, model=IMAGE_MODEL)
         await asyncio.gather(*(client.atxt2img(prompt="warm-up", **SMALL) for _ in range(CAP)))
         times: list[float] = []
         limited = peak = 0
@@ -98,9 +100,10 @@ if mode == "noise":
     handler = lambda request: httpx.Response(
         200, content=body, headers={"content-type": "application/json"})
     client = ImageClient(api_key="bench-key", base_url="http://bench.invalid",
+                         model="sdxl/sdxl-base",
                          http_client=httpx.Client(transport=httpx.MockTransport(handler)))
 else:
-    client = ImageClient(api_key="bench-key", base_url=url)
+    client = ImageClient(api_key="bench-key", base_url=url, model="sdxl/sdxl-base")
 client.txt2img(prompt="warm-up", width=64, height=64, steps=1)
 import PIL.Image, PIL.JpegImagePlugin  # imported before the baseline, like the client
 

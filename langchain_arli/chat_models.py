@@ -414,7 +414,8 @@ class ChatArli(ArliTextModel, BaseChatModel):
 
 
 # LangChain inspects the signature of _generate/_agenerate on every call; computing it once
-# here (inspect.signature returns a function's __signature__ as is) saves ~10 µs per call.
+# here (inspect.signature returns a function's __signature__ as is) saves time on every
+# call (see bench/results.md, 'inspect.signature').
 for _method in (ChatArli._generate, ChatArli._agenerate):
     _method.__signature__ = inspect.signature(_method)  # type: ignore[union-attr]
 

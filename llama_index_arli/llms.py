@@ -864,8 +864,9 @@ def _precompute_signatures(cls: type[Arli]) -> None:
     """Give LlamaIndex's instrumentation the signatures of the LLM methods, computed once.
 
     ``dispatcher.span`` (wrapped around every LLM method) calls ``inspect.signature`` on
-    each call, which rebuilds the signature from the code object every time (about 10 us
-    per call); ``inspect.signature`` returns a function's ``__signature__`` as it is.
+    each call, which rebuilds the signature from the code object every time (see
+    bench/results.md, 'inspect.signature'); ``inspect.signature`` returns a function's
+    ``__signature__`` as it is.
     """
     for name in (
         "chat",

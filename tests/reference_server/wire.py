@@ -1,7 +1,7 @@
 """Request/response value types and JSON helpers shared by the route handlers.
 
 The HTTP layer (``server.py``) turns bytes into a :class:`Request`, a handler
-(``text.py`` / ``images.py``) turns that into a :class:`Response`, and the HTTP
+(the ``text`` / ``images`` packages) turns that into a :class:`Response`, and the HTTP
 layer writes it back (possibly mangled by a fault, see ``faults.py``).
 """
 
