@@ -1,0 +1,189 @@
+"""What crosses the wire: bodies, results, and httpx failures translated into our errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from arli._errors import (
+    ArliConnectionError,
+    ArliError,
+    ArliResponseError,
+    ArliTimeoutError,
+    ArliValidationError,
+    IncompleteResponseError,
+)
+from arli._version import __version__
+
+__all__ = [
+    "CREDENTIAL_HEADERS",
+    "USER_AGENT",
+    "HTTPResult",
+    "Multipart",
+    "display_url",
+    "encode_json_body",
+    "forget_credentials",
+    "incomplete",
+    "is_fatal",
+    "map_httpx_error",
+    "mid_stream",
+    "read_seconds",
+]
+
+USER_AGENT = f"arli-integrations/{__version__} httpx/{httpx.__version__}"
+#: Request headers that carry credentials (dropped from a failed request kept by httpx).
+CREDENTIAL_HEADERS = ("authorization", "proxy-authorization", "api-key", "x-api-key", "cookie")
+
+
+@dataclass(frozen=True)
+class HTTPResult:
+    """A completed response: status, headers and the whole body.
+
+    Attributes:
+        status_code: the HTTP status.
+        headers: the response headers.
+        content: the raw body.
+        url: the request URL.
+        attempts: how many attempts it took (1 = no retry).
+    """
+
+    status_code: int
+    headers: httpx.Headers
+    content: bytes
+    url: str
+    attempts: int = 1
+
+    def json(self) -> Any:
+        """Parse the body as JSON, raising :class:`~arli.ArliResponseError` when it is not."""
+        try:
+            return json.loads(self.content)
+        except (ValueError, RecursionError):  # RecursionError: nested too deeply
+            text = self.content[:300].decode("utf-8", errors="replace")
+            ctype = self.headers.get("content-type", "?")
+            msg = (
+                f"the server answered HTTP {self.status_code} from {self.url} with a body that is "
+                f"not valid JSON (content-type {ctype}): {text!r}"
+            )
+            raise ArliResponseError(msg, body=text) from None
+
+    @property
+    def text(self) -> str:
+        """The body decoded as UTF-8 (undecodable bytes replaced)."""
+        return self.content.decode("utf-8", errors="replace")
+
+
+def display_url(url: httpx.URL) -> str:
+    if url.userinfo:
+        url = url.copy_with(username=None, password=None)
+    return str(url)
+
+
+def map_httpx_error(
+    exc: httpx.HTTPError, method: str, url: str, timeout: float | None
+) -> ArliError:
+    """Translate an httpx exception into our hierarchy (the message never has headers).
+
+    The httpx exception stays chained as ``__cause__`` and keeps the failed request as an
+    attribute: its credential headers are removed first, so an error tracker that dumps
+    exception attributes cannot pick the key up. (Each attempt builds a new request.)
+    """
+    forget_credentials(exc)
+    if isinstance(exc, httpx.TimeoutException):
+        phase = {
+            httpx.ConnectTimeout: "connect",
+            httpx.ReadTimeout: "read",
+            httpx.WriteTimeout: "write",
+            httpx.PoolTimeout: "pool",
+        }.get(type(exc), "read")
+        limit = f" after {timeout:g} s" if timeout else ""
+        verb = {
+            "connect": "connecting",
+            "read": "waiting for the response",
+            "write": "sending",
+            "pool": "waiting for a free connection",
+        }[phase]
+        msg = f"{method} {url} timed out{limit} while {verb}"
+        return ArliTimeoutError(msg, method=method, url=url, phase=phase)
+    if isinstance(exc, httpx.ConnectError):
+        return ArliConnectionError(f"could not connect to {url}: {exc}", method=method, url=url)
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return ArliConnectionError(
+            f"{method} {url}: the server closed the connection unexpectedly: {exc}",
+            method=method,
+            url=url,
+        )
+    if isinstance(exc, httpx.TransportError):
+        # anyio reports a reset as a ReadError without text: say what it means.
+        detail = str(exc) or "the connection was closed or reset"
+        return ArliConnectionError(
+            f"{method} {url}: connection error: {type(exc).__name__}: {detail}",
+            method=method,
+            url=url,
+        )
+    return ArliConnectionError(
+        f"{method} {url}: {type(exc).__name__}: {exc}", method=method, url=url
+    )
+
+
+def forget_credentials(exc: httpx.HTTPError) -> None:
+    """Drop the credential headers of the request an httpx exception carries."""
+    try:
+        request = exc.request
+    except RuntimeError:  # raised by httpx when the exception has no request
+        return
+    for name in CREDENTIAL_HEADERS:
+        request.headers.pop(name, None)
+
+
+def is_fatal(exc: httpx.HTTPError) -> bool:
+    """Errors that retrying cannot fix (bad URL scheme, local protocol misuse)."""
+    return isinstance(exc, (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.InvalidURL))
+
+
+def encode_json_body(body: Any) -> bytes:
+    """Serialize a request body compactly; NaN/Infinity or unserializable values are rejected."""
+    try:
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    except (TypeError, ValueError) as exc:
+        msg = f"the request body cannot be sent as JSON: {exc}"
+        raise ArliValidationError(msg) from None
+
+
+@dataclass(frozen=True)
+class Multipart:
+    """A ``multipart/form-data`` body: text fields and files held as bytes.
+
+    Files are ``(filename, bytes, content type)`` tuples, so a retry can send them again.
+    """
+
+    data: Mapping[str, str] = field(default_factory=dict)
+    files: Mapping[str, tuple[str, bytes, str]] = field(default_factory=dict)
+
+
+def read_seconds(timeout: httpx.Timeout | Any) -> float | None:
+    return timeout.read if isinstance(timeout, httpx.Timeout) else None
+
+
+def mid_stream(err: ArliError, events: int) -> ArliError:
+    """Say how far a broken stream got; the cause stays the same type."""
+    if not events:
+        return err
+    note = f" (after {events} event{'s' if events != 1 else ''} of the stream; not retried)"
+    if isinstance(err, ArliTimeoutError):
+        return ArliTimeoutError(str(err) + note, method=err.method, url=err.url, phase=err.phase)
+    if isinstance(err, ArliConnectionError):
+        return ArliConnectionError(str(err) + note, method=err.method, url=err.url)
+    return err
+
+
+def incomplete(method: str, url: str, events: int) -> IncompleteResponseError:
+    msg = (
+        f"the stream from {method} {url} ended after {events} event"
+        f"{'s' if events != 1 else ''} without `data: [DONE]` or a finish reason: "
+        "the response is incomplete"
+    )
+    return IncompleteResponseError(msg)
