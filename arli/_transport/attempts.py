@@ -23,7 +23,8 @@ import httpx
 
 from arli._errors import ArliConnectionError, ArliError, ArliStatusError
 from arli._transport.policy import RetryPolicy
-from arli._transport.wire import is_fatal, map_httpx_error, mid_stream
+from arli._transport.streams import mid_stream
+from arli._transport.wire import is_fatal, map_httpx_error
 
 __all__ = ["Attempts"]
 

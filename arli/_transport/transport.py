@@ -8,7 +8,6 @@ about a failure is :class:`~arli._transport.attempts.Attempts`'s, shared by all 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import threading
 import time
@@ -20,25 +19,25 @@ import httpx
 from pydantic import SecretStr
 
 from arli._errors import (
-    ArliError,
-    ArliResponseError,
     ArliStatusError,
-    status_error_from_response,
 )
 from arli._kwargs import checks_arguments
 from arli._limits import Limiter, find_limiter
 from arli._settings import Api, TimeoutKind
 from arli._sse import JSONEventStream, SSEDecoder
 from arli._transport.attempts import Attempts
-from arli._transport.policy import RetryPolicy, parse_retry_after
+from arli._transport.policy import RetryPolicy
+from arli._transport.streams import ended, is_event_stream, stream_refusal
 from arli._transport.wire import (
     USER_AGENT,
     HTTPResult,
     Multipart,
+    aread_body,
     display_url,
     encode_json_body,
-    incomplete,
+    read_body,
     read_seconds,
+    refusal,
 )
 
 __all__ = ["Transport"]
@@ -273,60 +272,6 @@ class Transport:
             method, url, content=body, headers=headers, extensions={"timeout": timeout.as_dict()}
         )
 
-    def _status_error(
-        self,
-        method: str,
-        url: str,
-        status: int,
-        headers: httpx.Headers,
-        content: bytes,
-        reason: str,
-    ) -> ArliStatusError:
-        return status_error_from_response(
-            status,
-            content,
-            reason=reason,
-            request_id=headers.get("x-request-id") or headers.get("request-id"),
-            retry_after=parse_retry_after(headers),
-            method=method,
-            url=url,
-        )
-
-    def _too_large(self, url: str, size: int | None) -> ArliResponseError:
-        got = f" ({size} bytes)" if size is not None else ""
-        msg = (
-            f"the response from {url} exceeds the {self.max_response_bytes} byte limit{got}; "
-            "raise max_response_bytes if this is expected"
-        )
-        return ArliResponseError(msg)
-
-    def _check_length(self, response: httpx.Response, url: str) -> None:
-        length = response.headers.get("content-length")
-        if length and length.isdigit() and int(length) > self.max_response_bytes:
-            raise self._too_large(url, int(length))
-
-    def _read(self, response: httpx.Response, url: str) -> bytes:
-        self._check_length(response, url)
-        parts: list[bytes] = []
-        size = 0
-        for chunk in response.iter_bytes():
-            size += len(chunk)
-            if size > self.max_response_bytes:
-                raise self._too_large(url, None)
-            parts.append(chunk)
-        return b"".join(parts)
-
-    async def _aread(self, response: httpx.Response, url: str) -> bytes:
-        self._check_length(response, url)
-        parts: list[bytes] = []
-        size = 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > self.max_response_bytes:
-                raise self._too_large(url, None)
-            parts.append(chunk)
-        return b"".join(parts)
-
     def _policy(self, max_retries: int | None, retry_read_timeouts: bool | None) -> RetryPolicy:
         policy = self.retry
         if max_retries is not None and max_retries != policy.max_retries:
@@ -399,7 +344,7 @@ class Transport:
                 try:
                     response = client.send(request, stream=True)
                     try:
-                        content = self._read(response, url)
+                        content = read_body(response, url, self.max_response_bytes)
                     finally:
                         response.close()
                 except httpx.HTTPError as exc:
@@ -407,8 +352,8 @@ class Transport:
                 else:
                     if 200 <= response.status_code < 300:
                         return self._result(response, content, method, url, attempts)
-                    refusal = self._refusal(response, content, method, url)
-                    delay = attempts.after_status(refusal, url)
+                    refused = refusal(response, content, method, url)
+                    delay = attempts.after_status(refused, url)
             finally:
                 if limiter is not None:
                     limiter.release()
@@ -444,7 +389,7 @@ class Transport:
                 try:
                     response = await client.send(request, stream=True)
                     try:
-                        content = await self._aread(response, url)
+                        content = await aread_body(response, url, self.max_response_bytes)
                     finally:
                         await response.aclose()
                 except httpx.HTTPError as exc:
@@ -452,8 +397,8 @@ class Transport:
                 else:
                     if 200 <= response.status_code < 300:
                         return self._result(response, content, method, url, attempts)
-                    refusal = self._refusal(response, content, method, url)
-                    delay = attempts.after_status(refusal, url)
+                    refused = refusal(response, content, method, url)
+                    delay = attempts.after_status(refused, url)
             finally:
                 if limiter is not None:
                     limiter.release()
@@ -466,52 +411,7 @@ class Transport:
         logger.debug("%s %s -> %d", method, url, status)
         return HTTPResult(status, response.headers, content, url, attempts.attempt + 1)
 
-    def _refusal(
-        self, response: httpx.Response, content: bytes, method: str, url: str
-    ) -> ArliStatusError:
-        """The error of a non-2xx response."""
-        return self._status_error(
-            method, url, response.status_code, response.headers, content, response.reason_phrase
-        )
-
     # -- streams ---------------------------------------------------------------------------
-
-    @staticmethod
-    def _is_event_stream(response: httpx.Response) -> bool:
-        return 200 <= response.status_code < 300 and "event-stream" in response.headers.get(
-            "content-type", ""
-        )
-
-    def _stream_refusal(
-        self, response: httpx.Response, content: bytes, method: str, url: str
-    ) -> ArliStatusError:
-        """The error of a stream request answered without an event stream.
-
-        Raises:
-            ArliError: a 2xx answer that is not an event stream (never retried).
-        """
-        if 200 <= response.status_code < 300:
-            raise self._not_a_stream(response.status_code, response.headers, content, method, url)
-        return self._refusal(response, content, method, url)
-
-    def _not_a_stream(
-        self, status: int, headers: httpx.Headers, content: bytes, method: str, url: str
-    ) -> ArliError:
-        """A 2xx answer to a stream request that is not an event stream."""
-        ctype = headers.get("content-type", "")
-        if "json" in ctype:
-            try:
-                data = json.loads(content)
-            except (ValueError, RecursionError):
-                data = None
-            if isinstance(data, dict) and ("error" in data or data.get("object") == "error"):
-                return self._status_error(method, url, 500, headers, content, "error")
-        text = content[:200].decode("utf-8", errors="replace")
-        msg = (
-            f"{method} {url} asked for a stream but the server answered HTTP {status} with "
-            f"content-type {ctype or '?'}: {text!r}"
-        )
-        return ArliResponseError(msg, body=text)
 
     def stream_events(
         self,
@@ -554,13 +454,13 @@ class Transport:
                     delay = attempts.after_exception(exc, url)
                 else:
                     try:
-                        if not self._is_event_stream(response):
+                        if not is_event_stream(response):
                             try:
-                                content = self._read(response, url)
+                                content = read_body(response, url, self.max_response_bytes)
                             except httpx.HTTPError as exc:
                                 raise attempts.error(exc, url) from exc
-                            refusal = self._stream_refusal(response, content, method, url)
-                            delay = attempts.after_status(refusal, url)
+                            refused = stream_refusal(response, content, method, url)
+                            delay = attempts.after_status(refused, url)
                         else:
                             stream = JSONEventStream(method=method, url=url)
                             stream.request_id = response.headers.get("x-request-id")
@@ -584,7 +484,7 @@ class Transport:
                             except ArliStatusError as err:
                                 delay = attempts.after_event_error(err, url, stream.events)
                             else:
-                                _ended(on_eof, method, url, stream.events)
+                                ended(on_eof, method, url, stream.events)
                                 return
                     finally:
                         response.close()
@@ -623,13 +523,13 @@ class Transport:
                     delay = attempts.after_exception(exc, url)
                 else:
                     try:
-                        if not self._is_event_stream(response):
+                        if not is_event_stream(response):
                             try:
-                                content = await self._aread(response, url)
+                                content = await aread_body(response, url, self.max_response_bytes)
                             except httpx.HTTPError as exc:
                                 raise attempts.error(exc, url) from exc
-                            refusal = self._stream_refusal(response, content, method, url)
-                            delay = attempts.after_status(refusal, url)
+                            refused = stream_refusal(response, content, method, url)
+                            delay = attempts.after_status(refused, url)
                         else:
                             stream = JSONEventStream(method=method, url=url)
                             stream.request_id = response.headers.get("x-request-id")
@@ -653,7 +553,7 @@ class Transport:
                             except ArliStatusError as err:
                                 delay = attempts.after_event_error(err, url, stream.events)
                             else:
-                                _ended(on_eof, method, url, stream.events)
+                                ended(on_eof, method, url, stream.events)
                                 return
                     finally:
                         await response.aclose()
@@ -661,10 +561,3 @@ class Transport:
                 if limiter is not None:
                     limiter.release()
             await asyncio.sleep(delay)
-
-
-def _ended(on_eof: Callable[[], None] | None, method: str, url: str, events: int) -> None:
-    """A stream ended without ``[DONE]``: ``on_eof`` decides, else it is incomplete."""
-    if on_eof is None:
-        raise incomplete(method, url, events)
-    on_eof()

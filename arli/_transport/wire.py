@@ -13,10 +13,12 @@ from arli._errors import (
     ArliConnectionError,
     ArliError,
     ArliResponseError,
+    ArliStatusError,
     ArliTimeoutError,
     ArliValidationError,
-    IncompleteResponseError,
+    status_error_from_response,
 )
+from arli._transport.policy import parse_retry_after
 from arli._version import __version__
 
 __all__ = [
@@ -27,11 +29,13 @@ __all__ = [
     "display_url",
     "encode_json_body",
     "forget_credentials",
-    "incomplete",
     "is_fatal",
     "map_httpx_error",
-    "mid_stream",
+    "read_body",
+    "aread_body",
     "read_seconds",
+    "refusal",
+    "status_error",
 ]
 
 USER_AGENT = f"arli-integrations/{__version__} httpx/{httpx.__version__}"
@@ -168,22 +172,68 @@ def read_seconds(timeout: httpx.Timeout | Any) -> float | None:
     return timeout.read if isinstance(timeout, httpx.Timeout) else None
 
 
-def mid_stream(err: ArliError, events: int) -> ArliError:
-    """Say how far a broken stream got; the cause stays the same type."""
-    if not events:
-        return err
-    note = f" (after {events} event{'s' if events != 1 else ''} of the stream; not retried)"
-    if isinstance(err, ArliTimeoutError):
-        return ArliTimeoutError(str(err) + note, method=err.method, url=err.url, phase=err.phase)
-    if isinstance(err, ArliConnectionError):
-        return ArliConnectionError(str(err) + note, method=err.method, url=err.url)
-    return err
-
-
-def incomplete(method: str, url: str, events: int) -> IncompleteResponseError:
-    msg = (
-        f"the stream from {method} {url} ended after {events} event"
-        f"{'s' if events != 1 else ''} without `data: [DONE]` or a finish reason: "
-        "the response is incomplete"
+def status_error(
+    method: str, url: str, status: int, headers: httpx.Headers, content: bytes, reason: str
+) -> ArliStatusError:
+    """The typed status error of an error answer (its message, request id, Retry-After)."""
+    return status_error_from_response(
+        status,
+        content,
+        reason=reason,
+        request_id=headers.get("x-request-id") or headers.get("request-id"),
+        retry_after=parse_retry_after(headers),
+        method=method,
+        url=url,
     )
-    return IncompleteResponseError(msg)
+
+
+def refusal(response: httpx.Response, content: bytes, method: str, url: str) -> ArliStatusError:
+    """The status error of a non-2xx response whose body is ``content``."""
+    return status_error(
+        method, url, response.status_code, response.headers, content, response.reason_phrase
+    )
+
+
+def _too_large(url: str, limit: int, size: int | None) -> ArliResponseError:
+    got = f" ({size} bytes)" if size is not None else ""
+    msg = (
+        f"the response from {url} exceeds the {limit} byte limit{got}; "
+        "raise max_response_bytes if this is expected"
+    )
+    return ArliResponseError(msg)
+
+
+def _check_length(response: httpx.Response, url: str, limit: int) -> None:
+    length = response.headers.get("content-length")
+    if length and length.isdigit() and int(length) > limit:
+        raise _too_large(url, limit, int(length))
+
+
+def read_body(response: httpx.Response, url: str, limit: int) -> bytes:
+    """Read a streamed response's whole body, refusing more than ``limit`` bytes.
+
+    Raises:
+        ArliResponseError: the body (or its announced length) exceeds ``limit``.
+    """
+    _check_length(response, url, limit)
+    parts: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(url, limit, None)
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+async def aread_body(response: httpx.Response, url: str, limit: int) -> bytes:
+    """Async :func:`read_body`."""
+    _check_length(response, url, limit)
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(url, limit, None)
+        parts.append(chunk)
+    return b"".join(parts)
