@@ -18,9 +18,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from arli._errors import (
-    ArliStatusError,
-)
+from arli._errors import ArliStatusError
 from arli._kwargs import checks_arguments
 from arli._limits import Limiter, find_limiter
 from arli._settings import Api, TimeoutKind
