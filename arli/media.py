@@ -21,7 +21,14 @@ from typing import Any
 
 import httpx
 
-from arli._errors import ArliValidationError
+from arli._errors import (
+    ArliConnectionError,
+    ArliStatusError,
+    ArliTimeoutError,
+    ArliValidationError,
+    AuthenticationError,
+    status_error_class,
+)
 from arli._version import __version__
 
 __all__ = [
@@ -42,6 +49,12 @@ DEFAULT_MAX_IMAGE_BYTES = 20 * 2**20
 DEFAULT_FETCH_TIMEOUT = 30.0
 _MAX_REDIRECTS = 5
 _USER_AGENT = f"arli-integrations/{__version__} (image fetch)"
+_TIMEOUT_PHASES: dict[type[Exception], str] = {
+    httpx.ConnectTimeout: "connect",
+    httpx.ReadTimeout: "read",
+    httpx.WriteTimeout: "write",
+    httpx.PoolTimeout: "pool",
+}
 
 _DATA_URI_RE = re.compile(
     r"^data:(?P<mime>[\w.+\-]+/[\w.+\-]+)?(?P<params>(?:;[^,;]*)*?),(?P<data>.*)$", re.S
@@ -245,6 +258,8 @@ def load_image(
 
     Raises:
         ArliValidationError: naming what was wrong and what is accepted.
+        ArliStatusError: a URL's host answered an error status (typed by status).
+        ArliConnectionError: a URL's host could not be reached, or timed out.
     """
     local = _local(source, max_bytes)
     if local is not None:
@@ -314,8 +329,7 @@ class _Download:
             self.current = target
             return True
         if response.status_code >= 400:
-            msg = f"downloading {self.current[:200]} failed with HTTP {response.status_code}"
-            raise ArliValidationError(msg, field="image")
+            raise self._refused(response)
         length = response.headers.get("content-length")
         if length and length.isdigit() and int(length) > self.max_bytes:
             raise self._too_big(f"{length} bytes, ")
@@ -332,9 +346,39 @@ class _Download:
         msg = f"{self.current[:200]} is {got}more than the {self.max_bytes} byte limit"
         return ArliValidationError(msg, field="image", allowed=f"<= {self.max_bytes} bytes")
 
-    def error(self, exc: Exception) -> ArliValidationError:
-        """A network failure as a validation error naming the URL."""
+    def _refused(self, response: httpx.Response) -> ArliStatusError:
+        """An error status as the status error of that status.
+
+        A 401 is a plain :class:`~arli.ArliStatusError`: no key is sent to an image host,
+        so the API-key advice of :class:`~arli.AuthenticationError` would mislead.
+        """
+        status = response.status_code
+        cls = status_error_class(status)
+        if cls is AuthenticationError:
+            cls = ArliStatusError
+        reason = f" ({response.reason_phrase})" if response.reason_phrase else ""
+        return cls(
+            f"the download failed{reason}",
+            status_code=status,
+            request_id=response.headers.get("x-request-id"),
+            method="GET",
+            url=self.current[:200],
+        )
+
+    def error(self, exc: Exception) -> ArliConnectionError | ArliValidationError:
+        """A failure to download, naming the URL.
+
+        A network failure or timeout is an :class:`~arli.ArliConnectionError` (an
+        :class:`~arli.ArliTimeoutError`); a redirect to a URL httpx cannot even build
+        (``InvalidURL``) is refused as invalid input, like the other bad redirects.
+        """
         msg = f"could not download {self.url[:200]}: {type(exc).__name__}: {exc}"
+        url = self.current[:200]
+        if isinstance(exc, httpx.TimeoutException):
+            phase = _TIMEOUT_PHASES.get(type(exc), "read")
+            return ArliTimeoutError(msg, method="GET", url=url, phase=phase)
+        if isinstance(exc, httpx.HTTPError):
+            return ArliConnectionError(msg, method="GET", url=url)
         return ArliValidationError(msg, field="image")
 
 
@@ -351,7 +395,9 @@ def fetch_url(
     Redirects are followed (at most 5) only to http(s) URLs; no credentials are sent.
 
     Raises:
-        ArliValidationError: bad scheme, HTTP error, too large, or a network failure.
+        ArliValidationError: a bad scheme or redirect, or more than ``max_bytes``.
+        ArliStatusError: the host answered an error status (typed by status).
+        ArliConnectionError: the host could not be reached, or timed out.
     """
     job = _Download(url, max_bytes)
     client = http_client or httpx.Client()

@@ -25,7 +25,13 @@ def _relabel(exc: ArliValidationError, label: str) -> ArliValidationError:
 
 
 def load_input(source: Any, label: str) -> ImageData:
-    """Load one image input, naming ``label`` (``init_images[0]``, ``mask``...) in errors."""
+    """Load one image input, naming ``label`` (``init_images[0]``, ``mask``...) in errors.
+
+    Raises:
+        ArliValidationError: the input is unusable (its message starts with ``label``).
+        ArliStatusError: a URL's host answered an error status (the URL is in the message).
+        ArliConnectionError: a URL's host could not be reached, or timed out.
+    """
     try:
         return load_image(source)
     except ArliValidationError as exc:

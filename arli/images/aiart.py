@@ -675,7 +675,7 @@ class AiArtClient(PooledClient):
                 timeout=self.download_timeout,
                 http_client=self._http_client,
             )
-        except ArliValidationError as exc:
+        except ArliValidationError as exc:  # too large, or a refused redirect
             msg = f"could not download the result from AiArt: {exc}"
             raise ArliResponseError(msg) from None
         return data
@@ -688,7 +688,7 @@ class AiArtClient(PooledClient):
                 timeout=self.download_timeout,
                 http_client=self._http_async_client,
             )
-        except ArliValidationError as exc:
+        except ArliValidationError as exc:  # too large, or a refused redirect
             msg = f"could not download the result from AiArt: {exc}"
             raise ArliResponseError(msg) from None
         return data

@@ -69,6 +69,7 @@ from pydantic import SecretStr
 
 from arli._errors import (
     ArliConfigError,
+    ArliConnectionError,
     ArliError,
     ArliResponseError,
     ArliStatusError,
@@ -992,7 +993,8 @@ class OCREngine(PooledClient):
             data, _ = await afetch_url(
                 source.url, max_bytes=self.max_download_bytes, timeout=self.download_timeout
             )
-        except ArliValidationError as exc:
+        except (ArliValidationError, ArliConnectionError, ArliStatusError) as exc:
+            # The document could not be read; ``cause`` says why (refused, unreachable, status).
             raise OCRSourceError(str(exc), source=source.name, cause=exc) from exc
         return data
 

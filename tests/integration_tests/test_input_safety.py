@@ -32,9 +32,13 @@ import pytest
 from PIL import Image
 
 from arli import (
+    ArliConnectionError,
     ArliResponseError,
+    ArliTimeoutError,
     ArliValidationError,
     ImageClient,
+    InternalServerError,
+    NotFoundError,
     OCRSourceError,
 )
 from arli.ocr import OCREngine
@@ -78,7 +82,8 @@ BIG = IMAGE + bytes(5000)  # a PNG signature, and more than the 1000-byte cap us
 
 
 class ImageHost(http.server.BaseHTTPRequestHandler):
-    """Routes: /img, /big (with Content-Length), /big-stream (without), /slow, /to/<where>."""
+    """Routes: /img, /big (with Content-Length), /big-stream (without), /slow, /to/<where>,
+    /down (503); anything else is a 404."""
 
     seen: list[dict[str, str]] = []
 
@@ -100,6 +105,10 @@ class ImageHost(http.server.BaseHTTPRequestHandler):
         elif path == "/slow":
             time.sleep(1.5)
             self._send(IMAGE)
+        elif path == "/down":
+            self.send_response(503)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
         elif path.startswith("/to/"):
             targets = {
                 "file": "file:///etc/passwd",
@@ -229,10 +238,39 @@ def test_downloads_have_a_size_cap(srv: ReferenceServer, host: str, path: str) -
 @pytest.mark.timeout(10)
 def test_downloads_have_a_timeout(srv: ReferenceServer, host: str) -> None:
     start = time.monotonic()
-    with pytest.raises(ArliValidationError, match=r"could not download .*/slow: ReadTimeout"):
+    with pytest.raises(ArliTimeoutError, match=r"could not download .*/slow: ReadTimeout") as info:
         chat_arli(srv, image_fetch_timeout=0.3).invoke(lc_message(f"{host}/slow"))
     assert time.monotonic() - start < 1.2
+    assert info.value.phase == "read"
     assert srv.requests_for(CHAT) == []
+
+
+async def test_a_failed_download_is_a_status_or_connection_error(
+    srv: ReferenceServer, host: str
+) -> None:
+    """The image host's failure is reported as what it is, never as a bad value of ours."""
+    with pytest.raises(InternalServerError, match=r"HTTP 503 \(GET .*/down\)") as down:
+        chat_arli(srv).invoke(lc_message(f"{host}/down"))
+    assert down.value.status_code == 503
+    assert not isinstance(down.value, ArliValidationError)
+    with pytest.raises(NotFoundError, match=r"HTTP 404 \(GET .*/missing\)"):
+        await chat_arli(srv).ainvoke(lc_message(f"{host}/missing"))
+    with pytest.raises(NotFoundError, match="HTTP 404"):
+        inline_images(vision(f"{host}/missing"))
+    # The init image of an img2img request: the same classes, nothing sent.
+    client = ImageClient(model="FLUX.2-klein-4B", api_key=KEY, base_url=srv.url, max_retries=0)
+    with pytest.raises(InternalServerError, match="HTTP 503"):
+        client.img2img(init_images=[f"{host}/down"], prompt="p")
+    with pytest.raises(InternalServerError, match="HTTP 503"):
+        await client.aimg2img(init_images=[f"{host}/down"], prompt="p")
+    closed = "http://127.0.0.1:9/none.png"  # the discard port: nothing listens
+    with pytest.raises(
+        ArliConnectionError, match=r"could not download http://127\.0\.0\.1:9/"
+    ) as gone:
+        client.img2img(init_images=[closed], prompt="p")
+    assert not isinstance(gone.value, ArliValidationError)
+    assert srv.requests_for(CHAT) == []
+    assert [r for r in srv.requests if "img2img" in r.path] == []
 
 
 @pytest.mark.parametrize(

@@ -404,8 +404,9 @@ def test_a_download_that_is_not_an_image_is_a_response_error() -> None:
     server = FakeAiArt(fail={"/images/generated_image_1.png": (200, {"html": "<p>"}, {})})
     with pytest.raises(ArliResponseError, match="is not an image"):
         make(server).generate("p")
+    # A download that fails is the status error of its status, not an unusable answer.
     server = FakeAiArt(fail={"/images/generated_image_1.png": (404, {"error": "gone"}, {})})
-    with pytest.raises(ArliResponseError, match="could not download the result from AiArt"):
+    with pytest.raises(NotFoundError, match=r"HTTP 404 \(GET .*/images/generated_image_1.png\)"):
         make(server).generate("p")
 
 

@@ -10,7 +10,15 @@ import httpx
 import pytest
 from PIL import Image
 
-from arli import ArliValidationError
+from arli import (
+    ArliConnectionError,
+    ArliStatusError,
+    ArliTimeoutError,
+    ArliValidationError,
+    AuthenticationError,
+    InternalServerError,
+    NotFoundError,
+)
 from arli.media import (
     ImageData,
     afetch_url,
@@ -141,7 +149,7 @@ def test_url_download_follows_http_redirects_only() -> None:
             load_image("https://img.example/evil", http_client=client)
         with pytest.raises(ArliValidationError, match="redirected more than"):
             load_image("https://img.example/loop", http_client=client)
-        with pytest.raises(ArliValidationError, match="HTTP 404"):
+        with pytest.raises(NotFoundError, match=r"HTTP 404 \(GET https://img.example/missing\)"):
             load_image("https://img.example/missing", http_client=client)
         with pytest.raises(ArliValidationError, match="not allowed"):
             load_image("https://img.example/a", allow_urls=False)
@@ -162,9 +170,56 @@ def test_url_network_error_names_the_url() -> None:
 
     with (
         httpx.Client(transport=httpx.MockTransport(boom)) as client,
-        pytest.raises(ArliValidationError, match="could not download http://h/x"),
+        pytest.raises(ArliConnectionError, match="could not download http://h/x") as info,
     ):
         fetch_url("http://h/x", http_client=client)
+    assert not isinstance(info.value, (ArliValidationError, ArliTimeoutError))
+    assert (info.value.method, info.value.url) == ("GET", "http://h/x")
+
+
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [(500, InternalServerError), (503, InternalServerError), (404, NotFoundError)],
+)
+async def test_a_download_error_status_is_the_status_error(
+    status: int, cls: type[ArliStatusError]
+) -> None:
+    def host() -> httpx.MockTransport:
+        return _remote({"http://h/x": httpx.Response(status, headers={"x-request-id": "r1"})})
+
+    with httpx.Client(transport=host()) as client, pytest.raises(cls) as info:
+        fetch_url("http://h/x", http_client=client)
+    assert (info.value.status_code, info.value.request_id) == (status, "r1")
+    assert not isinstance(info.value, ArliValidationError)
+    async with httpx.AsyncClient(transport=host()) as aclient:
+        with pytest.raises(cls, match=rf"HTTP {status} \(GET http://h/x\): the download failed"):
+            await afetch_url("http://h/x", http_client=aclient)
+
+
+def test_a_401_from_an_image_host_gives_no_api_key_advice() -> None:
+    # No key is ever sent to an image host: "check the API key" would mislead.
+    transport = _remote({"http://h/x": httpx.Response(401)})
+    with httpx.Client(transport=transport) as client, pytest.raises(ArliStatusError) as info:
+        fetch_url("http://h/x", http_client=client)
+    assert info.value.status_code == 401
+    assert not isinstance(info.value, AuthenticationError)
+    assert "API key" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("exc", "phase"),
+    [(httpx.ReadTimeout, "read"), (httpx.ConnectTimeout, "connect"), (httpx.PoolTimeout, "pool")],
+)
+async def test_a_download_timeout_is_a_timeout_error(
+    exc: type[httpx.TimeoutException], phase: str
+) -> None:
+    def slow(request: httpx.Request) -> httpx.Response:
+        raise exc("timed out", request=request)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(slow)) as client:
+        with pytest.raises(ArliTimeoutError, match="could not download http://h/x") as info:
+            await aload_image("http://h/x", http_client=client)
+    assert info.value.phase == phase
 
 
 async def test_async_download_and_load() -> None:
