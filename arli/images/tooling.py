@@ -25,7 +25,7 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any
 
 from arli._errors import (
     ArliConfigError,
@@ -58,8 +58,10 @@ from arli.images.backends import (
     unsupported_message,
 )
 from arli.images.client import ImageClient
+from arli.images.contract import ASPECT_RATIOS, AspectRatio
 from arli.images.models import ImageResult, Img2ImgRequest, Txt2ImgRequest, UpscaleRequest
-from arli.media import ImageData, aload_image, is_http_url, load_image
+from arli.media import ImageData, aload_image, load_image
+from arli.tool_contract import resolve_agent_path, with_message
 
 __all__ = [
     "ASPECT_RATIOS",
@@ -69,14 +71,18 @@ __all__ = [
     "with_message",
 ]
 
-AspectRatio = Literal["1:1", "4:3", "3:4", "3:2", "2:3", "16:9", "9:16", "21:9", "9:21"]
-"""Aspect ratios the tools offer to a model."""
-
-ASPECT_RATIOS: tuple[str, ...] = get_args(AspectRatio)
-
 DEFAULT_OUTPUT_DIR = "arli-output"
-_B64_LIKE = re.compile(r"^[A-Za-z0-9+/=_\-\s]{64,}$")
 _SNAP = 64
+#: The toolbox method behind each tool of :data:`arli.images.contract.IMAGE_TOOLS`.
+_METHODS = {
+    "generate_image": "generate",
+    "edit_image": "edit",
+    "upscale_image": "upscale",
+    "image_to_video": "image_to_video",
+    "list_image_models": "models_text",
+    "list_samplers": "samplers_text",
+    "list_upscalers": "upscalers_text",
+}
 
 
 def _ratio(ratio: str) -> tuple[float, float]:
@@ -108,14 +114,6 @@ def size_for_aspect_ratio(ratio: str, base: int = 1024) -> tuple[int, int]:
 
 def _snap8(value: float) -> int:
     return max(64, min(2048, math.floor(value / 8 + 0.5) * 8))
-
-
-def with_message(exc: ArliError, text: str) -> ArliError:
-    """A copy of ``exc`` (same class and attributes) whose message is ``text``."""
-    clone = exc.__class__.__new__(exc.__class__)
-    clone.__dict__.update(exc.__dict__)
-    clone.args = (text,)
-    return clone
 
 
 class ImageToolbox:
@@ -354,46 +352,27 @@ class ImageToolbox:
         """Check an image reference from the agent: a file path (in the allowed dirs) or URL.
 
         Base64 text and ``data:`` URIs are refused: models cannot emit them reliably, and
-        images should never travel through the model's context.
+        images should never travel through the model's context (see
+        :func:`arli.tool_contract.resolve_agent_path`).
 
         Raises:
             ArliValidationError: naming ``field`` and what is allowed.
         """
-        allowed = "a file path" + (" or an http(s) URL" if self.allow_urls else "")
-        text = (ref or "").strip()
-        if not text:
-            msg = f"{field} is empty: pass {allowed}"
-            raise ArliValidationError(msg, field=field, allowed=allowed)
-        if text.startswith("data:") or (
-            _B64_LIKE.match(text) and "/" not in text[:64] and "." not in text[-8:]
-        ):
-            msg = f"{field} looks like image data: pass {allowed}, not base64"
-            raise ArliValidationError(msg, field=field, allowed=allowed)
-        if is_http_url(text):
-            if not self.allow_urls:
-                msg = f"{field}: URLs are not allowed here; pass a file path"
-                raise ArliValidationError(msg, field=field, allowed="a file path")
-            return text
-        if text.lower().startswith("file://"):
-            text = text[7:]
-        elif "://" in text[:16]:
-            msg = f"{field}={text[:80]!r}: only file paths and http(s) URLs are supported"
-            raise ArliValidationError(msg, field=field, allowed=allowed)
-        roots = [d.resolve() for d in (self.input_dirs or [self.output_dir])]
-        path = Path(text).expanduser()
-        candidates = (
-            [path] if path.is_absolute() else [Path.cwd() / path, *(r / path for r in roots)]
+        return resolve_agent_path(
+            ref,
+            field=field,
+            roots=self.input_dirs or [self.output_dir],
+            allow_urls=self.allow_urls,
+            what="image file",
         )
-        for candidate in candidates:
-            resolved = candidate.resolve()
-            if resolved.is_file() and any(resolved.is_relative_to(r) for r in roots):
-                return resolved
-        if any(c.resolve().is_file() for c in candidates):
-            where = ", ".join(str(r) for r in roots)
-            msg = f"{field}={text[:200]!r} is outside the directories this tool may read ({where})"
-            raise ArliValidationError(msg, field=field, allowed=f"files under {where}")
-        msg = f"{field}: no image file at {text[:200]!r}"
-        raise ArliValidationError(msg, field=field, allowed=allowed)
+
+    def call(self, function: str, **args: Any) -> Any:
+        """Run the tool ``function`` of :data:`arli.images.contract.IMAGE_TOOLS` with ``args``."""
+        return getattr(self, _METHODS[function])(**args)
+
+    async def acall(self, function: str, **args: Any) -> Any:
+        """Async :meth:`call`."""
+        return await getattr(self, "a" + _METHODS[function])(**args)
 
     # -- operations ----------------------------------------------------------------------
 

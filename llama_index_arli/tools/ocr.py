@@ -21,7 +21,8 @@ from llama_index.core.tools.tool_spec.base import SPEC_FUNCTION_TYPE, BaseToolSp
 from arli._errors import ArliError
 from arli._kwargs import checks_arguments
 from arli.ocr.engine import OCREngine, OnPageError
-from arli.ocr.tooling import DEFAULT_MAX_CHARS, OCRToolbox, OCRToolOutput, with_message
+from arli.ocr.tooling import DEFAULT_MAX_CHARS, ArliOCRInput, OCRToolbox, OCRToolOutput
+from arli.tool_contract import check_arguments, with_message
 
 __all__ = ["ArliOCRToolSpec"]
 
@@ -115,8 +116,9 @@ class ArliOCRToolSpec(BaseToolSpec):
             source (str): path of a local image or PDF file, or an http(s) URL.
             pages (str | None): pages to read, 1-based, e.g. '1-3,7' or '5-'; unset for all.
         """
+        args = check_arguments(ArliOCRInput, {"source": source, "pages": pages})
         try:
-            return self.toolbox.read(source, pages)
+            return self.toolbox.read(**args)
         except ArliError as exc:
             raise self._error(exc) from exc
 
@@ -129,7 +131,8 @@ class ArliOCRToolSpec(BaseToolSpec):
             source (str): path of a local image or PDF file, or an http(s) URL.
             pages (str | None): pages to read, 1-based, e.g. '1-3,7' or '5-'; unset for all.
         """
+        args = check_arguments(ArliOCRInput, {"source": source, "pages": pages})
         try:
-            return await self.toolbox.aread(source, pages)
+            return await self.toolbox.aread(**args)
         except ArliError as exc:
             raise self._error(exc) from exc
