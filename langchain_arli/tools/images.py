@@ -1,6 +1,8 @@
 """LangChain image tools: generate, edit (img2img/inpainting), upscale, list, image to video.
 
-The tools translate; :class:`arli.images.tooling.ImageToolbox` decides. A model sees a few
+The tools translate; :class:`arli.images.tooling.ImageToolbox` decides, and their names,
+argument models and descriptions come from the core contract (:mod:`arli.images.contract`),
+shared with the LlamaIndex tool spec. A model sees a few
 validated arguments (prompt, negative prompt, aspect ratio or size, steps, seed, model;
 images as file paths or http(s) URLs, never base64); everything else is constructor
 configuration. Each image tool answers with ``response_format="content_and_artifact"``:
@@ -47,6 +49,7 @@ from arli._kwargs import check_model_arguments, raise_arli_errors
 from arli.images.aiart import AiArtClient, VideoResult
 from arli.images.backends import (
     BackendName,
+    adapter_for,
     backend_name,
     make_image_backend,
     schema_for_backend,
@@ -567,8 +570,9 @@ class ArliImageToolkit(BaseToolkit):
         """The tools the backend supports, sharing one client (connection pool, limiter)."""
         client = self._client
         models = self.models
-        if models is None and self.fetch_models and isinstance(client, ImageClient):
-            models = [m.name for m in client.list_models()] or None
+        adapter = adapter_for(client)
+        if models is None and self.fetch_models and adapter.supports("listings"):
+            models = adapter.names("models") or None
         common: dict[str, Any] = {
             "client": client,
             "output_dir": self.output_dir,
@@ -582,7 +586,7 @@ class ArliImageToolkit(BaseToolkit):
             ArliImageGenerationTool(**common, params=self.generation_params),
             ArliImageEditTool(**common, params=self.edit_params),
         ]
-        if isinstance(client, AiArtClient):
+        if adapter.supports("video"):
             if self.include_video:
                 tools.append(
                     ArliImageToVideoTool(
