@@ -16,17 +16,18 @@ give generate, edit, upscale and the listings; AiArt gives generate, edit and
 ``image_to_video``, and its argument schemas leave out what it cannot use (width, height,
 steps, model, mask) and offer only its five aspect ratios.
 
-This module does not use ``from __future__ import annotations``: LlamaIndex builds each
-tool's argument schema from the functions' evaluated annotations.
+The tools' names, argument schemas, descriptions and argument checks come from the core
+contract (:mod:`arli.images.contract`), as for the LangChain tools, so both answer the same
+bad arguments with the same text. This module does not use
+``from __future__ import annotations``: LlamaIndex evaluates the functions' annotations.
 """
 
-import functools
+import inspect
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from llama_index.core.tools.function_tool import FunctionTool
-from llama_index.core.tools.tool_spec.base import SPEC_FUNCTION_TYPE, BaseToolSpec
+from llama_index.core.tools.tool_spec.base import SPEC_FUNCTION_TYPE
 from llama_index.core.tools.types import ToolMetadata
 from pydantic import BaseModel, SecretStr
 
@@ -43,10 +44,12 @@ from arli.images.client import ImageClient
 from arli.images.contract import AspectRatio, NoArgs, image_tool, schema_for_prefix
 from arli.images.models import ImageResult
 from arli.images.tooling import DEFAULT_OUTPUT_DIR, ImageToolbox
-from arli.tool_contract import check_arguments, with_message
+from llama_index_arli.tools._contract import ContractToolSpec
 
 __all__ = ["ArliImageToolSpec"]
 
+#: The constructor arguments that are the toolbox's (passed on as they are).
+_TOOLBOX_OPTIONS = frozenset(inspect.signature(ImageToolbox).parameters) - {"client"}
 _SDNEXT_FUNCTIONS: list[SPEC_FUNCTION_TYPE] = [
     ("generate_image", "agenerate_image"),
     ("edit_image", "aedit_image"),
@@ -63,7 +66,7 @@ _AIART_FUNCTIONS: list[SPEC_FUNCTION_TYPE] = [
 
 
 @checks_arguments(passes_to=(ImageClient, AiArtClient), extras="generation_params")
-class ArliImageToolSpec(BaseToolSpec):
+class ArliImageToolSpec(ContractToolSpec):
     """Image tools for LlamaIndex agents (sync and async functions) over any image backend.
 
     Functions with Arli and the proxy: ``generate_image``, ``edit_image`` (img2img,
@@ -143,22 +146,8 @@ class ArliImageToolSpec(BaseToolSpec):
         image_client = client or make_image_backend(
             backend, api_key=api_key, base_url=base_url, **client_options
         )
-        self.toolbox = ImageToolbox(
-            image_client,
-            output_dir=output_dir,
-            model=model,
-            base_size=base_size,
-            aspect_ratio=aspect_ratio,
-            generation_params=generation_params,
-            edit_params=edit_params,
-            upscale_params=upscale_params,
-            input_dirs=input_dirs,
-            allow_urls=allow_urls,
-            video_params=video_params,
-            video_poll_interval=video_poll_interval,
-            video_timeout=video_timeout,
-            video_max_polls=video_max_polls,
-        )
+        options = {name: value for name, value in locals().items() if name in _TOOLBOX_OPTIONS}
+        self.toolbox = ImageToolbox(image_client, **options)
         video = backend_supports(image_client, "video")
         self.spec_functions = list(_AIART_FUNCTIONS if video else _SDNEXT_FUNCTIONS)
 
@@ -198,36 +187,6 @@ class ArliImageToolSpec(BaseToolSpec):
             name=fn_name, description=f"{fn_name}({params})\n{doc}", fn_schema=schema
         )
 
-    def to_tool_list(
-        self,
-        spec_functions: list[SPEC_FUNCTION_TYPE] | None = None,
-        func_to_metadata_mapping: dict[str, ToolMetadata] | None = None,
-    ) -> list[FunctionTool]:
-        """The tools, taking the agent's arguments as the contract validates them.
-
-        Unlike the Python methods, the tools' functions take keyword arguments only and
-        leave every check to the contract, so a missing argument is answered with the
-        same text as in LangChain (``prompt is required``), not a ``TypeError``.
-        """
-        tools: list[FunctionTool] = []
-        for spec in spec_functions or self.spec_functions:
-            name = spec if isinstance(spec, str) else spec[0]
-            metadata = (func_to_metadata_mapping or {}).get(name)
-            tools.append(
-                FunctionTool.from_defaults(
-                    fn=functools.partial(self._agent_call, name),
-                    async_fn=functools.partial(self._aagent_call, name),
-                    tool_metadata=metadata or self.get_metadata_from_fn_name(name),
-                )
-            )
-        return tools
-
-    def _agent_call(self, fn_name: str, /, **args: Any) -> Any:
-        return self._call(fn_name, args)
-
-    async def _aagent_call(self, fn_name: str, /, **args: Any) -> Any:
-        return await self._acall(fn_name, args)
-
     def _schema(self, fn_name: str) -> type[BaseModel]:
         contract = image_tool(fn_name)
         if contract.schema is None:
@@ -237,23 +196,17 @@ class ArliImageToolSpec(BaseToolSpec):
             schema = schema_for_backend(schema, contract.operation, self.client)
         return schema
 
-    def _call(self, fn_name: str, args: dict[str, Any]) -> Any:
-        """Validate the agent's ``args`` as the contract says, then run the tool."""
-        checked = check_arguments(self._schema(fn_name), _arguments(args))
-        try:
-            return self.toolbox.call(fn_name, **checked)
-        except ArliError as exc:
-            text = self.toolbox.explain(exc)
-            raise (exc if text is None else with_message(exc, text)) from exc
+    def _run_tool(self, fn_name: str, args: dict[str, Any]) -> Any:
+        return self.toolbox.call(fn_name, **args)
 
-    async def _acall(self, fn_name: str, args: dict[str, Any]) -> Any:
-        """Async :meth:`_call`."""
-        checked = check_arguments(self._schema(fn_name), _arguments(args))
-        try:
-            return await self.toolbox.acall(fn_name, **checked)
-        except ArliError as exc:
-            text = await self.toolbox.aexplain(exc)
-            raise (exc if text is None else with_message(exc, text)) from exc
+    async def _arun_tool(self, fn_name: str, args: dict[str, Any]) -> Any:
+        return await self.toolbox.acall(fn_name, **args)
+
+    def _explain(self, exc: ArliError) -> str | None:
+        return self.toolbox.explain(exc)
+
+    async def _aexplain(self, exc: ArliError) -> str | None:
+        return await self.toolbox.aexplain(exc)
 
     def generate_image(
         self,
@@ -390,8 +343,3 @@ class ArliImageToolSpec(BaseToolSpec):
         """Async :meth:`image_to_video`."""
         result: VideoResult = await self._acall("image_to_video", locals())
         return result
-
-
-def _arguments(values: dict[str, Any]) -> dict[str, Any]:
-    """A function's ``locals()`` as the agent's arguments (without ``self``)."""
-    return {name: value for name, value in values.items() if name != "self"}

@@ -19,8 +19,16 @@ from langchain_core.tools import BaseTool
 from llama_index.core.tools import FunctionTool
 from pydantic import BaseModel, ValidationError
 
-from arli import AiArtClient, ImageClient, Img2ImgRequest, Txt2ImgRequest, UpscaleRequest
+from arli import (
+    AiArtClient,
+    ArliConfigError,
+    ImageClient,
+    Img2ImgRequest,
+    Txt2ImgRequest,
+    UpscaleRequest,
+)
 from arli.images.aiart import AiArtImg2VideoRequest
+from arli.images.backends import AiArtAdapter, ProxyAdapter, SDNextAdapter, adapter_for
 from arli.images.contract import (
     IMAGE_TOOLS,
     ArliImageEditInput,
@@ -28,6 +36,7 @@ from arli.images.contract import (
     ArliImageToVideoInput,
     ArliImageUpscaleInput,
 )
+from arli.images.tooling import ImageToolbox
 from arli.ocr.engine import OCREngine
 from langchain_arli import ArliImageToolkit, ArliOCRTool
 from llama_index_arli import ArliImageToolSpec, ArliOCRToolSpec
@@ -122,6 +131,7 @@ def test_ocr_skins_give_the_same_error_text(tmp_path: Path) -> None:
         ({"source": ""}, "source=''"),
         ({"source": "ftp://example.com/a.pdf"}, "only file paths and http"),
         ({"source": "x.pdf", "pages": 3}, "pages=3 is not valid"),
+        ({}, "source is required"),
     ]:
         lc_text = langchain_answer(lc, args)
         assert lc_text == llama_index_answer(li, args)
@@ -204,3 +214,22 @@ def test_every_contract_is_offered_by_both_skins(tmp_path: Path) -> None:
             )
     assert offered_li == set(IMAGE_TOOLS)
     assert offered_lc == {"arli_" + f for f in IMAGE_TOOLS}
+
+
+def test_one_adapter_per_backend_behind_one_interface(tmp_path: Path) -> None:
+    proxy = ImageClient(provider="arli-proxy", base_url=NOWHERE, max_retries=0)
+    clients = {**_clients(), "arli-proxy": proxy}
+    expected = {"arli": SDNextAdapter, "arli-proxy": ProxyAdapter, "aiart": AiArtAdapter}
+    for name, client in clients.items():
+        adapter = adapter_for(client)
+        assert type(adapter) is expected[name]
+        assert adapter.name == name
+        box = ImageToolbox(client, output_dir=tmp_path)
+        assert box.backend == name
+        for capability in ("generate", "edit", "upscale", "listings", "video"):
+            assert box.supports(capability) is (capability in adapter.capabilities)
+    aiart = ImageToolbox(clients["aiart"], output_dir=tmp_path)
+    with pytest.raises(ArliConfigError, match="upscaling is not available with the 'aiart'"):
+        aiart.upscale(str(INIT))
+    with pytest.raises(ArliConfigError, match="image-to-video needs the AiArt backend"):
+        ImageToolbox(proxy, output_dir=tmp_path).image_to_video(image=str(INIT))
