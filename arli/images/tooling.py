@@ -20,12 +20,10 @@ height, steps, mask) are refused with the reason. AiArt also makes videos
 from __future__ import annotations
 
 import asyncio
-import math
 import os
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any
 
 from arli._errors import (
     ArliConfigError,
@@ -40,26 +38,13 @@ from arli._errors import (
     PermissionDeniedError,
     RateLimitError,
 )
-from arli.images._pixels import image_size
-from arli.images.aiart import (
-    AIART_ASPECT_RATIOS,
-    AiArtClient,
-    AiArtGenerateRequest,
-    AiArtImg2ImgRequest,
-    AiArtImg2VideoRequest,
-    GenerationTimeoutError,
-    VideoResult,
-    nearest_aspect_ratio,
-)
-from arli.images.backends import (
-    AIART_HIDDEN_ARGS,
-    backend_name,
-    backend_supports,
-    unsupported_message,
-)
+from arli.images._sizes import size_for_aspect_ratio
+from arli.images.aiart import AiArtClient, GenerationTimeoutError, VideoResult
+from arli.images.backends import adapter_for
 from arli.images.client import ImageClient
-from arli.images.models import ImageResult, Img2ImgRequest, Txt2ImgRequest, UpscaleRequest
-from arli.media import ImageData, aload_image, is_http_url, load_image
+from arli.images.contract import ASPECT_RATIOS, AspectRatio
+from arli.images.models import ImageResult
+from arli.tool_contract import resolve_agent_path, with_message
 
 __all__ = [
     "ASPECT_RATIOS",
@@ -69,53 +54,17 @@ __all__ = [
     "with_message",
 ]
 
-AspectRatio = Literal["1:1", "4:3", "3:4", "3:2", "2:3", "16:9", "9:16", "21:9", "9:21"]
-"""Aspect ratios the tools offer to a model."""
-
-ASPECT_RATIOS: tuple[str, ...] = get_args(AspectRatio)
-
 DEFAULT_OUTPUT_DIR = "arli-output"
-_B64_LIKE = re.compile(r"^[A-Za-z0-9+/=_\-\s]{64,}$")
-_SNAP = 64
-
-
-def _ratio(ratio: str) -> tuple[float, float]:
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*[:x/]\s*(\d+(?:\.\d+)?)\s*", ratio)
-    if match is None or float(match.group(1)) <= 0 or float(match.group(2)) <= 0:
-        msg = f"aspect_ratio={ratio!r} is not valid: use one of {', '.join(ASPECT_RATIOS)}"
-        raise ArliValidationError(msg, field="aspect_ratio", allowed=", ".join(ASPECT_RATIOS))
-    return float(match.group(1)), float(match.group(2))
-
-
-def size_for_aspect_ratio(ratio: str, base: int = 1024) -> tuple[int, int]:
-    """Width and height for ``ratio`` with about ``base`` x ``base`` pixels, in steps of 64.
-
-    ``"1:1"`` gives 1024x1024, ``"16:9"`` 1344x768, ``"2:3"`` 832x1280 (``base=1024``);
-    sides stay within 64..2048.
-
-    Raises:
-        ArliValidationError: for a ratio that is not ``W:H`` with positive numbers.
-    """
-    a, b = _ratio(ratio)
-    width = math.sqrt(base * base * a / b)
-    height = width * b / a
-
-    def snap(side: float) -> int:
-        return int(min(2048, max(64, round(side / _SNAP) * _SNAP)))
-
-    return snap(width), snap(height)
-
-
-def _snap8(value: float) -> int:
-    return max(64, min(2048, math.floor(value / 8 + 0.5) * 8))
-
-
-def with_message(exc: ArliError, text: str) -> ArliError:
-    """A copy of ``exc`` (same class and attributes) whose message is ``text``."""
-    clone = exc.__class__.__new__(exc.__class__)
-    clone.__dict__.update(exc.__dict__)
-    clone.args = (text,)
-    return clone
+#: The toolbox method behind each tool of :data:`arli.images.contract.IMAGE_TOOLS`.
+_METHODS = {
+    "generate_image": "generate",
+    "edit_image": "edit",
+    "upscale_image": "upscale",
+    "image_to_video": "image_to_video",
+    "list_image_models": "models_text",
+    "list_samplers": "samplers_text",
+    "list_upscalers": "upscalers_text",
+}
 
 
 class ImageToolbox:
@@ -175,11 +124,14 @@ class ImageToolbox:
         video_max_polls: int | None = None,
     ):
         self.client = client
+        self.adapter = adapter_for(client)
         self.output_dir = Path(output_dir).expanduser()
         self.model = model
         self.base_size = base_size
         self.aspect_ratio = aspect_ratio
         self.generation_params = dict(generation_params or {})
+        self.edit_params = {**self.adapter.edit_defaults, **dict(edit_params or {})}
+        self.upscale_params = {**self.adapter.upscale_defaults, **dict(upscale_params or {})}
         self.input_dirs = [Path(d).expanduser() for d in input_dirs] if input_dirs else None
         self.allow_urls = allow_urls
         self.video_params = dict(video_params or {})
@@ -188,26 +140,7 @@ class ImageToolbox:
         self.video_max_polls = video_max_polls
         size_for_aspect_ratio(aspect_ratio, base_size)
         # Validate the defaults now, not at the first call.
-        if isinstance(client, AiArtClient):
-            if model:
-                msg = (
-                    f"model={model!r} does not apply to the AiArt backend: it has no model "
-                    "choice (use generation_params={'style_preset': ...} for a look)"
-                )
-                raise ArliConfigError(msg)
-            self.edit_params = dict(edit_params or {})
-            self.upscale_params = dict(upscale_params or {})
-            self._aiart_ratio(aspect_ratio)
-            AiArtGenerateRequest(**{"prompt": "-", **self.generation_params})
-            AiArtImg2ImgRequest(**{"prompt": "-", **self.edit_params})
-            AiArtImg2VideoRequest(**self.video_params)
-            AiArtClient._check_polling(video_poll_interval, video_timeout, video_max_polls)
-            return
-        self.edit_params = {"denoising_strength": 0.6, **dict(edit_params or {})}
-        self.upscale_params = {"upscaler_1": "ESRGAN_4x", **dict(upscale_params or {})}
-        Txt2ImgRequest(**{"prompt": "-", **self.generation_params})
-        Img2ImgRequest(**{"prompt": "-", "init_images": [b"-"], **self.edit_params})
-        UpscaleRequest(**{"image": b"-", **self.upscale_params})
+        self.adapter.check_defaults(self, self._polling())
 
     def __repr__(self) -> str:
         return f"ImageToolbox(client={self.client!r}, output_dir={str(self.output_dir)!r})"
@@ -217,183 +150,44 @@ class ImageToolbox:
     @property
     def backend(self) -> str:
         """The backend's name: ``"arli"``, ``"arli-proxy"`` or ``"aiart"``."""
-        return backend_name(self.client)
+        return self.adapter.name
 
     def supports(self, capability: str) -> bool:
         """Whether the backend can ``generate``, ``edit``, ``upscale``, list or make ``video``."""
-        return backend_supports(self.client, capability)
+        return self.adapter.supports(capability)
 
     def require(self, capability: str) -> None:
         """Raise a clear :class:`~arli.ArliConfigError` if the backend cannot do ``capability``."""
         if not self.supports(capability):
-            raise ArliConfigError(unsupported_message(self.client, capability))
-
-    def _sdnext(self, capability: str) -> ImageClient:
-        """The client as an :class:`~arli.ImageClient`, or a clear error for AiArt."""
-        client = self.client
-        if isinstance(client, AiArtClient):
-            raise ArliConfigError(unsupported_message(client, capability))
-        return client
-
-    def _aiart(self) -> AiArtClient:
-        client = self.client
-        if not isinstance(client, AiArtClient):
-            raise ArliConfigError(unsupported_message(client, "video"))
-        return client
-
-    @staticmethod
-    def _aiart_ratio(ratio: str) -> str:
-        if ratio not in AIART_ASPECT_RATIOS:
-            allowed = ", ".join(AIART_ASPECT_RATIOS)
-            msg = f"aspect_ratio={ratio!r} is not supported by the AiArt backend: allowed {allowed}"
-            raise ArliValidationError(msg, field="aspect_ratio", allowed=allowed)
-        return ratio
-
-    @staticmethod
-    def _refuse_unused(operation: str, **values: Any) -> None:
-        """Refuse arguments AiArt has no use for, saying why."""
-        reasons = AIART_HIDDEN_ARGS[operation]
-        for name, value in values.items():
-            if value is not None and (not isinstance(value, str) or value.strip()):
-                msg = f"`{name}` is not supported by the AiArt backend: {reasons[name]}"
-                raise ArliValidationError(msg, field=name)
-
-    @staticmethod
-    def _aiart_seed(seed: int | None) -> int | None:
-        return 0 if seed is not None and seed < 0 else seed
-
-    def _aiart_gen_args(
-        self,
-        prompt: str,
-        negative_prompt: str | None,
-        aspect_ratio: str | None,
-        width: int | None,
-        height: int | None,
-        steps: int | None,
-        seed: int | None,
-        model: str | None,
-    ) -> dict[str, Any]:
-        self._refuse_unused("generate", width=width, height=height, steps=steps, model=model)
-        args: dict[str, Any] = {**self.generation_params, "prompt": prompt}
-        default = self.generation_params.get("aspect_ratio") or self.aspect_ratio
-        args["aspect_ratio"] = self._aiart_ratio(aspect_ratio or default)
-        if negative_prompt is not None:
-            args["negative_prompt"] = negative_prompt
-        if seed is not None:
-            args["seed"] = self._aiart_seed(seed)
-        return args
-
-    def _aiart_edit_args(
-        self,
-        image: ImageData,
-        prompt: str,
-        negative_prompt: str | None,
-        strength: float | None,
-        seed: int | None,
-    ) -> dict[str, Any]:
-        args: dict[str, Any] = {**self.edit_params, "image": image, "prompt": prompt}
-        if "aspect_ratio" not in args:
-            size = image_size(image.data)
-            if size is not None:
-                args["aspect_ratio"] = nearest_aspect_ratio(*size)
-        for key, value in (
-            ("negative_prompt", negative_prompt),
-            ("strength", strength),
-            ("seed", self._aiart_seed(seed)),
-        ):
-            if value is not None:
-                args[key] = value
-        return args
+            raise self.adapter.unsupported(capability)
 
     # -- arguments -----------------------------------------------------------------------
-
-    def _size(
-        self, aspect_ratio: str | None, width: int | None, height: int | None
-    ) -> dict[str, int]:
-        if width is not None or height is not None:
-            # the documented range (64..2048) is checked before snapping to a multiple of 8,
-            # so an out-of-range size is refused rather than silently clamped
-            Txt2ImgRequest(prompt="size check", width=width, height=height)
-        if width is not None and height is not None:
-            return {"width": _snap8(width), "height": _snap8(height)}
-        unset = aspect_ratio is None and width is None and height is None
-        if unset and ("width" in self.generation_params or "height" in self.generation_params):
-            return {}
-        ratio = aspect_ratio or self.aspect_ratio
-        if width is not None:  # keep the ratio, scale to the given width
-            a, b = _ratio(ratio)
-            return {"width": _snap8(width), "height": _snap8(width * b / a)}
-        if height is not None:
-            a, b = _ratio(ratio)
-            return {"width": _snap8(height * a / b), "height": _snap8(height)}
-        w, h = size_for_aspect_ratio(ratio, self.base_size)
-        return {"width": w, "height": h}
-
-    def _gen_args(
-        self,
-        prompt: str,
-        negative_prompt: str | None,
-        aspect_ratio: str | None,
-        width: int | None,
-        height: int | None,
-        steps: int | None,
-        seed: int | None,
-        model: str | None,
-    ) -> dict[str, Any]:
-        args: dict[str, Any] = {**self.generation_params, "prompt": prompt}
-        args.update(self._size(aspect_ratio, width, height))
-        for key, value in (("negative_prompt", negative_prompt), ("steps", steps), ("seed", seed)):
-            if value is not None:
-                args[key] = value
-        chosen = model or self.model
-        if chosen:
-            args["sd_model_checkpoint"] = chosen
-        return args
 
     def resolve_input(self, ref: str, field: str = "image") -> str | Path:
         """Check an image reference from the agent: a file path (in the allowed dirs) or URL.
 
         Base64 text and ``data:`` URIs are refused: models cannot emit them reliably, and
-        images should never travel through the model's context.
+        images should never travel through the model's context (see
+        :func:`arli.tool_contract.resolve_agent_path`).
 
         Raises:
             ArliValidationError: naming ``field`` and what is allowed.
         """
-        allowed = "a file path" + (" or an http(s) URL" if self.allow_urls else "")
-        text = (ref or "").strip()
-        if not text:
-            msg = f"{field} is empty: pass {allowed}"
-            raise ArliValidationError(msg, field=field, allowed=allowed)
-        if text.startswith("data:") or (
-            _B64_LIKE.match(text) and "/" not in text[:64] and "." not in text[-8:]
-        ):
-            msg = f"{field} looks like image data: pass {allowed}, not base64"
-            raise ArliValidationError(msg, field=field, allowed=allowed)
-        if is_http_url(text):
-            if not self.allow_urls:
-                msg = f"{field}: URLs are not allowed here; pass a file path"
-                raise ArliValidationError(msg, field=field, allowed="a file path")
-            return text
-        if text.lower().startswith("file://"):
-            text = text[7:]
-        elif "://" in text[:16]:
-            msg = f"{field}={text[:80]!r}: only file paths and http(s) URLs are supported"
-            raise ArliValidationError(msg, field=field, allowed=allowed)
-        roots = [d.resolve() for d in (self.input_dirs or [self.output_dir])]
-        path = Path(text).expanduser()
-        candidates = (
-            [path] if path.is_absolute() else [Path.cwd() / path, *(r / path for r in roots)]
+        return resolve_agent_path(
+            ref,
+            field=field,
+            roots=self.input_dirs or [self.output_dir],
+            allow_urls=self.allow_urls,
+            what="image file",
         )
-        for candidate in candidates:
-            resolved = candidate.resolve()
-            if resolved.is_file() and any(resolved.is_relative_to(r) for r in roots):
-                return resolved
-        if any(c.resolve().is_file() for c in candidates):
-            where = ", ".join(str(r) for r in roots)
-            msg = f"{field}={text[:200]!r} is outside the directories this tool may read ({where})"
-            raise ArliValidationError(msg, field=field, allowed=f"files under {where}")
-        msg = f"{field}: no image file at {text[:200]!r}"
-        raise ArliValidationError(msg, field=field, allowed=allowed)
+
+    def call(self, function: str, **args: Any) -> Any:
+        """Run the tool ``function`` of :data:`arli.images.contract.IMAGE_TOOLS` with ``args``."""
+        return getattr(self, _METHODS[function])(**args)
+
+    async def acall(self, function: str, **args: Any) -> Any:
+        """Async :meth:`call`."""
+        return await getattr(self, "a" + _METHODS[function])(**args)
 
     # -- operations ----------------------------------------------------------------------
 
@@ -413,16 +207,8 @@ class ImageToolbox:
         model: str | None = None,
     ) -> ImageResult:
         """Generate, save under ``output_dir`` and return the result (``str()`` = summary)."""
-        client = self.client
-        if isinstance(client, AiArtClient):
-            gen = self._aiart_gen_args(
-                prompt, negative_prompt, aspect_ratio, width, height, steps, seed, model
-            )
-            return self._save(client.generate(**gen))
-        args = self._gen_args(
-            prompt, negative_prompt, aspect_ratio, width, height, steps, seed, model
-        )
-        return self._save(client.txt2img(**args))
+        args = _args(locals())
+        return self._save(self.adapter.generate(self, **args))
 
     async def agenerate(
         self,
@@ -436,50 +222,8 @@ class ImageToolbox:
         model: str | None = None,
     ) -> ImageResult:
         """Async :meth:`generate`."""
-        client = self.client
-        if isinstance(client, AiArtClient):
-            gen = self._aiart_gen_args(
-                prompt, negative_prompt, aspect_ratio, width, height, steps, seed, model
-            )
-            return await asyncio.to_thread(self._save, await client.agenerate(**gen))
-        args = self._gen_args(
-            prompt, negative_prompt, aspect_ratio, width, height, steps, seed, model
-        )
-        result = await client.atxt2img(**args)
+        result = await self.adapter.agenerate(self, **_args(locals()))
         return await asyncio.to_thread(self._save, result)
-
-    def _edit_args(
-        self,
-        image: str,
-        prompt: str,
-        mask: str | None,
-        negative_prompt: str | None,
-        strength: float | None,
-        steps: int | None,
-        seed: int | None,
-        model: str | None,
-    ) -> dict[str, Any]:
-        args: dict[str, Any] = {
-            **self.edit_params,
-            "prompt": prompt,
-            "init_images": [self.resolve_input(image, "image")],
-        }
-        if mask is not None and mask.strip():
-            args["mask"] = self.resolve_input(mask, "mask")
-            args.setdefault("mask_blur", 4)
-            args.setdefault("inpaint_full_res", True)
-        for key, value in (
-            ("negative_prompt", negative_prompt),
-            ("denoising_strength", strength),
-            ("steps", steps),
-            ("seed", seed),
-        ):
-            if value is not None:
-                args[key] = value
-        chosen = model or self.model
-        if chosen:
-            args["sd_model_checkpoint"] = chosen
-        return args
 
     def edit(
         self,
@@ -493,14 +237,7 @@ class ImageToolbox:
         model: str | None = None,
     ) -> ImageResult:
         """img2img (inpainting with ``mask``) of a file or URL; saved under ``output_dir``."""
-        client = self.client
-        if isinstance(client, AiArtClient):
-            self._refuse_unused("edit", mask=mask, steps=steps, model=model)
-            data = load_image(self.resolve_input(image, "image"))
-            args = self._aiart_edit_args(data, prompt, negative_prompt, strength, seed)
-            return self._save(client.img2img(**args))
-        args = self._edit_args(image, prompt, mask, negative_prompt, strength, steps, seed, model)
-        return self._save(client.img2img(**args))
+        return self._save(self.adapter.edit(self, **_args(locals())))
 
     async def aedit(
         self,
@@ -514,39 +251,20 @@ class ImageToolbox:
         model: str | None = None,
     ) -> ImageResult:
         """Async :meth:`edit`."""
-        client = self.client
-        if isinstance(client, AiArtClient):
-            self._refuse_unused("edit", mask=mask, steps=steps, model=model)
-            data = await aload_image(self.resolve_input(image, "image"))
-            args = self._aiart_edit_args(data, prompt, negative_prompt, strength, seed)
-            return await asyncio.to_thread(self._save, await client.aimg2img(**args))
-        args = self._edit_args(image, prompt, mask, negative_prompt, strength, steps, seed, model)
-        result = await client.aimg2img(**args)
+        result = await self.adapter.aedit(self, **_args(locals()))
         return await asyncio.to_thread(self._save, result)
-
-    def _upscale_args(
-        self, image: str, scale: float | None, upscaler: str | None
-    ) -> dict[str, Any]:
-        args: dict[str, Any] = {**self.upscale_params, "image": self.resolve_input(image, "image")}
-        if scale is not None:
-            args["upscaling_resize"] = scale
-        if upscaler:
-            args["upscaler_1"] = upscaler
-        return args
 
     def upscale(
         self, image: str, scale: float | None = None, upscaler: str | None = None
     ) -> ImageResult:
         """Upscale a file or URL; saved under ``output_dir`` (not available with AiArt)."""
-        client = self._sdnext("upscale")
-        return self._save(client.upscale(**self._upscale_args(image, scale, upscaler)))
+        return self._save(self.adapter.upscale(self, **_args(locals())))
 
     async def aupscale(
         self, image: str, scale: float | None = None, upscaler: str | None = None
     ) -> ImageResult:
         """Async :meth:`upscale`."""
-        client = self._sdnext("upscale")
-        result = await client.aupscale(**self._upscale_args(image, scale, upscaler))
+        result = await self.adapter.aupscale(self, **_args(locals()))
         return await asyncio.to_thread(self._save, result)
 
     # -- videos (AiArt) ------------------------------------------------------------------
@@ -559,6 +277,7 @@ class ImageToolbox:
         motion_bucket_id: int | None,
         generation_id: str | None,
     ) -> dict[str, Any]:
+        self.require("video")
         has_image = image is not None and bool(image.strip())
         has_id = generation_id is not None and bool(generation_id.strip())
         if has_image and has_id:
@@ -571,11 +290,12 @@ class ImageToolbox:
             msg = "image is required: the file path or http(s) URL of the image to animate"
             raise ArliValidationError(msg, field="image", allowed="a file path or http(s) URL")
         if has_id:
-            return {}
+            assert generation_id is not None
+            return {"generation_id": generation_id.strip()}
         assert image is not None
         args: dict[str, Any] = {**self.video_params, "image": self.resolve_input(image, "image")}
         for key, value in (
-            ("seed", self._aiart_seed(seed)),
+            ("seed", 0 if seed is not None and seed < 0 else seed),
             ("cfg_scale", cfg_scale),
             ("motion_bucket_id", motion_bucket_id),
         ):
@@ -611,14 +331,8 @@ class ImageToolbox:
             ArliConfigError: the backend is not AiArt.
             GenerationTimeoutError: not ready within ``video_timeout``/``video_max_polls``.
         """
-        client = self._aiart()
         args = self._video_args(image, seed, cfg_scale, motion_bucket_id, generation_id)
-        if not args:
-            assert generation_id is not None
-            result = client.video_result(generation_id.strip(), **self._polling())
-        else:
-            result = client.img2video(**args, **self._polling())
-        return self._save_video(result)
+        return self._save_video(self.adapter.video(args, self._polling()))
 
     async def aimage_to_video(
         self,
@@ -629,46 +343,35 @@ class ImageToolbox:
         generation_id: str | None = None,
     ) -> VideoResult:
         """Async :meth:`image_to_video`."""
-        client = self._aiart()
         args = self._video_args(image, seed, cfg_scale, motion_bucket_id, generation_id)
-        if not args:
-            assert generation_id is not None
-            result = await client.avideo_result(generation_id.strip(), **self._polling())
-        else:
-            result = await client.aimg2video(**args, **self._polling())
+        result = await self.adapter.avideo(args, self._polling())
         return await asyncio.to_thread(self._save_video, result)
 
     # -- listings as text ----------------------------------------------------------------
 
     def models_text(self) -> str:
         """The image models, as a line an agent can pick from."""
-        names = [m.name for m in self._sdnext("listings").list_models()]
-        return _listing_text("Image models (pass one as `model`)", names)
+        return _listing_text("models", self.adapter.names("models"))
 
     async def amodels_text(self) -> str:
         """Async :meth:`models_text`."""
-        names = [m.name for m in await self._sdnext("listings").alist_models()]
-        return _listing_text("Image models (pass one as `model`)", names)
+        return _listing_text("models", await self.adapter.anames("models"))
 
     def samplers_text(self) -> str:
         """The samplers, as a line."""
-        return _listing_text("Samplers", [s.name for s in self._sdnext("listings").list_samplers()])
+        return _listing_text("samplers", self.adapter.names("samplers"))
 
     async def asamplers_text(self) -> str:
         """Async :meth:`samplers_text`."""
-        samplers = await self._sdnext("listings").alist_samplers()
-        return _listing_text("Samplers", [s.name for s in samplers])
+        return _listing_text("samplers", await self.adapter.anames("samplers"))
 
     def upscalers_text(self) -> str:
         """The upscalers, as a line an agent can pick from."""
-        names = [u.name for u in self._sdnext("listings").list_upscalers() if u.name != "None"]
-        return _listing_text("Upscalers (pass one as `upscaler`)", names)
+        return _listing_text("upscalers", self.adapter.names("upscalers"))
 
     async def aupscalers_text(self) -> str:
         """Async :meth:`upscalers_text`."""
-        upscalers = await self._sdnext("listings").alist_upscalers()
-        names = [u.name for u in upscalers if u.name != "None"]
-        return _listing_text("Upscalers (pass one as `upscaler`)", names)
+        return _listing_text("upscalers", await self.adapter.anames("upscalers"))
 
     # -- errors --------------------------------------------------------------------------
 
@@ -684,48 +387,23 @@ class ImageToolbox:
         """Async :meth:`explain` (fetches listings without blocking the loop)."""
         return self._explain(exc, await self._aknown_names(exc))
 
-    def _wants(self, exc: ArliError) -> str | None:
-        if isinstance(exc, NotFoundError) and not isinstance(self.client, AiArtClient):
-            low = exc.message.lower()
-            if "checkpoint" in low or "model" in low:
-                return "models"
-            if "sampler" in low:
-                return "samplers"
-            if "upscaler" in low:
-                return "upscalers"
-        return None
-
     def _known_names(self, exc: ArliError) -> list[str] | None:
-        wants = self._wants(exc)
-        client = self.client
-        if wants is None or isinstance(client, AiArtClient):
+        listing = self.adapter.listing_for(exc)
+        if listing is None:
             return None
         try:
-            if wants == "models":
-                return [m.name for m in client.list_models()]
-            if wants == "samplers":
-                return [s.name for s in client.list_samplers()]
-            if wants == "upscalers":
-                return [u.name for u in client.list_upscalers()]
+            return self.adapter.names(listing)
         except ArliError:
             return None
-        return None
 
     async def _aknown_names(self, exc: ArliError) -> list[str] | None:
-        wants = self._wants(exc)
-        client = self.client
-        if wants is None or isinstance(client, AiArtClient):
+        listing = self.adapter.listing_for(exc)
+        if listing is None:
             return None
         try:
-            if wants == "models":
-                return [m.name for m in await client.alist_models()]
-            if wants == "samplers":
-                return [s.name for s in await client.alist_samplers()]
-            if wants == "upscalers":
-                return [u.name for u in await client.alist_upscalers()]
+            return await self.adapter.anames(listing)
         except ArliError:
             return None
-        return None
 
     def _explain(self, exc: ArliError, names: list[str] | None) -> str | None:
         if isinstance(exc, (ArliConfigError, AuthenticationError, PermissionDeniedError)):
@@ -747,7 +425,7 @@ class ImageToolbox:
                 "the id an earlier call of this tool reported, or start a new video from an image."
             )
         if isinstance(exc, NotFoundError):
-            wants = self._wants(exc)
+            wants = self.adapter.listing_for(exc)
             arg = {"models": "model", "samplers": "sampler", "upscalers": "upscaler"}.get(
                 wants or "", "an argument"
             )
@@ -779,7 +457,22 @@ class ImageToolbox:
         return f"The image request failed: {exc}."
 
 
-def _listing_text(title: str, names: list[str]) -> str:
+_TITLES = {
+    "models": "Image models (pass one as `model`)",
+    "samplers": "Samplers",
+    "upscalers": "Upscalers (pass one as `upscaler`)",
+}
+
+
+def _listing_text(listing: str, names: list[str]) -> str:
+    title = _TITLES[listing]
+    if listing == "upscalers":
+        names = [name for name in names if name != "None"]
     if not names:
         return f"{title}: none available."
     return f"{title}: {', '.join(names)}."
+
+
+def _args(values: dict[str, Any]) -> dict[str, Any]:
+    """A method's ``locals()`` as keyword arguments (without ``self``)."""
+    return {name: value for name, value in values.items() if name != "self"}

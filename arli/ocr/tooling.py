@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, Field
+
 from arli._errors import (
     ArliConfigError,
     ArliConnectionError,
@@ -30,21 +32,39 @@ from arli._errors import (
     OCRSourceError,
     PermissionDeniedError,
 )
-from arli.media import is_http_url
 from arli.ocr.engine import OCREngine, OCRResult, PageResult
+from arli.tool_contract import invalid_argument_text, resolve_agent_path, with_message
 
-__all__ = ["DEFAULT_MAX_CHARS", "OCRToolOutput", "OCRToolbox", "agent_text", "with_message"]
+__all__ = [
+    "DEFAULT_MAX_CHARS",
+    "ArliOCRInput",
+    "OCRToolOutput",
+    "OCRToolbox",
+    "agent_text",
+    "with_message",
+]
 
 #: The longest answer a tool gives the model (the full text stays in the artifact).
 DEFAULT_MAX_CHARS = 20_000
 
 
-def with_message(exc: ArliError, text: str) -> ArliError:
-    """A copy of ``exc`` (same class and attributes) whose message is ``text``."""
-    clone = exc.__class__.__new__(exc.__class__)
-    clone.__dict__.update(exc.__dict__)
-    clone.args = (text,)
-    return clone
+class ArliOCRInput(BaseModel):
+    """Arguments of the OCR tool (``arli_ocr`` in LangChain, ``read_document`` in LlamaIndex)."""
+
+    source: str = Field(
+        min_length=1,
+        description=(
+            "The document to read: the path of a local image or PDF file (PNG, JPEG, WEBP, "
+            "GIF, BMP, TIFF, PDF) or an http(s) URL."
+        ),
+    )
+    pages: str | None = Field(
+        default=None,
+        description=(
+            "Which pages to read, 1-based, e.g. '1-3,7' or '5-'. Leave unset to read the "
+            "whole document (up to the tool's page limit)."
+        ),
+    )
 
 
 def _label_list(pages: Sequence[PageResult]) -> str:
@@ -173,34 +193,13 @@ class OCRToolbox:
         Raises:
             ArliValidationError: saying what is allowed.
         """
-        allowed = "a file path" + (" or an http(s) URL" if self.allow_urls else "")
-        text = (source or "").strip()
-        if not text:
-            msg = f"source is empty: pass {allowed}"
-            raise ArliValidationError(msg, field="source", allowed=allowed)
-        if is_http_url(text):
-            if not self.allow_urls:
-                msg = "source: URLs are not allowed here; pass a file path"
-                raise ArliValidationError(msg, field="source", allowed="a file path")
-            return text
-        if text.lower().startswith("file://"):
-            text = text[7:]
-        elif "://" in text[:16] or text.startswith("data:"):
-            msg = f"source={text[:80]!r}: only file paths and http(s) URLs are supported"
-            raise ArliValidationError(msg, field="source", allowed=allowed)
-        roots = [d.resolve() for d in self.input_dirs]
-        path = Path(text).expanduser()
-        candidates = [path] if path.is_absolute() else [*(r / path for r in roots)]
-        for candidate in candidates:
-            resolved = candidate.resolve()
-            if resolved.is_file() and any(resolved.is_relative_to(r) for r in roots):
-                return resolved
-        if any(c.resolve().is_file() for c in candidates):
-            where = ", ".join(str(r) for r in roots)
-            msg = f"source={text[:200]!r} is outside the directories this tool may read ({where})"
-            raise ArliValidationError(msg, field="source", allowed=f"files under {where}")
-        msg = f"source: no file at {text[:200]!r}"
-        raise ArliValidationError(msg, field="source", allowed=allowed)
+        return resolve_agent_path(
+            source,
+            field="source",
+            roots=self.input_dirs,
+            allow_urls=self.allow_urls,
+            refuse_base64=False,
+        )
 
     def _output(self, source: str, result: OCRResult) -> OCRToolOutput:
         if result.pages and all(p.error is not None for p in result.pages):
@@ -236,7 +235,7 @@ class OCRToolbox:
         ):
             return None
         if isinstance(exc, ArliValidationError):
-            return f"Invalid argument: {exc}. Fix it and call the tool again."
+            return invalid_argument_text(exc)
         if isinstance(exc, OCRSourceError):
             return f"The document could not be read: {exc}"
         if isinstance(exc, OCRError):

@@ -1,6 +1,8 @@
 """LangChain image tools: generate, edit (img2img/inpainting), upscale, list, image to video.
 
-The tools translate; :class:`arli.images.tooling.ImageToolbox` decides. A model sees a few
+The tools translate; :class:`arli.images.tooling.ImageToolbox` decides, and their names,
+argument models and descriptions come from the core contract (:mod:`arli.images.contract`),
+shared with the LlamaIndex tool spec. A model sees a few
 validated arguments (prompt, negative prompt, aspect ratio or size, steps, seed, model;
 images as file paths or http(s) URLs, never base64); everything else is constructor
 configuration. Each image tool answers with ``response_format="content_and_artifact"``:
@@ -24,9 +26,10 @@ construction; :class:`ArliImageToVideoTool` needs AiArt.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Self, cast
+from typing import Any, ClassVar, Literal, Self
 
 from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
 from langchain_core.tools import BaseTool, BaseToolkit, ToolException
@@ -38,22 +41,33 @@ from pydantic import (
     PrivateAttr,
     SecretStr,
     ValidationError,
-    create_model,
     model_validator,
 )
 
 from arli._errors import ArliError
 from arli._kwargs import check_model_arguments, raise_arli_errors
-from arli.images.aiart import AIART_MAX_SEED, AiArtClient, VideoResult
+from arli.images.aiart import AiArtClient, VideoResult
 from arli.images.backends import (
     BackendName,
+    adapter_for,
     backend_name,
     make_image_backend,
     schema_for_backend,
 )
 from arli.images.client import ImageClient
-from arli.images.models import ImageResult, describe_validation_error
-from arli.images.tooling import DEFAULT_OUTPUT_DIR, AspectRatio, ImageToolbox
+from arli.images.contract import (
+    ArliImageEditInput,
+    ArliImageGenerationInput,
+    ArliImageToVideoInput,
+    ArliImageUpscaleInput,
+    AspectRatio,
+    NoArgs,
+    image_tool,
+    with_model_choices,
+)
+from arli.images.models import ImageResult
+from arli.images.tooling import DEFAULT_OUTPUT_DIR, ImageToolbox
+from arli.tool_contract import ToolContract, validation_text
 
 __all__ = [
     "ArliImageEditInput",
@@ -71,187 +85,26 @@ __all__ = [
 ]
 
 _KEY_ENV = ["ARLI_IMAGE_KEY", "ARLIAI_API_KEY"]
+_PREFIX = "arli_"
 
-_IMAGE_REF = (
-    "path of an image file (for example one saved by arli_generate_image) or an http(s) URL; "
-    "never base64 data"
-)
-
-
-class ArliImageGenerationInput(BaseModel):
-    """Arguments of ``arli_generate_image``."""
-
-    prompt: str = Field(
-        min_length=1,
-        max_length=4000,
-        description=(
-            "What the image shows: subject, setting, style, lighting, composition. "
-            "Concrete, comma-separated descriptions work best."
-        ),
-    )
-    negative_prompt: str | None = Field(
-        default=None,
-        max_length=2000,
-        description="What the image must not show, e.g. 'blurry, text, watermark'.",
-    )
-    aspect_ratio: AspectRatio | None = Field(
-        default=None,
-        description="Shape of the image (width:height). Ignored when width and height are set.",
-    )
-    width: int | None = Field(
-        default=None,
-        ge=64,
-        le=2048,
-        description="Width in pixels, 64-2048 (rounded to a multiple of 8). Prefer aspect_ratio.",
-    )
-    height: int | None = Field(
-        default=None,
-        ge=64,
-        le=2048,
-        description="Height in pixels, 64-2048 (rounded to a multiple of 8). Prefer aspect_ratio.",
-    )
-    steps: int | None = Field(
-        default=None,
-        ge=1,
-        le=150,
-        description="Denoising steps, 1-150: more is slower and finer. Usually leave unset.",
-    )
-    seed: int | None = Field(
-        default=None,
-        ge=-1,
-        description=(
-            "Seed, -1 or unset for a random one. Reuse the seed of an earlier image to get "
-            "the same composition with a changed prompt."
-        ),
-    )
-    model: str | None = Field(
-        default=None,
-        description="Image model name from arli_list_image_models; unset for the default model.",
-    )
-
-
-class ArliImageEditInput(BaseModel):
-    """Arguments of ``arli_edit_image``."""
-
-    image: str = Field(min_length=1, description=f"The image to edit: the {_IMAGE_REF}.")
-    prompt: str = Field(
-        min_length=1, max_length=4000, description="What the edited image should show."
-    )
-    mask: str | None = Field(
-        default=None,
-        description=(
-            "Optional inpainting mask: the "
-            + _IMAGE_REF
-            + ". White marks the area to repaint, black is kept. Without a mask the whole "
-            "image is reworked."
-        ),
-    )
-    negative_prompt: str | None = Field(
-        default=None, max_length=2000, description="What the result must not show."
-    )
-    strength: float | None = Field(
-        default=None,
-        ge=0,
-        le=1,
-        description="How much to change, 0-1: 0.3 keeps most of the image, 0.8 repaints a lot.",
-    )
-    steps: int | None = Field(default=None, ge=1, le=150, description="Denoising steps, 1-150.")
-    seed: int | None = Field(default=None, ge=-1, description="Seed; -1 or unset for random.")
-    model: str | None = Field(
-        default=None, description="Image model name from arli_list_image_models."
-    )
-
-
-class ArliImageUpscaleInput(BaseModel):
-    """Arguments of ``arli_upscale_image``."""
-
-    image: str = Field(min_length=1, description=f"The image to upscale: the {_IMAGE_REF}.")
-    scale: float | None = Field(
-        default=None, ge=1, le=8, description="Scale factor, 1-8 (unset: the tool's default)."
-    )
-    upscaler: str | None = Field(
-        default=None, description="Upscaler name from arli_list_upscalers; unset for the default."
-    )
-
-
-class ArliImageToVideoInput(BaseModel):
-    """Arguments of ``arli_image_to_video``."""
-
-    image: str | None = Field(
-        default=None,
-        description=f"The image to animate: the {_IMAGE_REF}. JPG, PNG or WEBP, at most 10 MB.",
-    )
-    seed: int | None = Field(
-        default=None,
-        ge=-1,
-        le=AIART_MAX_SEED,
-        description="Seed; -1, 0 or unset for a random one. Reuse one to get a similar video.",
-    )
-    cfg_scale: float | None = Field(
-        default=None,
-        ge=0,
-        le=10,
-        description=(
-            "How closely the video sticks to the image, 0-10 (default 1.5): higher stays "
-            "closer to it, lower gives the model more freedom."
-        ),
-    )
-    motion_bucket_id: int | None = Field(
-        default=None,
-        ge=1,
-        le=255,
-        description="Amount of motion, 1-255 (default 127): low is subtle, high is dramatic.",
-    )
-    generation_id: str | None = Field(
-        default=None,
-        description=(
-            "Only to keep waiting for a video an earlier call started but that was not ready "
-            "yet: its generation id (then leave image unset)."
-        ),
-    )
-
-
-class _NoArgs(BaseModel):
-    """No arguments."""
-
-
-_SCHEMAS: dict[str, type[BaseModel]] = {
-    cls.__name__: cls
-    for cls in (
-        ArliImageGenerationInput,
-        ArliImageEditInput,
-        ArliImageUpscaleInput,
-        ArliImageToVideoInput,
-    )
-}
+Content = str | list[str | dict[str, Any]]
 
 
 def _validation_message(exc: ValidationError | Any) -> str:
     """Text for the agent when its arguments fail the schema (names field and range)."""
-    schema = _SCHEMAS.get(getattr(exc, "title", ""), ArliImageGenerationInput)
-    if isinstance(exc, ValidationError):
-        detail = describe_validation_error(exc, schema)
-        return f"Invalid argument: {detail}. Fix this argument and call the tool again."
-    return f"Invalid arguments: {exc}. Fix them and call the tool again."
+    return validation_text(exc, ArliImageGenerationInput)
 
 
-def _with_model_choices(schema: type[BaseModel], models: list[str]) -> type[BaseModel]:
-    """A copy of ``schema`` whose ``model`` argument must be one of ``models``."""
-    choices = cast("Any", Literal).__getitem__(tuple(models))
-    field = schema.model_fields["model"]
-    new = create_model(
-        schema.__name__,
-        __base__=schema,
-        __doc__=schema.__doc__,
-        model=(choices | None, Field(default=None, description=field.description)),
-    )
-    _SCHEMAS.setdefault(new.__name__, new)
-    return new
+def _name(function: str) -> Any:
+    return Field(default=image_tool(function).name(_PREFIX))
 
 
-def get_fields(schema: type[BaseModel]) -> dict[str, Any]:
-    """The fields of a pydantic model class."""
-    return dict(schema.model_fields)
+def _description(function: str) -> Any:
+    return Field(default=image_tool(function).describe(_PREFIX))
+
+
+def _schema(function: str) -> Any:
+    return Field(default=image_tool(function).schema or NoArgs)
 
 
 class _ArliImageToolBase(BaseTool):
@@ -259,12 +112,8 @@ class _ArliImageToolBase(BaseTool):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    #: What the tool needs from its backend (see :func:`arli.images.backends.backend_supports`).
-    _capability: ClassVar[str] = "generate"
-    #: Which argument schema narrowing applies (``"generate"``, ``"edit"`` or ``""``).
-    _operation: ClassVar[str] = ""
-    #: The description used with the AiArt backend (when the default one is kept).
-    _aiart_description: ClassVar[str] = ""
+    #: The contract this tool offers (name, arguments, description, backend needs).
+    _function: ClassVar[str] = "generate_image"
     #: The field that carries other request fields, named when an argument is unknown.
     _extras: ClassVar[str | None] = "params"
 
@@ -312,6 +161,11 @@ class _ArliImageToolBase(BaseTool):
         with raise_arli_errors():
             super().__init__(**data)
 
+    @classmethod
+    def contract(cls) -> ToolContract:
+        """The core definition of this tool (:mod:`arli.images.contract`)."""
+        return image_tool(cls._function)
+
     def _toolbox_options(self) -> dict[str, Any]:
         return {}
 
@@ -328,23 +182,21 @@ class _ArliImageToolBase(BaseTool):
             allow_urls=self.allow_urls,
             **self._toolbox_options(),
         )
-        self._toolbox.require(self._capability)
+        contract = self.contract()
+        self._toolbox.require(contract.capability)
         schema = self.args_schema
-        if self._operation and isinstance(schema, type) and issubclass(schema, BaseModel):
-            self.args_schema = schema = schema_for_backend(schema, self._operation, client)
-        if (
-            self._aiart_description
-            and backend_name(client) == "aiart"
-            and self.description == type(self).model_fields["description"].default
-        ):
-            self.description = self._aiart_description
-        if (
-            self.models
-            and isinstance(schema, type)
-            and issubclass(schema, BaseModel)
-            and "model" in get_fields(schema)
-        ):
-            self.args_schema = _with_model_choices(schema, list(self.models))
+        if not (isinstance(schema, type) and issubclass(schema, BaseModel)):
+            return self
+        if contract.operation:
+            schema = schema_for_backend(schema, contract.operation, client)
+        aiart = backend_name(client) == "aiart"
+        if aiart and self.description == type(self).model_fields["description"].default:
+            self.description = contract.describe(_PREFIX, aiart=True)
+        if self.models and "model" in schema.model_fields:
+            schema = with_model_choices(schema, list(self.models))
+        self.args_schema = schema
+        if self.handle_validation_error is _validation_message:
+            self.handle_validation_error = functools.partial(validation_text, schema=schema)
         return self
 
     @property
@@ -352,7 +204,7 @@ class _ArliImageToolBase(BaseTool):
         """The framework-free logic this tool delegates to."""
         return self._toolbox
 
-    def _content(self, result: ImageResult) -> str | list[str | dict[str, Any]]:
+    def _content(self, result: ImageResult) -> Content:
         text = result.summary()
         if not self.return_image_blocks:
             return text
@@ -367,8 +219,30 @@ class _ArliImageToolBase(BaseTool):
             return exc
         return ToolException(text)
 
-    def _answer(self, result: ImageResult) -> tuple[str | list[str | dict[str, Any]], ImageResult]:
-        return self._content(result), result
+    def _answer(self, result: Any) -> Any:
+        if isinstance(result, ImageResult):
+            return self._content(result), result
+        if isinstance(result, VideoResult):
+            return result.summary(), result
+        return result
+
+    def _run(self, run_manager: CallbackManagerForToolRun | None = None, **args: Any) -> Any:
+        """Call the toolbox with the validated arguments; describe the result."""
+        try:
+            result = self._toolbox.call(self._function, **args)
+        except ArliError as exc:
+            raise self._fail(exc, self._toolbox.explain(exc)) from exc
+        return self._answer(result)
+
+    async def _arun(
+        self, run_manager: AsyncCallbackManagerForToolRun | None = None, **args: Any
+    ) -> Any:
+        """Async :meth:`_run`."""
+        try:
+            result = await self._toolbox.acall(self._function, **args)
+        except ArliError as exc:
+            raise self._fail(exc, await self._toolbox.aexplain(exc)) from exc
+        return self._answer(result)
 
 
 class ArliImageGenerationTool(_ArliImageToolBase):
@@ -412,22 +286,11 @@ class ArliImageGenerationTool(_ArliImageToolBase):
     ``detailer_*``, ``override_settings``...), validated at construction.
     """
 
-    _operation: ClassVar[str] = "generate"
-    _aiart_description: ClassVar[str] = (
-        "Generate an image from a text description and save it to a file. Returns the saved "
-        "file path, size and seed. Describe the picture in `prompt`; optionally set "
-        "`aspect_ratio` (1:1, 4:3, 16:9, 9:16 or 3:4), `negative_prompt` or `seed` (reuse one "
-        "to keep a composition)."
-    )
+    _function: ClassVar[str] = "generate_image"
 
-    name: str = "arli_generate_image"
-    description: str = (
-        "Generate an image from a text description and save it to a file. Returns the saved "
-        "file path, seed, size and model. Describe the picture in `prompt`; optionally set "
-        "`aspect_ratio`, `negative_prompt`, `seed` (reuse one to keep a composition), `steps` "
-        "or `model` (see arli_list_image_models)."
-    )
-    args_schema: type[BaseModel] = ArliImageGenerationInput
+    name: str = _name("generate_image")
+    description: str = _description("generate_image")
+    args_schema: type[BaseModel] = _schema("generate_image")
     response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
 
     params: dict[str, Any] = Field(default_factory=dict)
@@ -443,48 +306,6 @@ class ArliImageGenerationTool(_ArliImageToolBase):
             "base_size": self.base_size,
             "aspect_ratio": self.aspect_ratio,
         }
-
-    def _run(
-        self,
-        prompt: str,
-        negative_prompt: str | None = None,
-        aspect_ratio: str | None = None,
-        width: int | None = None,
-        height: int | None = None,
-        steps: int | None = None,
-        seed: int | None = None,
-        model: str | None = None,
-        run_manager: CallbackManagerForToolRun | None = None,
-    ) -> tuple[str | list[str | dict[str, Any]], ImageResult]:
-        """Generate, save and describe the images."""
-        try:
-            result = self._toolbox.generate(
-                prompt, negative_prompt, aspect_ratio, width, height, steps, seed, model
-            )
-        except ArliError as exc:
-            raise self._fail(exc, self._toolbox.explain(exc)) from exc
-        return self._answer(result)
-
-    async def _arun(
-        self,
-        prompt: str,
-        negative_prompt: str | None = None,
-        aspect_ratio: str | None = None,
-        width: int | None = None,
-        height: int | None = None,
-        steps: int | None = None,
-        seed: int | None = None,
-        model: str | None = None,
-        run_manager: AsyncCallbackManagerForToolRun | None = None,
-    ) -> tuple[str | list[str | dict[str, Any]], ImageResult]:
-        """Async :meth:`_run`."""
-        try:
-            result = await self._toolbox.agenerate(
-                prompt, negative_prompt, aspect_ratio, width, height, steps, seed, model
-            )
-        except ArliError as exc:
-            raise self._fail(exc, await self._toolbox.aexplain(exc)) from exc
-        return self._answer(result)
 
 
 class ArliImageEditTool(_ArliImageToolBase):
@@ -511,22 +332,11 @@ class ArliImageEditTool(_ArliImageToolBase):
     ``inpainting_fill``, ``inpaint_full_res``, ``cfg_scale``, ``sampler_name``...).
     """
 
-    _capability: ClassVar[str] = "edit"
-    _operation: ClassVar[str] = "edit"
-    _aiart_description: ClassVar[str] = (
-        "Edit an existing image (a file path or http(s) URL) guided by a prompt: the whole "
-        "image is reworked. `strength` (0-1) sets how much changes. Returns the saved file "
-        "path. Pass images as paths or URLs, never as base64."
-    )
+    _function: ClassVar[str] = "edit_image"
 
-    name: str = "arli_edit_image"
-    description: str = (
-        "Edit an existing image (a file path or http(s) URL) guided by a prompt. With `mask` "
-        "(a black-and-white image file, white = area to repaint) only that area changes "
-        "(inpainting). `strength` (0-1) sets how much changes. Returns the saved file path. "
-        "Pass images as paths or URLs, never as base64."
-    )
-    args_schema: type[BaseModel] = ArliImageEditInput
+    name: str = _name("edit_image")
+    description: str = _description("edit_image")
+    args_schema: type[BaseModel] = _schema("edit_image")
     response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
 
     params: dict[str, Any] = Field(default_factory=dict)
@@ -534,48 +344,6 @@ class ArliImageEditTool(_ArliImageToolBase):
 
     def _toolbox_options(self) -> dict[str, Any]:
         return {"edit_params": self.params}
-
-    def _run(
-        self,
-        image: str,
-        prompt: str,
-        mask: str | None = None,
-        negative_prompt: str | None = None,
-        strength: float | None = None,
-        steps: int | None = None,
-        seed: int | None = None,
-        model: str | None = None,
-        run_manager: CallbackManagerForToolRun | None = None,
-    ) -> tuple[str | list[str | dict[str, Any]], ImageResult]:
-        """Edit, save and describe the images."""
-        try:
-            result = self._toolbox.edit(
-                image, prompt, mask, negative_prompt, strength, steps, seed, model
-            )
-        except ArliError as exc:
-            raise self._fail(exc, self._toolbox.explain(exc)) from exc
-        return self._answer(result)
-
-    async def _arun(
-        self,
-        image: str,
-        prompt: str,
-        mask: str | None = None,
-        negative_prompt: str | None = None,
-        strength: float | None = None,
-        steps: int | None = None,
-        seed: int | None = None,
-        model: str | None = None,
-        run_manager: AsyncCallbackManagerForToolRun | None = None,
-    ) -> tuple[str | list[str | dict[str, Any]], ImageResult]:
-        """Async :meth:`_run`."""
-        try:
-            result = await self._toolbox.aedit(
-                image, prompt, mask, negative_prompt, strength, steps, seed, model
-            )
-        except ArliError as exc:
-            raise self._fail(exc, await self._toolbox.aexplain(exc)) from exc
-        return self._answer(result)
 
 
 class ArliImageUpscaleTool(_ArliImageToolBase):
@@ -599,15 +367,11 @@ class ArliImageUpscaleTool(_ArliImageToolBase):
     that route).
     """
 
-    _capability: ClassVar[str] = "upscale"
+    _function: ClassVar[str] = "upscale_image"
 
-    name: str = "arli_upscale_image"
-    description: str = (
-        "Upscale an image (a file path or http(s) URL) to a higher resolution. `scale` is the "
-        "factor (1-8); `upscaler` a name from arli_list_upscalers. Returns the saved file path "
-        "and the new size."
-    )
-    args_schema: type[BaseModel] = ArliImageUpscaleInput
+    name: str = _name("upscale_image")
+    description: str = _description("upscale_image")
+    args_schema: type[BaseModel] = _schema("upscale_image")
     response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
 
     params: dict[str, Any] = Field(default_factory=dict)
@@ -615,34 +379,6 @@ class ArliImageUpscaleTool(_ArliImageToolBase):
 
     def _toolbox_options(self) -> dict[str, Any]:
         return {"upscale_params": self.params}
-
-    def _run(
-        self,
-        image: str,
-        scale: float | None = None,
-        upscaler: str | None = None,
-        run_manager: CallbackManagerForToolRun | None = None,
-    ) -> tuple[str | list[str | dict[str, Any]], ImageResult]:
-        """Upscale, save and describe the image."""
-        try:
-            result = self._toolbox.upscale(image, scale, upscaler)
-        except ArliError as exc:
-            raise self._fail(exc, self._toolbox.explain(exc)) from exc
-        return self._answer(result)
-
-    async def _arun(
-        self,
-        image: str,
-        scale: float | None = None,
-        upscaler: str | None = None,
-        run_manager: AsyncCallbackManagerForToolRun | None = None,
-    ) -> tuple[str | list[str | dict[str, Any]], ImageResult]:
-        """Async :meth:`_run`."""
-        try:
-            result = await self._toolbox.aupscale(image, scale, upscaler)
-        except ArliError as exc:
-            raise self._fail(exc, await self._toolbox.aexplain(exc)) from exc
-        return self._answer(result)
 
 
 class ArliImageToVideoTool(_ArliImageToolBase):
@@ -677,17 +413,11 @@ class ArliImageToVideoTool(_ArliImageToolBase):
     AiArt backend (the default here) makes videos.
     """
 
-    _capability: ClassVar[str] = "video"
+    _function: ClassVar[str] = "image_to_video"
 
-    name: str = "arli_image_to_video"
-    description: str = (
-        "Turn an image (a file path or http(s) URL) into a short video and save it. Returns "
-        "the saved file path, seed and generation id. Optionally set `motion_bucket_id` "
-        "(1-255, amount of motion), `cfg_scale` (0-10, how closely it follows the image) and "
-        "`seed`. If it answers that the video is not ready yet, call it again with the "
-        "`generation_id` it gave (and no image) to keep waiting."
-    )
-    args_schema: type[BaseModel] = ArliImageToVideoInput
+    name: str = _name("image_to_video")
+    description: str = _description("image_to_video")
+    args_schema: type[BaseModel] = _schema("image_to_video")
     response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
 
     backend: BackendName | ImageClient | AiArtClient = "aiart"
@@ -709,110 +439,43 @@ class ArliImageToVideoTool(_ArliImageToolBase):
             "video_max_polls": self.max_polls,
         }
 
-    def _run(
-        self,
-        image: str | None = None,
-        seed: int | None = None,
-        cfg_scale: float | None = None,
-        motion_bucket_id: int | None = None,
-        generation_id: str | None = None,
-        run_manager: CallbackManagerForToolRun | None = None,
-    ) -> tuple[str, VideoResult]:
-        """Make, save and describe the video."""
-        try:
-            result = self._toolbox.image_to_video(
-                image, seed, cfg_scale, motion_bucket_id, generation_id
-            )
-        except ArliError as exc:
-            raise self._fail(exc, self._toolbox.explain(exc)) from exc
-        return result.summary(), result
-
-    async def _arun(
-        self,
-        image: str | None = None,
-        seed: int | None = None,
-        cfg_scale: float | None = None,
-        motion_bucket_id: int | None = None,
-        generation_id: str | None = None,
-        run_manager: AsyncCallbackManagerForToolRun | None = None,
-    ) -> tuple[str, VideoResult]:
-        """Async :meth:`_run` (polling does not block the event loop)."""
-        try:
-            result = await self._toolbox.aimage_to_video(
-                image, seed, cfg_scale, motion_bucket_id, generation_id
-            )
-        except ArliError as exc:
-            raise self._fail(exc, await self._toolbox.aexplain(exc)) from exc
-        return result.summary(), result
-
 
 class _ArliListTool(_ArliImageToolBase):
     """A listing tool: no arguments, a one-line text answer."""
 
-    _capability: ClassVar[str] = "listings"
     _extras: ClassVar[str | None] = None  # a listing sends no request fields
 
-    args_schema: type[BaseModel] = _NoArgs
     response_format: Literal["content", "content_and_artifact"] = "content"
-
-    def _text(self) -> str:
-        raise NotImplementedError
-
-    async def _atext(self) -> str:
-        raise NotImplementedError
-
-    def _run(self, run_manager: CallbackManagerForToolRun | None = None) -> str:
-        """List the names."""
-        try:
-            return self._text()
-        except ArliError as exc:
-            raise self._fail(exc, self._toolbox.explain(exc)) from exc
-
-    async def _arun(self, run_manager: AsyncCallbackManagerForToolRun | None = None) -> str:
-        """Async :meth:`_run`."""
-        try:
-            return await self._atext()
-        except ArliError as exc:
-            raise self._fail(exc, await self._toolbox.aexplain(exc)) from exc
 
 
 class ArliListImageModelsTool(_ArliListTool):
     """List the image models the key can use (names for the ``model`` argument)."""
 
-    name: str = "arli_list_image_models"
-    description: str = "List the image generation models available (names for `model`)."
+    _function: ClassVar[str] = "list_image_models"
 
-    def _text(self) -> str:
-        return self._toolbox.models_text()
-
-    async def _atext(self) -> str:
-        return await self._toolbox.amodels_text()
+    name: str = _name("list_image_models")
+    description: str = _description("list_image_models")
+    args_schema: type[BaseModel] = _schema("list_image_models")
 
 
 class ArliListSamplersTool(_ArliListTool):
     """List the samplers of the image server."""
 
-    name: str = "arli_list_samplers"
-    description: str = "List the sampler names the image server supports."
+    _function: ClassVar[str] = "list_samplers"
 
-    def _text(self) -> str:
-        return self._toolbox.samplers_text()
-
-    async def _atext(self) -> str:
-        return await self._toolbox.asamplers_text()
+    name: str = _name("list_samplers")
+    description: str = _description("list_samplers")
+    args_schema: type[BaseModel] = _schema("list_samplers")
 
 
 class ArliListUpscalersTool(_ArliListTool):
     """List the upscalers (names for the ``upscaler`` argument of the upscale tool)."""
 
-    name: str = "arli_list_upscalers"
-    description: str = "List the image upscalers available (names for `upscaler`)."
+    _function: ClassVar[str] = "list_upscalers"
 
-    def _text(self) -> str:
-        return self._toolbox.upscalers_text()
-
-    async def _atext(self) -> str:
-        return await self._toolbox.aupscalers_text()
+    name: str = _name("list_upscalers")
+    description: str = _description("list_upscalers")
+    args_schema: type[BaseModel] = _schema("list_upscalers")
 
 
 class ArliImageToolkit(BaseToolkit):
@@ -907,8 +570,9 @@ class ArliImageToolkit(BaseToolkit):
         """The tools the backend supports, sharing one client (connection pool, limiter)."""
         client = self._client
         models = self.models
-        if models is None and self.fetch_models and isinstance(client, ImageClient):
-            models = [m.name for m in client.list_models()] or None
+        adapter = adapter_for(client)
+        if models is None and self.fetch_models and adapter.supports("listings"):
+            models = adapter.names("models") or None
         common: dict[str, Any] = {
             "client": client,
             "output_dir": self.output_dir,
@@ -922,7 +586,7 @@ class ArliImageToolkit(BaseToolkit):
             ArliImageGenerationTool(**common, params=self.generation_params),
             ArliImageEditTool(**common, params=self.edit_params),
         ]
-        if isinstance(client, AiArtClient):
+        if adapter.supports("video"):
             if self.include_video:
                 tools.append(
                     ArliImageToVideoTool(

@@ -18,35 +18,30 @@ from typing import Any, Literal, Self
 from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
 from langchain_core.tools import BaseTool, ToolException
 from langchain_core.utils import secret_from_env
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 
 from arli._errors import ArliError
 from arli._kwargs import check_model_arguments, raise_arli_errors
 from arli.ocr.engine import OCREngine, OnPageError
-from arli.ocr.tooling import DEFAULT_MAX_CHARS, OCRToolbox, OCRToolOutput
+from arli.ocr.tooling import DEFAULT_MAX_CHARS, ArliOCRInput, OCRToolbox, OCRToolOutput
+from arli.tool_contract import validation_text
 
 __all__ = ["ArliOCRInput", "ArliOCRTool"]
 
 _KEY_ENV = ["ARLI_TEXT_KEY", "ARLIAI_API_KEY"]
 
 
-class ArliOCRInput(BaseModel):
-    """Arguments of ``arli_ocr``."""
-
-    source: str = Field(
-        min_length=1,
-        description=(
-            "The document to read: the path of a local image or PDF file (PNG, JPEG, WEBP, "
-            "GIF, BMP, TIFF, PDF) or an http(s) URL."
-        ),
-    )
-    pages: str | None = Field(
-        default=None,
-        description=(
-            "Which pages to read, 1-based, e.g. '1-3,7' or '5-'. Leave unset to read the "
-            "whole document (up to the tool's page limit)."
-        ),
-    )
+def _validation_message(exc: ValidationError | Any) -> str:
+    """Text for the agent when its arguments fail the schema (the core contract's text)."""
+    return validation_text(exc, ArliOCRInput)
 
 
 class ArliOCRTool(BaseTool):
@@ -125,6 +120,10 @@ class ArliOCRTool(BaseTool):
     """The password of encrypted PDFs."""
     handle_tool_error: bool | str | Callable[[ToolException], str] | None = True
     """Send errors the agent can fix back to it as the tool's answer."""
+    handle_validation_error: bool | str | Callable[[ValidationError | Any], str] | None = (
+        _validation_message
+    )
+    """Send argument errors back to the agent, naming the field (as the LlamaIndex spec)."""
 
     _toolbox: OCRToolbox = PrivateAttr()
 

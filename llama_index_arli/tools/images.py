@@ -16,8 +16,10 @@ give generate, edit, upscale and the listings; AiArt gives generate, edit and
 ``image_to_video``, and its argument schemas leave out what it cannot use (width, height,
 steps, model, mask) and offer only its five aspect ratios.
 
-This module does not use ``from __future__ import annotations``: LlamaIndex builds each
-tool's argument schema from the functions' evaluated annotations.
+The tools' names, argument schemas, descriptions and argument checks come from the core
+contract (:mod:`arli.images.contract`), as for the LangChain tools, so both answer the same
+bad arguments with the same text. This module does not use
+``from __future__ import annotations``: LlamaIndex evaluates the functions' annotations.
 """
 
 import inspect
@@ -25,39 +27,29 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from llama_index.core.tools.function_tool import FunctionTool
-from llama_index.core.tools.tool_spec.base import SPEC_FUNCTION_TYPE, BaseToolSpec
+from llama_index.core.tools.tool_spec.base import SPEC_FUNCTION_TYPE
 from llama_index.core.tools.types import ToolMetadata
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
 from arli._errors import ArliError
 from arli._kwargs import checks_arguments
 from arli.images.aiart import AiArtClient, VideoResult
-from arli.images.backends import BackendName, make_image_backend, schema_for_backend
-from arli.images.client import ImageClient
-from arli.images.models import ImageResult
-from arli.images.tooling import (
-    DEFAULT_OUTPUT_DIR,
-    AspectRatio,
-    ImageToolbox,
-    with_message,
+from arli.images.backends import (
+    BackendName,
+    backend_supports,
+    make_image_backend,
+    schema_for_backend,
 )
+from arli.images.client import ImageClient
+from arli.images.contract import AspectRatio, NoArgs, image_tool, schema_for_prefix
+from arli.images.models import ImageResult
+from arli.images.tooling import DEFAULT_OUTPUT_DIR, ImageToolbox
+from llama_index_arli.tools._contract import ContractToolSpec
 
 __all__ = ["ArliImageToolSpec"]
 
-_OPERATIONS = {"generate_image": "generate", "edit_image": "edit"}
-_AIART_DOCS = {
-    "generate_image": (
-        "Generate an image from a text description and save it to a file. Returns the saved "
-        "file path, size and seed. aspect_ratio is one of 1:1, 4:3, 16:9, 9:16, 3:4; seed -1 "
-        "or unset is random (reuse one to keep a composition)."
-    ),
-    "edit_image": (
-        "Edit an existing image (a file path or http(s) URL, never base64) guided by a "
-        "prompt; the whole image is reworked. strength is 0-1 (0.3 subtle, 0.8 a lot). "
-        "Returns the saved file path."
-    ),
-}
+#: The constructor arguments that are the toolbox's (passed on as they are).
+_TOOLBOX_OPTIONS = frozenset(inspect.signature(ImageToolbox).parameters) - {"client"}
 _SDNEXT_FUNCTIONS: list[SPEC_FUNCTION_TYPE] = [
     ("generate_image", "agenerate_image"),
     ("edit_image", "aedit_image"),
@@ -74,7 +66,7 @@ _AIART_FUNCTIONS: list[SPEC_FUNCTION_TYPE] = [
 
 
 @checks_arguments(passes_to=(ImageClient, AiArtClient), extras="generation_params")
-class ArliImageToolSpec(BaseToolSpec):
+class ArliImageToolSpec(ContractToolSpec):
     """Image tools for LlamaIndex agents (sync and async functions) over any image backend.
 
     Functions with Arli and the proxy: ``generate_image``, ``edit_image`` (img2img,
@@ -154,24 +146,10 @@ class ArliImageToolSpec(BaseToolSpec):
         image_client = client or make_image_backend(
             backend, api_key=api_key, base_url=base_url, **client_options
         )
-        self.toolbox = ImageToolbox(
-            image_client,
-            output_dir=output_dir,
-            model=model,
-            base_size=base_size,
-            aspect_ratio=aspect_ratio,
-            generation_params=generation_params,
-            edit_params=edit_params,
-            upscale_params=upscale_params,
-            input_dirs=input_dirs,
-            allow_urls=allow_urls,
-            video_params=video_params,
-            video_poll_interval=video_poll_interval,
-            video_timeout=video_timeout,
-            video_max_polls=video_max_polls,
-        )
-        aiart = isinstance(image_client, AiArtClient)
-        self.spec_functions = list(_AIART_FUNCTIONS if aiart else _SDNEXT_FUNCTIONS)
+        options = {name: value for name, value in locals().items() if name in _TOOLBOX_OPTIONS}
+        self.toolbox = ImageToolbox(image_client, **options)
+        video = backend_supports(image_client, "video")
+        self.spec_functions = list(_AIART_FUNCTIONS if video else _SDNEXT_FUNCTIONS)
 
     def __repr__(self) -> str:
         return f"ArliImageToolSpec({self.toolbox!r})"
@@ -189,39 +167,46 @@ class ArliImageToolSpec(BaseToolSpec):
     def get_metadata_from_fn_name(
         self, fn_name: str, spec_functions: list[SPEC_FUNCTION_TYPE] | None = None
     ) -> ToolMetadata | None:
-        """The tool metadata of a function: a compact description, narrowed for AiArt.
+        """The tool metadata of a function, from the core contract (:mod:`arli.images.contract`).
 
-        The description is ``name(arg, optional=None, ...)`` and the dedented docstring
-        (the argument types are in the schema), which keeps every tool under the
-        1024-character limit of OpenAI-style function calling that LlamaIndex's
+        The description is ``name(arg, optional=None, ...)`` and the contract's text (the
+        argument types and descriptions are in the schema), which keeps every tool under
+        the 1024-character limit of OpenAI-style function calling that LlamaIndex's
         ``ToolMetadata.to_openai_tool`` enforces. For AiArt the generate and edit schemas
         leave out the arguments AiArt cannot use and list its aspect ratios.
         """
-        fn = getattr(self, fn_name)
-        schema = FunctionTool.from_defaults(fn=fn).metadata.fn_schema
-        if schema is None:  # pragma: no cover - LlamaIndex always infers one
-            return None
-        doc = inspect.cleandoc(fn.__doc__ or "")
-        operation = _OPERATIONS.get(fn_name)
-        if operation is not None and self.backend == "aiart":
-            schema = schema_for_backend(schema, operation, self.client)
-            doc = _AIART_DOCS[fn_name]
+        contract = image_tool(fn_name)
+        schema = self._schema(fn_name)
         shown = schema.model_json_schema()
         required = set(shown.get("required", []))
         params = ", ".join(
             name if name in required else f"{name}=None" for name in shown.get("properties", {})
         )
+        doc = contract.describe("", aiart=self.backend == "aiart")
         return ToolMetadata(
             name=fn_name, description=f"{fn_name}({params})\n{doc}", fn_schema=schema
         )
 
-    def _error(self, exc: ArliError) -> ArliError:
-        text = self.toolbox.explain(exc)
-        return exc if text is None else with_message(exc, text)
+    def _schema(self, fn_name: str) -> type[BaseModel]:
+        contract = image_tool(fn_name)
+        if contract.schema is None:
+            return NoArgs
+        schema = schema_for_prefix(contract.schema, "")
+        if contract.operation:
+            schema = schema_for_backend(schema, contract.operation, self.client)
+        return schema
 
-    async def _aerror(self, exc: ArliError) -> ArliError:
-        text = await self.toolbox.aexplain(exc)
-        return exc if text is None else with_message(exc, text)
+    def _run_tool(self, fn_name: str, args: dict[str, Any]) -> Any:
+        return self.toolbox.call(fn_name, **args)
+
+    async def _arun_tool(self, fn_name: str, args: dict[str, Any]) -> Any:
+        return await self.toolbox.acall(fn_name, **args)
+
+    def _explain(self, exc: ArliError) -> str | None:
+        return self.toolbox.explain(exc)
+
+    async def _aexplain(self, exc: ArliError) -> str | None:
+        return await self.toolbox.aexplain(exc)
 
     def generate_image(
         self,
@@ -236,24 +221,14 @@ class ArliImageToolSpec(BaseToolSpec):
     ) -> ImageResult:
         """Generate an image from a text description and save it to a file.
 
-        Returns the saved file path, seed, size and model.
+        The arguments are those of :class:`arli.images.contract.ArliImageGenerationInput`.
 
-        Args:
-            prompt (str): what the image shows: subject, setting, style, lighting.
-            negative_prompt (str | None): what the image must not show.
-            aspect_ratio (str | None): shape (width:height); ignored with width and height.
-            width (int | None): width in pixels, 64-2048; prefer aspect_ratio.
-            height (int | None): height in pixels, 64-2048; prefer aspect_ratio.
-            steps (int | None): denoising steps, 1-150; usually leave unset.
-            seed (int | None): seed, -1 or unset for random; reuse one to keep a composition.
-            model (str | None): image model name from list_image_models; unset for the default.
+        Raises:
+            ArliValidationError: an argument is not one the tool takes, with the text the
+                agent gets.
         """
-        try:
-            return self.toolbox.generate(
-                prompt, negative_prompt, aspect_ratio, width, height, steps, seed, model
-            )
-        except ArliError as exc:
-            raise self._error(exc) from exc
+        result: ImageResult = self._call("generate_image", locals())
+        return result
 
     async def agenerate_image(
         self,
@@ -266,26 +241,9 @@ class ArliImageToolSpec(BaseToolSpec):
         seed: int | None = None,
         model: str | None = None,
     ) -> ImageResult:
-        """Generate an image from a text description and save it to a file.
-
-        Returns the saved file path, seed, size and model.
-
-        Args:
-            prompt (str): what the image shows: subject, setting, style, lighting.
-            negative_prompt (str | None): what the image must not show.
-            aspect_ratio (str | None): shape (width:height); ignored with width and height.
-            width (int | None): width in pixels, 64-2048; prefer aspect_ratio.
-            height (int | None): height in pixels, 64-2048; prefer aspect_ratio.
-            steps (int | None): denoising steps, 1-150; usually leave unset.
-            seed (int | None): seed, -1 or unset for random; reuse one to keep a composition.
-            model (str | None): image model name from list_image_models; unset for the default.
-        """
-        try:
-            return await self.toolbox.agenerate(
-                prompt, negative_prompt, aspect_ratio, width, height, steps, seed, model
-            )
-        except ArliError as exc:
-            raise await self._aerror(exc) from exc
+        """Async :meth:`generate_image`."""
+        result: ImageResult = await self._acall("generate_image", locals())
+        return result
 
     def edit_image(
         self,
@@ -300,24 +258,10 @@ class ArliImageToolSpec(BaseToolSpec):
     ) -> ImageResult:
         """Edit an existing image guided by a prompt; with a mask, repaint only that area.
 
-        Returns the saved file path. Pass images as file paths or http(s) URLs, never base64.
-
-        Args:
-            image (str): path of the image file (e.g. one saved by generate_image) or a URL.
-            prompt (str): what the edited image should show.
-            mask (str | None): path or URL of a black-and-white mask; white is repainted.
-            negative_prompt (str | None): what the result must not show.
-            strength (float | None): how much to change, 0-1 (0.3 subtle, 0.8 a lot).
-            steps (int | None): denoising steps, 1-150.
-            seed (int | None): seed, -1 or unset for random.
-            model (str | None): image model name from list_image_models.
+        The arguments are those of :class:`arli.images.contract.ArliImageEditInput`.
         """
-        try:
-            return self.toolbox.edit(
-                image, prompt, mask, negative_prompt, strength, steps, seed, model
-            )
-        except ArliError as exc:
-            raise self._error(exc) from exc
+        result: ImageResult = self._call("edit_image", locals())
+        return result
 
     async def aedit_image(
         self,
@@ -330,67 +274,30 @@ class ArliImageToolSpec(BaseToolSpec):
         seed: int | None = None,
         model: str | None = None,
     ) -> ImageResult:
-        """Edit an existing image guided by a prompt; with a mask, repaint only that area.
-
-        Returns the saved file path. Pass images as file paths or http(s) URLs, never base64.
-
-        Args:
-            image (str): path of the image file (e.g. one saved by generate_image) or a URL.
-            prompt (str): what the edited image should show.
-            mask (str | None): path or URL of a black-and-white mask; white is repainted.
-            negative_prompt (str | None): what the result must not show.
-            strength (float | None): how much to change, 0-1 (0.3 subtle, 0.8 a lot).
-            steps (int | None): denoising steps, 1-150.
-            seed (int | None): seed, -1 or unset for random.
-            model (str | None): image model name from list_image_models.
-        """
-        try:
-            return await self.toolbox.aedit(
-                image, prompt, mask, negative_prompt, strength, steps, seed, model
-            )
-        except ArliError as exc:
-            raise await self._aerror(exc) from exc
+        """Async :meth:`edit_image`."""
+        result: ImageResult = await self._acall("edit_image", locals())
+        return result
 
     def upscale_image(
         self, image: str, scale: float | None = None, upscaler: str | None = None
     ) -> ImageResult:
-        """Upscale an image to a higher resolution and save it.
-
-        Returns the saved file path and the new size.
-
-        Args:
-            image (str): path of the image file or an http(s) URL.
-            scale (float | None): scale factor, 1-8; unset for the default.
-            upscaler (str | None): upscaler name from list_upscalers; unset for the default.
-        """
-        try:
-            return self.toolbox.upscale(image, scale, upscaler)
-        except ArliError as exc:
-            raise self._error(exc) from exc
+        """Upscale an image to a higher resolution and save it (``ArliImageUpscaleInput``)."""
+        result: ImageResult = self._call("upscale_image", locals())
+        return result
 
     async def aupscale_image(
         self, image: str, scale: float | None = None, upscaler: str | None = None
     ) -> ImageResult:
-        """Upscale an image to a higher resolution and save it.
-
-        Returns the saved file path and the new size.
-
-        Args:
-            image (str): path of the image file or an http(s) URL.
-            scale (float | None): scale factor, 1-8; unset for the default.
-            upscaler (str | None): upscaler name from list_upscalers; unset for the default.
-        """
-        try:
-            return await self.toolbox.aupscale(image, scale, upscaler)
-        except ArliError as exc:
-            raise await self._aerror(exc) from exc
+        """Async :meth:`upscale_image`."""
+        result: ImageResult = await self._acall("upscale_image", locals())
+        return result
 
     def list_image_models(self) -> str:
         """List the image generation models available (names for `model`)."""
         return self.toolbox.models_text()
 
     async def alist_image_models(self) -> str:
-        """List the image generation models available (names for `model`)."""
+        """Async :meth:`list_image_models`."""
         return await self.toolbox.amodels_text()
 
     def list_samplers(self) -> str:
@@ -398,7 +305,7 @@ class ArliImageToolSpec(BaseToolSpec):
         return self.toolbox.samplers_text()
 
     async def alist_samplers(self) -> str:
-        """List the sampler names the image server supports."""
+        """Async :meth:`list_samplers`."""
         return await self.toolbox.asamplers_text()
 
     def list_upscalers(self) -> str:
@@ -406,7 +313,7 @@ class ArliImageToolSpec(BaseToolSpec):
         return self.toolbox.upscalers_text()
 
     async def alist_upscalers(self) -> str:
-        """List the image upscalers available (names for `upscaler`)."""
+        """Async :meth:`list_upscalers`."""
         return await self.toolbox.aupscalers_text()
 
     def image_to_video(
@@ -417,24 +324,13 @@ class ArliImageToolSpec(BaseToolSpec):
         motion_bucket_id: int | None = None,
         generation_id: str | None = None,
     ) -> VideoResult:
-        """Turn an image into a short video and save it (AiArt).
+        """Turn an image into a short video and save it (AiArt; ``ArliImageToVideoInput``).
 
-        Returns the saved file path, seed and generation id. If the answer says the video
-        is not ready yet, call again with that generation_id (and no image) to keep waiting.
-
-        Args:
-            image (str | None): path of the image file (JPG, PNG or WEBP) or an http(s) URL.
-            seed (int | None): seed; -1, 0 or unset for random.
-            cfg_scale (float | None): how closely the video follows the image, 0-10 (1.5).
-            motion_bucket_id (int | None): amount of motion, 1-255 (127): low is subtle.
-            generation_id (str | None): only to keep waiting for an earlier, unfinished video.
+        If the answer says the video is not ready yet, call again with that generation_id
+        (and no image) to keep waiting.
         """
-        try:
-            return self.toolbox.image_to_video(
-                image, seed, cfg_scale, motion_bucket_id, generation_id
-            )
-        except ArliError as exc:
-            raise self._error(exc) from exc
+        result: VideoResult = self._call("image_to_video", locals())
+        return result
 
     async def aimage_to_video(
         self,
@@ -444,21 +340,6 @@ class ArliImageToolSpec(BaseToolSpec):
         motion_bucket_id: int | None = None,
         generation_id: str | None = None,
     ) -> VideoResult:
-        """Turn an image into a short video and save it (AiArt).
-
-        Returns the saved file path, seed and generation id. If the answer says the video
-        is not ready yet, call again with that generation_id (and no image) to keep waiting.
-
-        Args:
-            image (str | None): path of the image file (JPG, PNG or WEBP) or an http(s) URL.
-            seed (int | None): seed; -1, 0 or unset for random.
-            cfg_scale (float | None): how closely the video follows the image, 0-10 (1.5).
-            motion_bucket_id (int | None): amount of motion, 1-255 (127): low is subtle.
-            generation_id (str | None): only to keep waiting for an earlier, unfinished video.
-        """
-        try:
-            return await self.toolbox.aimage_to_video(
-                image, seed, cfg_scale, motion_bucket_id, generation_id
-            )
-        except ArliError as exc:
-            raise await self._aerror(exc) from exc
+        """Async :meth:`image_to_video`."""
+        result: VideoResult = await self._acall("image_to_video", locals())
+        return result

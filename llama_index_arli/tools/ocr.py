@@ -16,18 +16,22 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from llama_index.core.tools.tool_spec.base import SPEC_FUNCTION_TYPE, BaseToolSpec
+from llama_index.core.tools.function_tool import FunctionTool
+from llama_index.core.tools.tool_spec.base import SPEC_FUNCTION_TYPE
+from llama_index.core.tools.types import ToolMetadata
+from pydantic import BaseModel
 
 from arli._errors import ArliError
 from arli._kwargs import checks_arguments
 from arli.ocr.engine import OCREngine, OnPageError
-from arli.ocr.tooling import DEFAULT_MAX_CHARS, OCRToolbox, OCRToolOutput, with_message
+from arli.ocr.tooling import DEFAULT_MAX_CHARS, ArliOCRInput, OCRToolbox, OCRToolOutput
+from llama_index_arli.tools._contract import ContractToolSpec
 
 __all__ = ["ArliOCRToolSpec"]
 
 
 @checks_arguments(passes_to=(OCREngine,), extras="extra_body")
-class ArliOCRToolSpec(BaseToolSpec):
+class ArliOCRToolSpec(ContractToolSpec):
     """Arli AI OCR for LlamaIndex agents: ``read_document`` and its async twin.
 
     Args:
@@ -102,9 +106,24 @@ class ArliOCRToolSpec(BaseToolSpec):
         """The OCR engine the functions use."""
         return self.toolbox.engine
 
-    def _error(self, exc: ArliError) -> ArliError:
-        text = self.toolbox.explain(exc)
-        return exc if text is None else with_message(exc, text)
+    def get_metadata_from_fn_name(
+        self, fn_name: str, spec_functions: list[SPEC_FUNCTION_TYPE] | None = None
+    ) -> ToolMetadata | None:
+        """LlamaIndex's description of the function, with the contract's argument model."""
+        described = FunctionTool.from_defaults(fn=getattr(self, fn_name)).metadata
+        return ToolMetadata(name=fn_name, description=described.description, fn_schema=ArliOCRInput)
+
+    def _schema(self, fn_name: str) -> type[BaseModel]:
+        return ArliOCRInput
+
+    def _run_tool(self, fn_name: str, args: dict[str, Any]) -> OCRToolOutput:
+        return self.toolbox.read(**args)
+
+    async def _arun_tool(self, fn_name: str, args: dict[str, Any]) -> OCRToolOutput:
+        return await self.toolbox.aread(**args)
+
+    def _explain(self, exc: ArliError) -> str | None:
+        return self.toolbox.explain(exc)
 
     def read_document(self, source: str, pages: str | None = None) -> OCRToolOutput:
         """Read the text of an image or PDF (scans, photos of documents, screenshots) by OCR.
@@ -115,10 +134,8 @@ class ArliOCRToolSpec(BaseToolSpec):
             source (str): path of a local image or PDF file, or an http(s) URL.
             pages (str | None): pages to read, 1-based, e.g. '1-3,7' or '5-'; unset for all.
         """
-        try:
-            return self.toolbox.read(source, pages)
-        except ArliError as exc:
-            raise self._error(exc) from exc
+        output: OCRToolOutput = self._call("read_document", locals())
+        return output
 
     async def aread_document(self, source: str, pages: str | None = None) -> OCRToolOutput:
         """Read the text of an image or PDF (scans, photos of documents, screenshots) by OCR.
@@ -129,7 +146,5 @@ class ArliOCRToolSpec(BaseToolSpec):
             source (str): path of a local image or PDF file, or an http(s) URL.
             pages (str | None): pages to read, 1-based, e.g. '1-3,7' or '5-'; unset for all.
         """
-        try:
-            return await self.toolbox.aread(source, pages)
-        except ArliError as exc:
-            raise self._error(exc) from exc
+        output: OCRToolOutput = await self._acall("read_document", locals())
+        return output

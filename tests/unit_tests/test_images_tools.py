@@ -488,17 +488,26 @@ def test_aspect_ratio_sizes(ratio: str, size: tuple[int, int]) -> None:
     assert all(64 <= s <= 2048 for s in small)
 
 
+def _sent_size(box: ImageToolbox, server: FakeServer, **args: Any) -> dict[str, int]:
+    """The width and height the toolbox sent for a generate call with ``args``."""
+    box.generate("p", **args)
+    body = server.bodies("/v1/txt2img")[-1]
+    return {k: body[k] for k in ("width", "height") if k in body}
+
+
 def test_size_arguments(tmp_path: Path) -> None:
-    box = ImageToolbox(mock_client(FakeServer()), output_dir=tmp_path, base_size=512)
-    assert box._size(None, None, None) == {"width": 512, "height": 512}
-    assert box._size("16:9", None, None) == {"width": 704, "height": 384}
-    assert box._size(None, 100, 203) == {"width": 104, "height": 200}
-    assert box._size("2:1", 800, None) == {"width": 800, "height": 400}
-    assert box._size("1:2", None, 600) == {"width": 304, "height": 600}
+    server = FakeServer()
+    box = ImageToolbox(mock_client(server), output_dir=tmp_path, base_size=512)
+    assert _sent_size(box, server) == {"width": 512, "height": 512}
+    assert _sent_size(box, server, aspect_ratio="16:9") == {"width": 704, "height": 384}
+    assert _sent_size(box, server, width=100, height=203) == {"width": 104, "height": 200}
+    assert _sent_size(box, server, aspect_ratio="2:1", width=800) == {"width": 800, "height": 400}
+    assert _sent_size(box, server, aspect_ratio="1:2", height=600) == {"width": 304, "height": 600}
+    fixed_server = FakeServer()
     fixed = ImageToolbox(
-        mock_client(FakeServer()), output_dir=tmp_path, generation_params={"width": 640}
+        mock_client(fixed_server), output_dir=tmp_path, generation_params={"width": 640}
     )
-    assert fixed._size(None, None, None) == {}
+    assert _sent_size(fixed, fixed_server) == {"width": 640}
 
 
 def test_input_references_are_paths_or_urls_within_bounds(tmp_path: Path) -> None:

@@ -118,17 +118,17 @@ NOT_CONSTRUCTED: dict[str, str] = {
         ],
         "a request model whose other fields are SDNext fields, sent as given",
     ),
-    # Tool argument schemas: LangChain validates the model's tool call with them and turns
-    # their pydantic ValidationError into an answer to the agent (handle_validation_error).
+    # Tool argument schemas (the core contract): both skins validate the model's tool call
+    # with them and turn their pydantic ValidationError into an answer to the agent.
     **dict.fromkeys(
         [
-            "langchain_arli.tools.images.ArliImageEditInput",
-            "langchain_arli.tools.images.ArliImageGenerationInput",
-            "langchain_arli.tools.images.ArliImageToVideoInput",
-            "langchain_arli.tools.images.ArliImageUpscaleInput",
-            "langchain_arli.tools.ocr.ArliOCRInput",
+            "arli.images.contract.ArliImageEditInput",
+            "arli.images.contract.ArliImageGenerationInput",
+            "arli.images.contract.ArliImageToVideoInput",
+            "arli.images.contract.ArliImageUpscaleInput",
+            "arli.ocr.tooling.ArliOCRInput",
         ],
-        "a tool's argument schema, validated by LangChain from a tool call",
+        "a tool's argument schema, validated by either skin from a tool call",
     ),
 }
 
