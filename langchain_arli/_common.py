@@ -15,13 +15,12 @@ from arli._kwargs import check_model_arguments, raise_arli_errors
 from arli._providers import PROVIDERS, TextProvider, check_text_provider
 from arli._settings import _URL_ENV
 from arli.text.calls import CallOptions, TextCalls
+from arli.text.guided import GuidedStyle
 from arli.text.params import SAMPLER_NAMES, SamplingParams
 from arli.text.parse import ModelInfo
 from arli.text.payload import check_allowed, instance_params
 
 __all__ = ["ArliTextModel", "GuidedStyle"]
-
-GuidedStyle = Literal["both", "guided", "structured_outputs", "response_format"]
 
 
 class ArliTextModel(SamplingParams, BaseModel):

@@ -7,7 +7,7 @@ import logging
 from collections.abc import AsyncGenerator, Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import httpx
 from llama_index.core.base.llms.types import (
@@ -42,7 +42,7 @@ from arli._kwargs import check_model_arguments, raise_arli_errors
 from arli._providers import TextProvider, check_text_provider
 from arli.text.calls import CallOptions, TextCalls
 from arli.text.client import TextClient
-from arli.text.guided import GuidedConstraint, check_answer, schema_of
+from arli.text.guided import GuidedConstraint, GuidedStyle, check_answer, schema_of
 from arli.text.params import SamplingParams
 from arli.text.parse import ModelInfo
 from arli.text.payload import (
@@ -72,7 +72,6 @@ __all__ = ["Arli"]
 
 logger = logging.getLogger(__name__)
 
-GuidedStyle = Literal["both", "guided", "structured_outputs", "response_format"]
 _LOOKUP_FAILED = -1
 
 

@@ -13,7 +13,7 @@ but the I/O. The body is sent exactly as planned: stream options are decided by 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -40,6 +40,7 @@ from arli.text.payload import (
 __all__ = ["CallOptions", "CallResult", "ChatCallStream", "CompletionCallStream", "TextCalls"]
 
 R = TypeVar("R", ChatCompletion, Completion)
+C = TypeVar("C", ChatChunk, CompletionChunk)
 
 
 @dataclass(slots=True)
@@ -57,6 +58,8 @@ class CallOptions:
             preset (:attr:`arli._providers.Provider.inline_image_urls`).
         image_max_bytes: largest image accepted in a message (``None``: the default).
         image_fetch_timeout: seconds allowed to download one image (``None``: the default).
+        request_timeout: read timeout in seconds of each call (``None``: the client's
+            ``text_timeout`` setting).
     """
 
     model: str
@@ -68,6 +71,7 @@ class CallOptions:
     inline_image_urls: bool | None = None
     image_max_bytes: int | None = None
     image_fetch_timeout: float | None = None
+    request_timeout: float | None = None
 
 
 @dataclass(slots=True)
@@ -92,16 +96,20 @@ def _verify(options: CallOptions, plan: RequestPlan, answers: list[Any]) -> list
     return verify_choices(plan, answers)
 
 
-class _CallStream:
-    """The shared half of a streamed call: the one accumulator and the final check."""
+class _CallStream(Generic[C]):
+    """The shared half of a streamed call: the one accumulator, the sending, the check."""
 
     accumulator: ChatStreamAccumulator | CompletionStreamAccumulator
+    _parse: Callable[[Any], C]
 
     def __init__(self, calls: TextCalls, options: CallOptions, plan: RequestPlan) -> None:
         self._calls = calls
         self.options = options
         self.plan = plan
         self.parsed: list[Any] | None = None
+
+    def _path(self) -> str:
+        raise NotImplementedError
 
     def _answers(self) -> list[tuple[str | None, str | None]]:
         raise NotImplementedError
@@ -111,8 +119,28 @@ class _CallStream:
         if self.options.check_output and self.plan.constraint is not None:
             self.parsed = verify_choices(self.plan, self._answers())
 
+    def __iter__(self) -> Iterator[C]:
+        return self._calls.client._stream(
+            self._path(),
+            self.plan.body,
+            self.accumulator,  # type: ignore[arg-type]  # the subclass's, for its chunks
+            type(self)._parse,
+            self._finish,
+            timeout_seconds=self.options.request_timeout,
+        )
 
-class ChatCallStream(_CallStream):
+    def __aiter__(self) -> AsyncIterator[C]:
+        return self._calls.client._astream(
+            self._path(),
+            self.plan.body,
+            self.accumulator,  # type: ignore[arg-type]  # the subclass's, for its chunks
+            type(self)._parse,
+            self._finish,
+            timeout_seconds=self.options.request_timeout,
+        )
+
+
+class ChatCallStream(_CallStream[ChatChunk]):
     """A planned chat stream: iterate it (sync or async) for the parsed chunks.
 
     Every chunk is merged once, into :attr:`accumulator` (the client's end-of-stream check
@@ -121,10 +149,14 @@ class ChatCallStream(_CallStream):
     """
 
     accumulator: ChatStreamAccumulator
+    _parse = staticmethod(parse_chat_chunk)
 
     def __init__(self, calls: TextCalls, options: CallOptions, plan: RequestPlan) -> None:
         super().__init__(calls, options, plan)
         self.accumulator = ChatStreamAccumulator()
+
+    def _path(self) -> str:
+        return self._calls.client.routes.chat
 
     def _answers(self) -> list[tuple[str | None, str | None]]:
         return [(c.content, c.finish_reason) for c in self.accumulator.result().choices]
@@ -133,27 +165,19 @@ class ChatCallStream(_CallStream):
         """The completion assembled from the chunks so far."""
         return self.accumulator.result()
 
-    def __iter__(self) -> Iterator[ChatChunk]:
-        client = self._calls.client
-        return client._stream(
-            client.routes.chat, self.plan.body, self.accumulator, parse_chat_chunk, self._finish
-        )
 
-    def __aiter__(self) -> AsyncIterator[ChatChunk]:
-        client = self._calls.client
-        return client._astream(
-            client.routes.chat, self.plan.body, self.accumulator, parse_chat_chunk, self._finish
-        )
-
-
-class CompletionCallStream(_CallStream):
+class CompletionCallStream(_CallStream[CompletionChunk]):
     """A planned ``/v1/completions`` stream (see :class:`ChatCallStream`)."""
 
     accumulator: CompletionStreamAccumulator
+    _parse = staticmethod(parse_completion_chunk)
 
     def __init__(self, calls: TextCalls, options: CallOptions, plan: RequestPlan) -> None:
         super().__init__(calls, options, plan)
         self.accumulator = CompletionStreamAccumulator()
+
+    def _path(self) -> str:
+        return self._calls.client.routes.completions
 
     def _answers(self) -> list[tuple[str | None, str | None]]:
         return [(c.text, c.finish_reason) for c in self.accumulator.result().choices]
@@ -161,16 +185,6 @@ class CompletionCallStream(_CallStream):
     def result(self) -> Completion:
         """The completion assembled from the chunks so far."""
         return self.accumulator.result()
-
-    def __iter__(self) -> Iterator[CompletionChunk]:
-        client = self._calls.client
-        path, acc = client.routes.completions, self.accumulator
-        return client._stream(path, self.plan.body, acc, parse_completion_chunk, self._finish)
-
-    def __aiter__(self) -> AsyncIterator[CompletionChunk]:
-        client = self._calls.client
-        path, acc = client.routes.completions, self.accumulator
-        return client._astream(path, self.plan.body, acc, parse_completion_chunk, self._finish)
 
 
 class TextCalls:
@@ -266,7 +280,7 @@ class TextCalls:
 
     def send_chat(self, options: CallOptions, plan: RequestPlan) -> CallResult[ChatCompletion]:
         """Send a planned chat body and check the answer."""
-        completion = self.client.chat(plan.body)
+        completion = self.client.chat(plan.body, request_timeout=options.request_timeout)
         answers = [(c.content, c.finish_reason) for c in completion.choices]
         return CallResult(completion, plan, _verify(options, plan, answers))
 
@@ -274,7 +288,7 @@ class TextCalls:
         self, options: CallOptions, plan: RequestPlan
     ) -> CallResult[ChatCompletion]:
         """Async :meth:`send_chat`."""
-        completion = await self.client.achat(plan.body)
+        completion = await self.client.achat(plan.body, request_timeout=options.request_timeout)
         answers = [(c.content, c.finish_reason) for c in completion.choices]
         return CallResult(completion, plan, _verify(options, plan, answers))
 
@@ -332,7 +346,7 @@ class TextCalls:
     ) -> CallResult[Completion]:
         """Plan, send and check one ``/v1/completions`` call (a list: one choice each)."""
         plan = self.plan_completion(options, prompt, call_kwargs)
-        completion = self.client.complete(plan.body)
+        completion = self.client.complete(plan.body, request_timeout=options.request_timeout)
         answers = [(c.text, c.finish_reason) for c in completion.choices]
         return CallResult(completion, plan, _verify(options, plan, answers))
 
@@ -341,7 +355,7 @@ class TextCalls:
     ) -> CallResult[Completion]:
         """Async :meth:`complete`."""
         plan = self.plan_completion(options, prompt, call_kwargs)
-        completion = await self.client.acomplete(plan.body)
+        completion = await self.client.acomplete(plan.body, request_timeout=options.request_timeout)
         answers = [(c.text, c.finish_reason) for c in completion.choices]
         return CallResult(completion, plan, _verify(options, plan, answers))
 

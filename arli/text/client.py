@@ -156,24 +156,59 @@ class TextClient(PooledClient):
 
     # -- chat ----------------------------------------------------------------------------
 
-    def chat(self, body: Mapping[str, Any], **request_options: Any) -> ChatCompletion:
-        """POST a chat completion and parse it."""
+    def chat(
+        self,
+        body: Mapping[str, Any],
+        *,
+        request_timeout: float | None = None,
+        **request_options: Any,
+    ) -> ChatCompletion:
+        """POST a chat completion and parse it.
+
+        Args:
+            body: the request body (``stream: false`` is set).
+            request_timeout: read timeout in seconds for this call (default: the
+                ``text_timeout`` setting); the one name of the per-call timeout of every
+                text call (streams, completions and the call layer take it too).
+            **request_options: other transport options (``max_retries``, ``headers``...).
+        """
         body = _plain_body(body)
         result = self._transport.request(
-            "POST", self.routes.chat, json_body=body, timeout="text", **request_options
+            "POST",
+            self.routes.chat,
+            json_body=body,
+            timeout="text",
+            timeout_seconds=request_timeout,
+            **request_options,
         )
         return parse_chat_completion(result.json())
 
-    async def achat(self, body: Mapping[str, Any], **request_options: Any) -> ChatCompletion:
+    async def achat(
+        self,
+        body: Mapping[str, Any],
+        *,
+        request_timeout: float | None = None,
+        **request_options: Any,
+    ) -> ChatCompletion:
         """Async :meth:`chat`."""
         body = _plain_body(body)
         result = await self._transport.arequest(
-            "POST", self.routes.chat, json_body=body, timeout="text", **request_options
+            "POST",
+            self.routes.chat,
+            json_body=body,
+            timeout="text",
+            timeout_seconds=request_timeout,
+            **request_options,
         )
         return parse_chat_completion(result.json())
 
     def stream_chat(
-        self, body: Mapping[str, Any], *, include_usage: bool = True, **request_options: Any
+        self,
+        body: Mapping[str, Any],
+        *,
+        include_usage: bool = True,
+        request_timeout: float | None = None,
+        **request_options: Any,
     ) -> Iterator[ChatChunk]:
         """Stream a chat completion, yielding parsed chunks.
 
@@ -189,11 +224,17 @@ class TextClient(PooledClient):
             ChatStreamAccumulator(),
             parse_chat_chunk,
             None,
+            timeout_seconds=request_timeout,
             **request_options,
         )
 
     def astream_chat(
-        self, body: Mapping[str, Any], *, include_usage: bool = True, **request_options: Any
+        self,
+        body: Mapping[str, Any],
+        *,
+        include_usage: bool = True,
+        request_timeout: float | None = None,
+        **request_options: Any,
     ) -> AsyncIterator[ChatChunk]:
         """Async :meth:`stream_chat`."""
         return self._astream(
@@ -202,6 +243,7 @@ class TextClient(PooledClient):
             ChatStreamAccumulator(),
             parse_chat_chunk,
             None,
+            timeout_seconds=request_timeout,
             **request_options,
         )
 
@@ -265,24 +307,51 @@ class TextClient(PooledClient):
 
     # -- completions ---------------------------------------------------------------------
 
-    def complete(self, body: Mapping[str, Any], **request_options: Any) -> Completion:
+    def complete(
+        self,
+        body: Mapping[str, Any],
+        *,
+        request_timeout: float | None = None,
+        **request_options: Any,
+    ) -> Completion:
         """POST a text completion (``/v1/completions``) and parse it."""
         body = _plain_body(body)
         result = self._transport.request(
-            "POST", self.routes.completions, json_body=body, timeout="text", **request_options
+            "POST",
+            self.routes.completions,
+            json_body=body,
+            timeout="text",
+            timeout_seconds=request_timeout,
+            **request_options,
         )
         return parse_completion(result.json())
 
-    async def acomplete(self, body: Mapping[str, Any], **request_options: Any) -> Completion:
+    async def acomplete(
+        self,
+        body: Mapping[str, Any],
+        *,
+        request_timeout: float | None = None,
+        **request_options: Any,
+    ) -> Completion:
         """Async :meth:`complete`."""
         body = _plain_body(body)
         result = await self._transport.arequest(
-            "POST", self.routes.completions, json_body=body, timeout="text", **request_options
+            "POST",
+            self.routes.completions,
+            json_body=body,
+            timeout="text",
+            timeout_seconds=request_timeout,
+            **request_options,
         )
         return parse_completion(result.json())
 
     def stream_complete(
-        self, body: Mapping[str, Any], *, include_usage: bool = True, **request_options: Any
+        self,
+        body: Mapping[str, Any],
+        *,
+        include_usage: bool = True,
+        request_timeout: float | None = None,
+        **request_options: Any,
     ) -> Iterator[CompletionChunk]:
         """Stream a text completion, yielding parsed chunks (see :meth:`stream_chat`)."""
         return self._stream(
@@ -291,11 +360,17 @@ class TextClient(PooledClient):
             CompletionStreamAccumulator(),
             parse_completion_chunk,
             None,
+            timeout_seconds=request_timeout,
             **request_options,
         )
 
     def astream_complete(
-        self, body: Mapping[str, Any], *, include_usage: bool = True, **request_options: Any
+        self,
+        body: Mapping[str, Any],
+        *,
+        include_usage: bool = True,
+        request_timeout: float | None = None,
+        **request_options: Any,
     ) -> AsyncIterator[CompletionChunk]:
         """Async :meth:`stream_complete`."""
         return self._astream(
@@ -304,6 +379,7 @@ class TextClient(PooledClient):
             CompletionStreamAccumulator(),
             parse_completion_chunk,
             None,
+            timeout_seconds=request_timeout,
             **request_options,
         )
 

@@ -24,9 +24,11 @@ class _Server:
         self.body = body
         self.content_type = content_type
         self.requests: list[dict[str, Any]] = []
+        self.timeouts: list[float | None] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(json.loads(request.content))
+        self.timeouts.append(request.extensions.get("timeout", {}).get("read"))
         return httpx.Response(200, content=self.body, headers={"content-type": self.content_type})
 
 
@@ -135,3 +137,16 @@ def test_image_urls_follow_the_provider_unless_set() -> None:
 
     kept = calls.messages(CallOptions(model="m"), message())  # Featherless takes URLs
     assert kept[0]["content"][0]["image_url"]["url"] == url
+
+
+def test_request_timeout_is_the_read_timeout_of_every_kind_of_call() -> None:
+    chat = json.dumps({"id": "c", "choices": [{"index": 0, "message": {"content": "hi"}}]})
+    server = _Server(chat.encode(), "application/json")
+    calls = TextCalls(_client(server))
+    options = CallOptions(model="m", request_timeout=7.5)
+    calls.chat(options, [{"role": "user", "content": "x"}], {})
+    server.body, server.content_type = _JSON_CHAT_STREAM, "text/event-stream"
+    list(calls.stream_chat(options, [{"role": "user", "content": "x"}], {}))
+    list(calls.stream_chat(CallOptions(model="m"), [{"role": "user", "content": "x"}], {}))
+    assert server.timeouts[:2] == [7.5, 7.5]
+    assert server.timeouts[2] != 7.5  # without it: the client's own timeouts
