@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from arli._kwargs import checks_arguments
 from arli.text.client import TextClient
 from arli.text.parse import (
     ChatChunk,
@@ -43,6 +44,7 @@ R = TypeVar("R", ChatCompletion, Completion)
 C = TypeVar("C", ChatChunk, CompletionChunk)
 
 
+@checks_arguments()
 @dataclass(slots=True)
 class CallOptions:
     """What a caller sets once for its calls (per-call kwargs are given to each call).
@@ -187,6 +189,7 @@ class CompletionCallStream(_CallStream[CompletionChunk]):
         return self.accumulator.result()
 
 
+@checks_arguments()
 class TextCalls:
     """Chat and completion calls over one :class:`~arli.text.client.TextClient`.
 
