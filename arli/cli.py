@@ -313,39 +313,28 @@ def _usage_dict(usage: Any) -> dict[str, int] | None:
 
 
 def _cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
+    from arli.text.calls import CallOptions, TextCalls  # noqa: PLC0415
     from arli.text.client import TextClient  # noqa: PLC0415
-    from arli.text.parse import ChatStreamAccumulator  # noqa: PLC0415
-    from arli.text.payload import plan_chat, verify_choices  # noqa: PLC0415
 
-    model = _require_model(args)
-    client = TextClient(**_client_options(args))
+    options = CallOptions(model=_require_model(args))
+    calls = TextCalls(TextClient(**_client_options(args)))
     messages: list[dict[str, Any]] = []
     if args.system:
         messages.append({"role": "system", "content": args.system})
     messages.append({"role": "user", "content": _read(args.prompt)})
     stream = not (args.no_stream or args.json)
-    plan = plan_chat(
-        model=model,
-        messages=messages,
-        instance={},
-        call_kwargs=_params(args),
-        stream=stream,
-        allowed=client.allowed_params,
-        provider_label=client.provider.label,
-    )
     if stream:
-        acc = ChatStreamAccumulator()
-        for chunk in client.stream_chat(plan.body, include_usage=False):
-            acc.add(chunk)
+        call = calls.stream_chat(options, messages, _params(args))
+        for chunk in call:
             for delta in chunk.choices:
                 if delta.index == 0 and delta.content:
                     out.write(delta.content)
                     out.flush()
         out.write("\n")
-        answer = acc.result()
+        answer, plan, parsed = call.result(), call.plan, call.parsed
     else:
-        answer = client.chat(plan.body)
-    parsed = verify_choices(plan, [(c.content, c.finish_reason) for c in answer.choices])
+        done = calls.chat(options, messages, _params(args))
+        answer, plan, parsed = done.result, done.plan, done.parsed
     if args.json:
         choice = answer.choices[0]
         payload: dict[str, Any] = {
@@ -354,7 +343,7 @@ def _cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
             "finish_reason": choice.finish_reason,
             "usage": _usage_dict(answer.usage),
         }
-        if plan.constraint is not None:
+        if plan.constraint is not None and parsed:
             payload["parsed"] = parsed[0]
         if choice.reasoning:
             payload["reasoning"] = choice.reasoning
@@ -365,35 +354,23 @@ def _cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_complete(args: argparse.Namespace, out: TextIO) -> int:
+    from arli.text.calls import CallOptions, TextCalls  # noqa: PLC0415
     from arli.text.client import TextClient  # noqa: PLC0415
-    from arli.text.parse import CompletionStreamAccumulator  # noqa: PLC0415
-    from arli.text.payload import plan_completion, verify_choices  # noqa: PLC0415
 
-    model = _require_model(args)
-    client = TextClient(**_client_options(args))
+    options = CallOptions(model=_require_model(args))
+    calls = TextCalls(TextClient(**_client_options(args)))
     stream = not (args.no_stream or args.json)
-    plan = plan_completion(
-        model=model,
-        prompt=_read(args.prompt),
-        instance={},
-        call_kwargs=_params(args),
-        stream=stream,
-        allowed=client.allowed_params,
-        provider_label=client.provider.label,
-    )
     if stream:
-        acc = CompletionStreamAccumulator()
-        for chunk in client.stream_complete(plan.body, include_usage=False):
-            acc.add(chunk)
+        call = calls.stream_complete(options, _read(args.prompt), _params(args))
+        for chunk in call:
             for part in chunk.choices:
                 if part.index == 0 and part.text:
                     out.write(part.text)
                     out.flush()
         out.write("\n")
-        answer = acc.result()
+        answer = call.result()
     else:
-        answer = client.complete(plan.body)
-    verify_choices(plan, [(c.text, c.finish_reason) for c in answer.choices])
+        answer = calls.complete(options, _read(args.prompt), _params(args)).result
     if args.json:
         payload = {
             "model": answer.model,

@@ -12,14 +12,15 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
 
 from arli import TextClient
 from arli._kwargs import check_model_arguments, raise_arli_errors
-from arli._providers import TextProvider, check_text_provider
+from arli._providers import PROVIDERS, TextProvider, check_text_provider
+from arli._settings import _URL_ENV
+from arli.text.calls import CallOptions, TextCalls
+from arli.text.guided import GuidedStyle
 from arli.text.params import SAMPLER_NAMES, SamplingParams
 from arli.text.parse import ModelInfo
 from arli.text.payload import check_allowed, instance_params
 
 __all__ = ["ArliTextModel", "GuidedStyle"]
-
-GuidedStyle = Literal["both", "guided", "structured_outputs", "response_format"]
 
 
 class ArliTextModel(SamplingParams, BaseModel):
@@ -34,15 +35,16 @@ class ArliTextModel(SamplingParams, BaseModel):
     model: str = Field(alias="model_name")
     """The model id, e.g. ``"Mistral-Nemo-12B-Instruct-2407"`` (``GET /v1/models``)."""
     api_key: SecretStr | None = Field(
-        default_factory=secret_from_env(["ARLI_TEXT_KEY", "ARLIAI_API_KEY"], default=None)
+        default_factory=secret_from_env(list(PROVIDERS["arli"].text_key_env), default=None)
     )
     """The Arli API key (else ``ARLI_TEXT_KEY`` or ``ARLIAI_API_KEY``)."""
     base_url: str | None = Field(
-        default_factory=from_env(["ARLI_TEXT_BASE_URL", "ARLI_BASE_URL"], default=None)
+        default_factory=from_env([_URL_ENV["text"], *PROVIDERS["arli"].base_url_env], default=None)
     )
     """Base URL of the API (default ``https://api.arliai.com``; a trailing ``/v1`` is fine)."""
     timeout: float | None = Field(default=None, alias="request_timeout")
-    """Read timeout in seconds for generation (default 300)."""
+    """Read timeout in seconds for generation (default 300; the ``text_timeout`` setting).
+    LangChain's name; ``request_timeout`` is its alias."""
     max_retries: int = Field(default=2, ge=0)
     """Retries of 408/429/5xx and connection errors (never other 4xx)."""
     max_concurrent_requests: int | None = Field(default=None, strict=True)
@@ -69,7 +71,7 @@ class ArliTextModel(SamplingParams, BaseModel):
     """An httpx async client to use (not closed by us)."""
 
     _providers: ClassVar[tuple[str, ...]] = ("arli", "arli-proxy")
-    _secret_env: ClassVar[str] = "ARLIAI_API_KEY"  # noqa: S105 - a variable name, not a key
+    _secret_env: ClassVar[str] = PROVIDERS["arli"].text_key_env[-1]
     _client: TextClient = PrivateAttr()
     _params: dict[str, Any] | None = PrivateAttr(default=None)
 
@@ -123,6 +125,22 @@ class ArliTextModel(SamplingParams, BaseModel):
             **options,
         )
         check_allowed(self.sampling_params, *self.provider_rules)
+
+    @property
+    def _calls(self) -> TextCalls:
+        """The text call layer over this model's client (a tiny view, made per call)."""
+        return TextCalls(self._client)
+
+    def _options(self) -> CallOptions:
+        """This model's settings for the text call layer (read on each call: fields may change)."""
+        return CallOptions(
+            model=self.model,
+            instance=self.sampling_params,
+            extra_body=self.extra_body,
+            style=self.guided_decoding_style,
+            stream_usage=self.stream_usage,
+            check_output=self.check_guided_output,
+        )
 
     @property
     def provider_rules(self) -> tuple[frozenset[str] | None, str]:

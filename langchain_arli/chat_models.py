@@ -30,16 +30,9 @@ from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import Field, SecretStr
 
 from arli import ArliValidationError
-from arli._providers import TextProvider
-from arli.text.parse import ChatStreamAccumulator
-from arli.text.payload import (
-    RequestPlan,
-    ainline_images,
-    inline_images,
-    normalize_tool_choice,
-    plan_chat,
-    verify_choices,
-)
+from arli._providers import PROVIDERS, TextProvider
+from arli.text.calls import CallOptions
+from arli.text.payload import normalize_tool_choice
 from langchain_arli._common import ArliTextModel
 from langchain_arli._convert import (
     chunk_to_generation,
@@ -50,8 +43,9 @@ from langchain_arli._convert import (
 
 __all__ = ["ChatArli", "ChatFeatherless"]
 
+_FEATHERLESS = PROVIDERS["featherless"]
+
 _StructuredMethod = Literal["guided_json", "json_schema", "function_calling", "json_mode"]
-_GuidedStyle = Literal["both", "guided", "structured_outputs", "response_format"]
 
 
 class ChatArli(ArliTextModel, BaseChatModel):
@@ -139,8 +133,9 @@ class ChatArli(ArliTextModel, BaseChatModel):
             ])])
     """
 
-    inline_image_urls: bool = True
-    """Download image URLs and send them as base64 (Arli does not take image URLs)."""
+    inline_image_urls: bool | None = None
+    """Download image URLs and send them as base64; ``None``: as the provider needs (Arli
+    and its proxy take base64 only: inlined; Featherless takes URLs: sent as they are)."""
     image_max_bytes: int = Field(default=20 * 2**20, gt=0)
     """Largest image (bytes) accepted in a message."""
     image_fetch_timeout: float = Field(default=30.0, gt=0)
@@ -165,49 +160,24 @@ class ChatArli(ArliTextModel, BaseChatModel):
 
     # -- requests ---------------------------------------------------------------------------------
 
-    def _plan(
-        self,
-        messages: list[dict[str, Any]],
-        stop: list[str] | None,
-        kwargs: dict[str, Any],
-        *,
-        stream: bool,
-    ) -> RequestPlan:
-        if stop is not None:
-            kwargs = {**kwargs, "stop": stop}
+    def _build_client(self) -> None:
+        super()._build_client()
+        if self.inline_image_urls is None:  # the provider's preset: Arli takes base64 only
+            self.inline_image_urls = self._client.provider.inline_image_urls
+
+    def _options(self) -> CallOptions:
+        options = super()._options()
+        options.inline_image_urls = self.inline_image_urls
+        options.image_max_bytes = self.image_max_bytes
+        options.image_fetch_timeout = self.image_fetch_timeout
+        return options
+
+    @staticmethod
+    def _call_kwargs(stop: list[str] | None, kwargs: dict[str, Any]) -> dict[str, Any]:
         kwargs.pop("stream", None)
-        return plan_chat(
-            model=self.model,
-            messages=messages,
-            instance=self.sampling_params,
-            call_kwargs=kwargs,
-            instance_extra_body=self.extra_body,
-            style=self.guided_decoding_style,
-            stream=stream,
-            include_usage=self.stream_usage,
-            allowed=self.provider_rules[0],
-            provider_label=self.provider_rules[1],
-        )
-
-    def _messages(self, messages: list[BaseMessage]) -> list[dict[str, Any]]:
-        return inline_images(
-            to_openai_messages(messages),
-            inline_urls=self.inline_image_urls,
-            max_bytes=self.image_max_bytes,
-            timeout=self.image_fetch_timeout,
-        )
-
-    async def _amessages(self, messages: list[BaseMessage]) -> list[dict[str, Any]]:
-        return await ainline_images(
-            to_openai_messages(messages),
-            inline_urls=self.inline_image_urls,
-            max_bytes=self.image_max_bytes,
-            timeout=self.image_fetch_timeout,
-        )
-
-    def _verify(self, plan: RequestPlan, answers: list[tuple[str | None, str | None]]) -> None:
-        if self.check_guided_output and plan.constraint is not None:
-            verify_choices(plan, answers)
+        if stop is not None:
+            kwargs["stop"] = stop
+        return kwargs
 
     def _generate(
         self,
@@ -218,10 +188,10 @@ class ChatArli(ArliTextModel, BaseChatModel):
     ) -> ChatResult:
         if self.streaming:
             return generate_from_stream(self._stream(messages, stop, run_manager, **kwargs))
-        plan = self._plan(self._messages(messages), stop, kwargs, stream=False)
-        completion = self._client.chat(plan.body)
-        self._verify(plan, [(c.content, c.finish_reason) for c in completion.choices])
-        return completion_to_result(completion)
+        call = self._calls.chat(
+            self._options(), to_openai_messages(messages), self._call_kwargs(stop, kwargs)
+        )
+        return completion_to_result(call.result)
 
     async def _agenerate(
         self,
@@ -232,10 +202,10 @@ class ChatArli(ArliTextModel, BaseChatModel):
     ) -> ChatResult:
         if self.streaming:
             return await agenerate_from_stream(self._astream(messages, stop, run_manager, **kwargs))
-        plan = self._plan(await self._amessages(messages), stop, kwargs, stream=False)
-        completion = await self._client.achat(plan.body)
-        self._verify(plan, [(c.content, c.finish_reason) for c in completion.choices])
-        return completion_to_result(completion)
+        call = await self._calls.achat(
+            self._options(), to_openai_messages(messages), self._call_kwargs(stop, kwargs)
+        )
+        return completion_to_result(call.result)
 
     def _stream(
         self,
@@ -244,12 +214,11 @@ class ChatArli(ArliTextModel, BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        plan = self._plan(self._messages(messages), stop, kwargs, stream=True)
-        acc = ChatStreamAccumulator() if plan.constraint is not None else None
+        stream = self._calls.stream_chat(
+            self._options(), to_openai_messages(messages), self._call_kwargs(stop, kwargs)
+        )
         yielded = False
-        for chunk in self._client.stream_chat(plan.body, include_usage=False):
-            if acc is not None:
-                acc.add(chunk)
+        for chunk in stream:
             generation = chunk_to_generation(chunk)
             if generation is None:
                 continue
@@ -259,8 +228,6 @@ class ChatArli(ArliTextModel, BaseChatModel):
             yield generation
         if not yielded:
             raise empty_stream_error()
-        if acc is not None:
-            self._verify(plan, [(c.content, c.finish_reason) for c in acc.result().choices])
 
     async def _astream(
         self,
@@ -269,12 +236,11 @@ class ChatArli(ArliTextModel, BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        plan = self._plan(await self._amessages(messages), stop, kwargs, stream=True)
-        acc = ChatStreamAccumulator() if plan.constraint is not None else None
+        stream = await self._calls.astream_chat(
+            self._options(), to_openai_messages(messages), self._call_kwargs(stop, kwargs)
+        )
         yielded = False
-        async for chunk in self._client.astream_chat(plan.body, include_usage=False):
-            if acc is not None:
-                acc.add(chunk)
+        async for chunk in stream:
             generation = chunk_to_generation(chunk)
             if generation is None:
                 continue
@@ -284,8 +250,6 @@ class ChatArli(ArliTextModel, BaseChatModel):
             yield generation
         if not yielded:
             raise empty_stream_error()
-        if acc is not None:
-            self._verify(plan, [(c.content, c.finish_reason) for c in acc.result().choices])
 
     # -- tools and structured output -------------------------------------------------------------
 
@@ -408,9 +372,8 @@ class ChatArli(ArliTextModel, BaseChatModel):
         extra: dict[str, Any] = {}
         if tools:
             extra["tools"] = [convert_to_openai_tool(t) for t in tools]
-        return self._client.tokenize(
-            model=self.model, messages=self._messages(messages), **extra
-        ).count
+        inlined = self._calls.messages(self._options(), to_openai_messages(messages))
+        return self._client.tokenize(model=self.model, messages=inlined, **extra).count
 
 
 # LangChain inspects the signature of _generate/_agenerate on every call; computing it once
@@ -428,7 +391,7 @@ class ChatFeatherless(ChatArli):
     ``presence_penalty``, ``frequency_penalty``, ``stop``, ``seed`` and ``max_tokens``;
     any other sampler field (Arli's extras, guided decoding) is rejected with a clear
     error instead of being sent. Vision models take image URLs as well as base64, so URLs
-    are passed through (``inline_image_urls=False``).
+    are passed through (the provider's ``inline_image_urls``).
 
     Setup:
         .. code-block:: bash
@@ -449,19 +412,19 @@ class ChatFeatherless(ChatArli):
     """
 
     _providers: ClassVar[tuple[str, ...]] = ("featherless",)
-    _secret_env: ClassVar[str] = "FEATHERLESS_API_KEY"  # noqa: S105 - a variable name
+    _secret_env: ClassVar[str] = _FEATHERLESS.text_key_env[0]
 
     provider: TextProvider = "featherless"
     """Always ``"featherless"`` (api.featherless.ai)."""
 
     api_key: SecretStr | None = Field(
-        default_factory=secret_from_env("FEATHERLESS_API_KEY", default=None)
+        default_factory=secret_from_env(list(_FEATHERLESS.text_key_env), default=None)
     )
     """The Featherless API key (else ``FEATHERLESS_API_KEY``)."""
-    base_url: str | None = Field(default_factory=from_env("FEATHERLESS_BASE_URL", default=None))
+    base_url: str | None = Field(
+        default_factory=from_env(list(_FEATHERLESS.base_url_env), default=None)
+    )
     """Base URL (default ``https://api.featherless.ai``; a trailing ``/v1`` is fine)."""
-    inline_image_urls: bool = False
-    """Featherless takes image URLs: they are sent as they are (True: inline as base64)."""
 
     @property
     def _llm_type(self) -> str:
@@ -491,7 +454,3 @@ class ChatFeatherless(ChatArli):
         return super().with_structured_output(
             schema, method=method, include_raw=include_raw, strict=strict, **kwargs
         )
-
-
-for _method in (ChatFeatherless._generate, ChatFeatherless._agenerate):
-    _method.__signature__ = inspect.signature(_method)  # type: ignore[union-attr]

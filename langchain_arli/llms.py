@@ -14,13 +14,14 @@ from langchain_core.utils import from_env, secret_from_env
 from pydantic import Field, SecretStr
 
 from arli import ArliResponseError
-from arli._providers import TextProvider
-from arli.text.parse import Completion, CompletionChunk, CompletionStreamAccumulator, Usage
-from arli.text.payload import RequestPlan, plan_completion, verify_choices
+from arli._providers import PROVIDERS, TextProvider
+from arli.text.parse import Completion, CompletionChunk, Usage
 from langchain_arli._common import ArliTextModel
 from langchain_arli._convert import empty_stream_error
 
 __all__ = ["ArliLLM", "FeatherlessLLM"]
+
+_FEATHERLESS = PROVIDERS["featherless"]
 
 
 def _usage_dict(usage: Usage | None) -> dict[str, int] | None:
@@ -80,32 +81,14 @@ class ArliLLM(ArliTextModel, BaseLLM):
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         return self._ls_params("llm", stop, kwargs)
 
-    def _plan(
-        self,
-        prompt: str | list[str],
-        stop: list[str] | None,
-        kwargs: dict[str, Any],
-        *,
-        stream: bool,
-    ) -> RequestPlan:
+    @staticmethod
+    def _call_kwargs(stop: list[str] | None, kwargs: dict[str, Any]) -> dict[str, Any]:
         if stop is not None:
-            kwargs = {**kwargs, "stop": stop}
-        return plan_completion(
-            model=self.model,
-            prompt=prompt,
-            instance=self.sampling_params,
-            call_kwargs=kwargs,
-            instance_extra_body=self.extra_body,
-            style=self.guided_decoding_style,
-            stream=stream,
-            include_usage=self.stream_usage,
-            allowed=self.provider_rules[0],
-            provider_label=self.provider_rules[1],
-        )
+            kwargs["stop"] = stop
+        return kwargs
 
-    def _result(self, plan: RequestPlan, completion: Completion, prompts: list[str]) -> LLMResult:
-        if self.check_guided_output and plan.constraint is not None:
-            verify_choices(plan, [(c.text, c.finish_reason) for c in completion.choices])
+    @staticmethod
+    def _result(completion: Completion, prompts: list[str]) -> LLMResult:
         per_prompt = max(1, len(completion.choices) // max(1, len(prompts)))
         usage = _usage_dict(completion.usage)
         generations: list[list[Generation]] = [[] for _ in prompts]
@@ -143,8 +126,9 @@ class ArliLLM(ArliTextModel, BaseLLM):
                 info.update(chunk.generation_info or {})
             return LLMResult(generations=[[Generation(text=text, generation_info=info)]])
         # one request for every prompt: /v1/completions takes a list of prompts
-        plan = self._plan(prompts[0] if len(prompts) == 1 else prompts, stop, kwargs, stream=False)
-        return self._result(plan, self._client.complete(plan.body), prompts)
+        prompt = prompts[0] if len(prompts) == 1 else prompts
+        call = self._calls.complete(self._options(), prompt, self._call_kwargs(stop, kwargs))
+        return self._result(call.result, prompts)
 
     async def _agenerate(
         self,
@@ -160,8 +144,9 @@ class ArliLLM(ArliTextModel, BaseLLM):
             for chunk in chunks:
                 info.update(chunk.generation_info or {})
             return LLMResult(generations=[[Generation(text=text, generation_info=info)]])
-        plan = self._plan(prompts[0] if len(prompts) == 1 else prompts, stop, kwargs, stream=False)
-        return self._result(plan, await self._client.acomplete(plan.body), prompts)
+        prompt = prompts[0] if len(prompts) == 1 else prompts
+        call = await self._calls.acomplete(self._options(), prompt, self._call_kwargs(stop, kwargs))
+        return self._result(call.result, prompts)
 
     @staticmethod
     def _chunk(chunk: CompletionChunk) -> GenerationChunk | None:
@@ -187,12 +172,11 @@ class ArliLLM(ArliTextModel, BaseLLM):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[GenerationChunk]:
-        plan = self._plan(prompt, stop, kwargs, stream=True)
-        acc = CompletionStreamAccumulator() if plan.constraint is not None else None
+        stream = self._calls.stream_complete(
+            self._options(), prompt, self._call_kwargs(stop, kwargs)
+        )
         yielded = False
-        for raw in self._client.stream_complete(plan.body, include_usage=False):
-            if acc is not None:
-                acc.add(raw)
+        for raw in stream:
             chunk = self._chunk(raw)
             if chunk is None:
                 continue
@@ -202,8 +186,6 @@ class ArliLLM(ArliTextModel, BaseLLM):
             yield chunk
         if not yielded:
             raise empty_stream_error()
-        if acc is not None and self.check_guided_output:
-            verify_choices(plan, [(c.text, c.finish_reason) for c in acc.result().choices])
 
     async def _astream(
         self,
@@ -212,12 +194,11 @@ class ArliLLM(ArliTextModel, BaseLLM):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[GenerationChunk]:
-        plan = self._plan(prompt, stop, kwargs, stream=True)
-        acc = CompletionStreamAccumulator() if plan.constraint is not None else None
+        stream = self._calls.stream_complete(
+            self._options(), prompt, self._call_kwargs(stop, kwargs)
+        )
         yielded = False
-        async for raw in self._client.astream_complete(plan.body, include_usage=False):
-            if acc is not None:
-                acc.add(raw)
+        async for raw in stream:
             chunk = self._chunk(raw)
             if chunk is None:
                 continue
@@ -227,8 +208,6 @@ class ArliLLM(ArliTextModel, BaseLLM):
             yield chunk
         if not yielded:
             raise empty_stream_error()
-        if acc is not None and self.check_guided_output:
-            verify_choices(plan, [(c.text, c.finish_reason) for c in acc.result().choices])
 
 
 class FeatherlessLLM(ArliLLM):
@@ -248,16 +227,18 @@ class FeatherlessLLM(ArliLLM):
     """
 
     _providers: ClassVar[tuple[str, ...]] = ("featherless",)
-    _secret_env: ClassVar[str] = "FEATHERLESS_API_KEY"  # noqa: S105 - a variable name
+    _secret_env: ClassVar[str] = _FEATHERLESS.text_key_env[0]
 
     provider: TextProvider = "featherless"
     """Always ``"featherless"`` (api.featherless.ai)."""
 
     api_key: SecretStr | None = Field(
-        default_factory=secret_from_env("FEATHERLESS_API_KEY", default=None)
+        default_factory=secret_from_env(list(_FEATHERLESS.text_key_env), default=None)
     )
     """The Featherless API key (else ``FEATHERLESS_API_KEY``)."""
-    base_url: str | None = Field(default_factory=from_env("FEATHERLESS_BASE_URL", default=None))
+    base_url: str | None = Field(
+        default_factory=from_env(list(_FEATHERLESS.base_url_env), default=None)
+    )
     """Base URL (default ``https://api.featherless.ai``)."""
 
     @property

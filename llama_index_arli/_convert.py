@@ -378,8 +378,8 @@ class ChatStream:
     final usage chunk's token counts (with the finish reason) in ``additional_kwargs``.
     """
 
-    def __init__(self) -> None:
-        self.acc = ChatStreamAccumulator()
+    def __init__(self, acc: ChatStreamAccumulator) -> None:
+        self.acc = acc  # the stream's one accumulator, fed by the call layer (not here)
         self.content = ""
         self.reasoning = ""
         self.tool_calls: list[ToolCall] = []
@@ -390,8 +390,7 @@ class ChatStream:
         return assistant_message(self.content, self.reasoning or None, self.tool_calls)
 
     def add(self, chunk: ChatChunk) -> ChatResponse | None:
-        """Merge one chunk; the response to yield, or ``None`` when it carries nothing."""
-        self.acc.add(chunk)
+        """Merge one chunk (already added to ``acc``); the response to yield, or ``None``."""
         extra: dict[str, Any]
         if not chunk.choices:
             if chunk.usage is None:
@@ -427,10 +426,6 @@ class ChatStream:
             additional_kwargs=extra,
             logprobs=_chat_logprobs(delta.logprobs) if delta.logprobs else None,
         )
-
-    def answers(self) -> list[tuple[str | None, str | None]]:
-        """``(text, finish_reason)`` of every choice, for the guided-decoding check."""
-        return [(c.content, c.finish_reason) for c in self.acc.result().choices]
 
 
 class CompletionStream:

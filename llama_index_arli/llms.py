@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import AsyncGenerator, Generator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
+from collections.abc import AsyncGenerator, Generator, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import httpx
 from llama_index.core.base.llms.types import (
@@ -38,22 +40,17 @@ from pydantic import (
 from arli._errors import ConstraintViolationError
 from arli._kwargs import check_model_arguments, raise_arli_errors
 from arli._providers import TextProvider, check_text_provider
+from arli.text.calls import CallOptions, TextCalls
 from arli.text.client import TextClient
-from arli.text.guided import GuidedConstraint, check_answer, schema_of
+from arli.text.guided import GuidedConstraint, GuidedStyle, check_answer, schema_of
 from arli.text.params import SamplingParams
 from arli.text.parse import ModelInfo
 from arli.text.payload import (
-    RequestPlan,
-    ainline_images,
     check_allowed,
     deep_merge,
-    inline_images,
     instance_params,
     normalize_tool_choice,
-    plan_chat,
-    plan_completion,
     split_call_kwargs,
-    verify_choices,
 )
 from llama_index_arli._convert import (
     ChatStream,
@@ -75,7 +72,6 @@ __all__ = ["Arli"]
 
 logger = logging.getLogger(__name__)
 
-GuidedStyle = Literal["both", "guided", "structured_outputs", "response_format"]
 _LOOKUP_FAILED = -1
 
 
@@ -207,8 +203,12 @@ class Arli(SamplingParams, FunctionCallingLLM):
         default=False,
         description="complete() posts to /v1/completions (raw prompt) instead of wrapping chat.",
     )
-    inline_image_urls: bool = Field(
-        default=True, description="Download image URLs and send them as base64 (Arli takes base64)."
+    inline_image_urls: bool | None = Field(
+        default=None,
+        description=(
+            "Download image URLs and send them as base64; None: as the provider needs "
+            "(Arli takes base64 only; Featherless takes URLs)."
+        ),
     )
     image_max_bytes: int = Field(default=20 * 2**20, gt=0, description="Largest image accepted.")
     image_fetch_timeout: float = Field(
@@ -270,6 +270,8 @@ class Arli(SamplingParams, FunctionCallingLLM):
         check_allowed(instance_params(self), client.allowed_params, client.provider.label)
         if self.api_key is None:
             self.api_key = client.settings.text_api_key
+        if self.inline_image_urls is None:  # the provider's preset
+            self.inline_image_urls = client.provider.inline_image_urls
         self._client = client
         return client
 
@@ -396,104 +398,75 @@ class Arli(SamplingParams, FunctionCallingLLM):
 
     # -- requests ------------------------------------------------------------------------
 
+    @property
+    def _calls(self) -> TextCalls:
+        """The text call layer over this model's client (a tiny view, made per call)."""
+        return TextCalls(self.client)
+
+    def _options(self) -> CallOptions:
+        """This model's settings for the call layer (read on each call: fields may change)."""
+        return CallOptions(
+            model=self.model,
+            instance=instance_params(self),
+            extra_body=self.extra_body,
+            style=self.guided_decoding_style,
+            stream_usage=self.stream_usage,
+            check_output=self.check_guided_output,
+            inline_image_urls=self.inline_image_urls,
+            image_max_bytes=self.image_max_bytes,
+            image_fetch_timeout=self.image_fetch_timeout,
+        )
+
     def _call_kwargs(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         if self.additional_kwargs:
             return deep_merge(self.additional_kwargs, kwargs)
         return kwargs
 
-    def _plan(
-        self, messages: list[dict[str, Any]], kwargs: dict[str, Any], *, stream: bool
-    ) -> RequestPlan:
-        return plan_chat(
-            model=self.model,
-            messages=messages,
-            instance=instance_params(self),
-            call_kwargs=self._call_kwargs(kwargs),
-            instance_extra_body=self.extra_body,
-            style=self.guided_decoding_style,
-            stream=stream,
-            include_usage=self.stream_usage,
-            allowed=self.client.allowed_params,
-            provider_label=self.client.provider.label,
-        )
-
-    def _plan_completion(self, prompt: str, kwargs: dict[str, Any], *, stream: bool) -> RequestPlan:
-        return plan_completion(
-            model=self.model,
-            prompt=prompt,
-            instance=instance_params(self),
-            call_kwargs=self._call_kwargs(kwargs),
-            instance_extra_body=self.extra_body,
-            style=self.guided_decoding_style,
-            stream=stream,
-            include_usage=self.stream_usage,
-            allowed=self.client.allowed_params,
-            provider_label=self.client.provider.label,
-        )
-
-    def _messages(self, messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
-        return inline_images(
-            to_openai_messages(messages),
-            inline_urls=self.inline_image_urls,
-            max_bytes=self.image_max_bytes,
-            timeout=self.image_fetch_timeout,
-        )
-
-    async def _amessages(self, messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
-        return await ainline_images(
-            to_openai_messages(messages),
-            inline_urls=self.inline_image_urls,
-            max_bytes=self.image_max_bytes,
-            timeout=self.image_fetch_timeout,
-        )
-
-    def _verify(self, plan: RequestPlan, answers: list[tuple[str | None, str | None]]) -> None:
-        if self.check_guided_output and plan.constraint is not None:
-            verify_choices(plan, answers)
-
     # -- chat ----------------------------------------------------------------------------
 
     def _chat(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> ChatResponse:
-        plan = self._plan(self._messages(messages), kwargs, stream=False)
-        completion = self.client.chat(plan.body)
-        self._verify(plan, [(c.content, c.finish_reason) for c in completion.choices])
-        return chat_response(completion)
+        call = self._calls.chat(
+            self._options(), to_openai_messages(messages), self._call_kwargs(kwargs)
+        )
+        _hand_over(call.parsed)
+        return chat_response(call.result)
 
     async def _achat(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> ChatResponse:
-        plan = self._plan(await self._amessages(messages), kwargs, stream=False)
-        completion = await self.client.achat(plan.body)
-        self._verify(plan, [(c.content, c.finish_reason) for c in completion.choices])
-        return chat_response(completion)
+        call = await self._calls.achat(
+            self._options(), to_openai_messages(messages), self._call_kwargs(kwargs)
+        )
+        _hand_over(call.parsed)
+        return chat_response(call.result)
 
     def _stream_chat(
         self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]
     ) -> ChatResponseGen:
-        plan = self._plan(self._messages(messages), kwargs, stream=True)  # errors raise now
-        client = self.client
+        stream = self._calls.stream_chat(  # planned now: errors raise here
+            self._options(), to_openai_messages(messages), self._call_kwargs(kwargs)
+        )
 
         def gen() -> ChatResponseGen:
-            state = ChatStream()
-            for chunk in client.stream_chat(plan.body, include_usage=False):
+            state = ChatStream(stream.accumulator)
+            for chunk in stream:
                 response = state.add(chunk)
                 if response is not None:
                     yield response
-            self._verify(plan, state.answers())
 
         return gen()
 
     async def _astream_chat(
         self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]
     ) -> ChatResponseAsyncGen:
-        plan = self._plan(await self._amessages(messages), kwargs, stream=True)
-        client = self.client
+        stream = await self._calls.astream_chat(
+            self._options(), to_openai_messages(messages), self._call_kwargs(kwargs)
+        )
 
         async def gen() -> ChatResponseAsyncGen:
-            state = ChatStream()
-            async for chunk in client.astream_chat(plan.body, include_usage=False):
+            state = ChatStream(stream.accumulator)
+            async for chunk in stream:
                 response = state.add(chunk)
                 if response is not None:
                     yield response
-            self._verify(plan, state.answers())
 
         return gen()
 
@@ -536,10 +509,10 @@ class Arli(SamplingParams, FunctionCallingLLM):
         """Complete a prompt: ``/v1/completions`` if ``use_completions_endpoint``, else chat."""
         if not self.use_completions_endpoint:
             return chat_to_completion(self._chat([ChatMessage(content=prompt)], kwargs))
-        plan = self._plan_completion(self._prompt(prompt, formatted), kwargs, stream=False)
-        completion = self.client.complete(plan.body)
-        self._verify(plan, [(c.text, c.finish_reason) for c in completion.choices])
-        return completion_response(completion)
+        call = self._calls.complete(
+            self._options(), self._prompt(prompt, formatted), self._call_kwargs(kwargs)
+        )
+        return completion_response(call.result)
 
     @llm_completion_callback()
     async def acomplete(
@@ -548,10 +521,10 @@ class Arli(SamplingParams, FunctionCallingLLM):
         """Async :meth:`complete`."""
         if not self.use_completions_endpoint:
             return chat_to_completion(await self._achat([ChatMessage(content=prompt)], kwargs))
-        plan = self._plan_completion(self._prompt(prompt, formatted), kwargs, stream=False)
-        completion = await self.client.acomplete(plan.body)
-        self._verify(plan, [(c.text, c.finish_reason) for c in completion.choices])
-        return completion_response(completion)
+        call = await self._calls.acomplete(
+            self._options(), self._prompt(prompt, formatted), self._call_kwargs(kwargs)
+        )
+        return completion_response(call.result)
 
     @llm_completion_callback()
     def stream_complete(
@@ -566,16 +539,16 @@ class Arli(SamplingParams, FunctionCallingLLM):
                     yield chat_to_completion(response)
 
             return from_chat()
-        plan = self._plan_completion(self._prompt(prompt, formatted), kwargs, stream=True)
-        client = self.client
+        stream = self._calls.stream_complete(
+            self._options(), self._prompt(prompt, formatted), self._call_kwargs(kwargs)
+        )
 
         def gen() -> CompletionResponseGen:
             state = CompletionStream()
-            for chunk in client.stream_complete(plan.body, include_usage=False):
+            for chunk in stream:
                 response = state.add(chunk)
                 if response is not None:
                     yield response
-            self._verify(plan, [(state.text, state.finish_reason)])
 
         return gen()
 
@@ -592,16 +565,16 @@ class Arli(SamplingParams, FunctionCallingLLM):
                     yield chat_to_completion(response)
 
             return from_chat()
-        plan = self._plan_completion(self._prompt(prompt, formatted), kwargs, stream=True)
-        client = self.client
+        stream = self._calls.stream_complete(
+            self._options(), self._prompt(prompt, formatted), self._call_kwargs(kwargs)
+        )
 
         async def gen() -> CompletionResponseAsyncGen:
             state = CompletionStream()
-            async for chunk in client.astream_complete(plan.body, include_usage=False):
+            async for chunk in stream:
                 response = state.add(chunk)
                 if response is not None:
                     yield response
-            self._verify(plan, [(state.text, state.finish_reason)])
 
         return gen()
 
@@ -709,7 +682,16 @@ class Arli(SamplingParams, FunctionCallingLLM):
         return kwargs
 
     @staticmethod
-    def _parse_structured(output_cls: type[Model], response: ChatResponse) -> Model:
+    def _parse_structured(
+        output_cls: type[Model], response: ChatResponse, checked: list[Any] | None = None
+    ) -> Model:
+        """The answer as ``output_cls``, from the value the constraint check already parsed.
+
+        The call layer parses a constrained answer once (its check); only an unchecked one
+        (``check_guided_output=False``) is parsed here, leniently as the check would.
+        """
+        if checked:
+            return output_cls.model_validate(checked[0])
         text = response.message.content or ""
         try:
             return output_cls.model_validate_json(text)
@@ -741,8 +723,9 @@ class Arli(SamplingParams, FunctionCallingLLM):
             )
             return result
         messages = self._extend_messages(prompt.format_messages(**prompt_args))
-        response = self.chat(messages, **self._structured_kwargs(output_cls, llm_kwargs))
-        return self._parse_structured(output_cls, response)
+        with _handed_over() as checked:
+            response = self.chat(messages, **self._structured_kwargs(output_cls, llm_kwargs))
+        return self._parse_structured(output_cls, response, checked)
 
     async def astructured_predict(
         self,
@@ -758,8 +741,9 @@ class Arli(SamplingParams, FunctionCallingLLM):
             )
             return result
         messages = self._extend_messages(prompt.format_messages(**prompt_args))
-        response = await self.achat(messages, **self._structured_kwargs(output_cls, llm_kwargs))
-        return self._parse_structured(output_cls, response)
+        with _handed_over() as checked:
+            response = await self.achat(messages, **self._structured_kwargs(output_cls, llm_kwargs))
+        return self._parse_structured(output_cls, response, checked)
 
     def _structured_stream_call(
         self,
@@ -822,7 +806,8 @@ class Arli(SamplingParams, FunctionCallingLLM):
     def _tokenize_args(self, text: str | Sequence[ChatMessage]) -> dict[str, Any]:
         if isinstance(text, str):
             return {"model": self.model, "prompt": text}
-        return {"model": self.model, "messages": self._messages(text)}
+        messages = self._calls.messages(self._options(), to_openai_messages(text))
+        return {"model": self.model, "messages": messages}
 
     def tokenize(self, text: str) -> list[int]:
         """The token ids of ``text`` (the server's tokenize endpoint)."""
@@ -840,7 +825,7 @@ class Arli(SamplingParams, FunctionCallingLLM):
         """Async :meth:`count_tokens`."""
         if isinstance(text, str):
             return (await self.client.atokenize(model=self.model, prompt=text)).count
-        messages = await self._amessages(text)
+        messages = await self._calls.amessages(self._options(), to_openai_messages(text))
         return (await self.client.atokenize(model=self.model, messages=messages)).count
 
     def list_models(self, *, available_on_current_plan: bool | None = None) -> list[ModelInfo]:
@@ -858,6 +843,29 @@ class Arli(SamplingParams, FunctionCallingLLM):
     ) -> list[ModelInfo]:
         """Async :meth:`list_models`."""
         return await self.client.alist_models(available_on_current_plan=available_on_current_plan)
+
+
+#: While ``structured_predict`` runs its chat call, where the call layer hands over the
+#: values its check parsed, so the answer is parsed once rather than again here.
+_CHECKED: ContextVar[list[Any] | None] = ContextVar("_CHECKED", default=None)
+
+
+def _hand_over(parsed: list[Any] | None) -> None:
+    """Give a structured call waiting in this context the values the check parsed."""
+    sink = _CHECKED.get()
+    if sink is not None and parsed:
+        sink[:] = parsed
+
+
+@contextmanager
+def _handed_over() -> Iterator[list[Any]]:
+    """The checked values of the chat call made inside (empty when nothing was checked)."""
+    sink: list[Any] = []
+    token = _CHECKED.set(sink)
+    try:
+        yield sink
+    finally:
+        _CHECKED.reset(token)
 
 
 def _precompute_signatures(cls: type[Arli]) -> None:
@@ -911,10 +919,6 @@ class Featherless(Arli):
 
     provider: TextProvider = Field(
         default="featherless", description="Always 'featherless' (api.featherless.ai)."
-    )
-    inline_image_urls: bool = Field(
-        default=False,
-        description="Featherless takes image URLs: send them as they are (True: inline base64).",
     )
 
     @classmethod

@@ -111,9 +111,10 @@ from arli.ocr.render import (
     render_executor,
     select_pages,
 )
+from arli.text.calls import CallOptions, TextCalls
 from arli.text.client import TextClient
-from arli.text.parse import ChatCompletion, Usage
-from arli.text.payload import plan_chat
+from arli.text.parse import Usage
+from arli.text.payload import RequestPlan
 
 __all__ = [
     "DEFAULT_OCR_MODEL",
@@ -736,7 +737,6 @@ class OCREngine(PooledClient):
             **dict(model_kwargs or {}),
         }
         self._extra_body = dict(extra_body) if extra_body else None
-        self._body("data:image/png;base64,")  # validates every parameter now, not per page
         if cache is None or isinstance(cache, OCRCache):
             self.cache: OCRCache | None = cache
         else:
@@ -769,6 +769,8 @@ class OCREngine(PooledClient):
             http_async_client=http_async_client,
         )
         self.client: TextClient = _OCRTextClient(self.settings, self._transport, http_async_client)
+        self._calls = TextCalls(self.client)
+        self._plan("data:image/png;base64,")  # validates every parameter now, not per page
         self.last_report: OCRReport | None = None
 
     @classmethod
@@ -966,25 +968,20 @@ class OCREngine(PooledClient):
 
     # -- internals -----------------------------------------------------------------------
 
-    def _body(
+    def _plan(
         self, data_uri: str, *, temperature: float | None = None, max_tokens: int | None = None
-    ) -> dict[str, Any]:
+    ) -> RequestPlan:
         params = dict(self._params)
         if temperature is not None:
             params["temperature"] = temperature
         if max_tokens is not None:
             params["max_tokens"] = max_tokens
         messages = build_messages(self._prompt, data_uri, system_prompt=self.system_prompt)
-        plan = plan_chat(
-            model=self.model,
-            messages=messages,
-            instance={},
-            call_kwargs=params,
-            instance_extra_body=self._extra_body,
-            allowed=self._provider.text_params,
-            provider_label=self._provider.label,
-        )
-        return plan.body
+        return self._calls.plan_chat(self._call_options(), messages, params)
+
+    def _call_options(self) -> CallOptions:
+        # transcriptions: not checked against a guided constraint (model_kwargs may hold one)
+        return CallOptions(model=self.model, extra_body=self._extra_body, check_output=False)
 
     async def _fetch(self, source: OCRSource) -> bytes | None:
         if source.url is None:
@@ -1152,8 +1149,8 @@ class OCREngine(PooledClient):
 
     async def _transcribe(self, run: _Run, result: PageResult, page: PageImage) -> None:
         data_uri = page.image.data_uri()
-        body = self._body(data_uri)
-        key = cache_key(page.image.data, body) if self.cache is not None else None
+        plan = self._plan(data_uri)
+        key = cache_key(page.image.data, plan.body) if self.cache is not None else None
         if key is not None and self.cache is not None:
             entry = self.cache.get(key)
             if entry is not None and isinstance(entry.get("text"), str):
@@ -1163,7 +1160,7 @@ class OCREngine(PooledClient):
         token = _ATTEMPTS.set(counter)
         try:
             try:
-                answer = await self._send(body, result, self._params.get("temperature"))
+                answer = await self._send(plan, result, self._params.get("temperature"))
             except _FATAL:
                 raise
             except ArliError as exc:
@@ -1181,9 +1178,9 @@ class OCREngine(PooledClient):
             self.cache.set(key, _cache_entry(result))
 
     async def _send(
-        self, body: dict[str, Any], result: PageResult, temperature: float | None
+        self, plan: RequestPlan, result: PageResult, temperature: float | None
     ) -> _Answer:
-        completion: ChatCompletion = await self.client.achat(body)
+        completion = (await self._calls.asend_chat(self._call_options(), plan)).result
         if not completion.choices:
             msg = "the answer has no choices"
             raise ArliResponseError(msg, body=str(completion.raw)[:300])
@@ -1202,7 +1199,7 @@ class OCREngine(PooledClient):
             for temperature in self.retry_temperatures:
                 try:
                     retry = await self._send(
-                        self._body(data_uri, temperature=temperature), result, temperature
+                        self._plan(data_uri, temperature=temperature), result, temperature
                     )
                 except _FATAL:
                     raise
@@ -1222,7 +1219,7 @@ class OCREngine(PooledClient):
             bigger = max(max_tokens + 1, int(max_tokens * self.length_retry_factor))
             try:
                 retry = await self._send(
-                    self._body(data_uri, temperature=answer.temperature, max_tokens=bigger),
+                    self._plan(data_uri, temperature=answer.temperature, max_tokens=bigger),
                     result,
                     answer.temperature,
                 )

@@ -1,5 +1,6 @@
-"""The Arli text API: client, request building and response parsing."""
+"""The Arli text API: client, the call layer, request building and response parsing."""
 
+from arli.text.calls import CallOptions, CallResult, ChatCallStream, CompletionCallStream, TextCalls
 from arli.text.client import TextClient, TextRoutes
 from arli.text.parse import (
     ChatChoice,
@@ -19,6 +20,11 @@ from arli.text.parse import (
 )
 
 __all__ = [
+    "CallOptions",
+    "CallResult",
+    "ChatCallStream",
+    "CompletionCallStream",
+    "TextCalls",
     "ChatChoice",
     "ChatChunk",
     "ChatCompletion",

@@ -8,8 +8,8 @@ the same everywhere.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from typing import Any, Protocol, TypeVar
 
 import httpx
 from pydantic import SecretStr
@@ -41,8 +41,26 @@ from arli.text.parse import (
     parse_models,
     parse_tokenize,
 )
+from arli.text.payload import stream_fields
 
 __all__ = ["TextClient", "TextRoutes"]
+
+_Chunk = TypeVar("_Chunk", ChatChunk, CompletionChunk)
+_In_contra = TypeVar("_In_contra", ChatChunk, CompletionChunk, contravariant=True)
+
+
+class _Accumulator(Protocol[_In_contra]):
+    """What a stream merges its chunks into (the chat or the completion accumulator)."""
+
+    chunks: int
+
+    def add(self, chunk: _In_contra, /) -> None: ...
+
+    @property
+    def has_choices(self) -> bool: ...
+
+    @property
+    def finished(self) -> bool: ...
 
 
 @checks_arguments()
@@ -65,14 +83,6 @@ def _plain_body(body: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(body)
     out["stream"] = False
     out.pop("stream_options", None)
-    return out
-
-
-def _stream_body(body: Mapping[str, Any], include_usage: bool) -> dict[str, Any]:
-    out = dict(body)
-    out["stream"] = True
-    if include_usage and "stream_options" not in out:
-        out["stream_options"] = {"include_usage": True}
     return out
 
 
@@ -146,137 +156,232 @@ class TextClient(PooledClient):
 
     # -- chat ----------------------------------------------------------------------------
 
-    def chat(self, body: Mapping[str, Any], **request_options: Any) -> ChatCompletion:
-        """POST a chat completion and parse it."""
+    def chat(
+        self,
+        body: Mapping[str, Any],
+        *,
+        request_timeout: float | None = None,
+        **request_options: Any,
+    ) -> ChatCompletion:
+        """POST a chat completion and parse it.
+
+        Args:
+            body: the request body (``stream: false`` is set).
+            request_timeout: read timeout in seconds for this call (default: the
+                ``text_timeout`` setting); the one name of the per-call timeout of every
+                text call (streams, completions and the call layer take it too).
+            **request_options: other transport options (``max_retries``, ``headers``...).
+        """
         body = _plain_body(body)
         result = self._transport.request(
-            "POST", self.routes.chat, json_body=body, timeout="text", **request_options
+            "POST",
+            self.routes.chat,
+            json_body=body,
+            timeout="text",
+            timeout_seconds=request_timeout,
+            **request_options,
         )
         return parse_chat_completion(result.json())
 
-    async def achat(self, body: Mapping[str, Any], **request_options: Any) -> ChatCompletion:
+    async def achat(
+        self,
+        body: Mapping[str, Any],
+        *,
+        request_timeout: float | None = None,
+        **request_options: Any,
+    ) -> ChatCompletion:
         """Async :meth:`chat`."""
         body = _plain_body(body)
         result = await self._transport.arequest(
-            "POST", self.routes.chat, json_body=body, timeout="text", **request_options
+            "POST",
+            self.routes.chat,
+            json_body=body,
+            timeout="text",
+            timeout_seconds=request_timeout,
+            **request_options,
         )
         return parse_chat_completion(result.json())
 
     def stream_chat(
-        self, body: Mapping[str, Any], *, include_usage: bool = True, **request_options: Any
+        self,
+        body: Mapping[str, Any],
+        *,
+        include_usage: bool = True,
+        request_timeout: float | None = None,
+        **request_options: Any,
     ) -> Iterator[ChatChunk]:
         """Stream a chat completion, yielding parsed chunks.
 
         ``stream: true`` is set, and ``stream_options.include_usage`` unless the body has
-        its own ``stream_options`` or ``include_usage`` is False. A stream that ends without
-        ``[DONE]`` is accepted only if every choice got a finish reason; otherwise
+        its own ``stream_options`` or ``include_usage`` is False (the one rule of
+        :func:`arli.text.payload.stream_fields`). A stream that ends without ``[DONE]`` is
+        accepted only if every choice got a finish reason; otherwise
         :class:`~arli.IncompleteResponseError` is raised.
         """
-        acc = ChatStreamAccumulator()
-
-        def on_eof() -> None:
-            if not acc.finished:
-                raise _incomplete_chat(acc.chunks)
-
-        for data in self._transport.stream_events(
-            "POST",
+        return self._stream(
             self.routes.chat,
-            json_body=_stream_body(body, include_usage),
-            on_eof=on_eof,
+            stream_fields(dict(body), include_usage),
+            ChatStreamAccumulator(),
+            parse_chat_chunk,
+            None,
+            timeout_seconds=request_timeout,
             **request_options,
-        ):
-            chunk = parse_chat_chunk(data)
-            acc.add(chunk)
-            yield chunk
-        if not acc.has_choices:
-            raise _no_choices()
+        )
 
-    async def astream_chat(
-        self, body: Mapping[str, Any], *, include_usage: bool = True, **request_options: Any
+    def astream_chat(
+        self,
+        body: Mapping[str, Any],
+        *,
+        include_usage: bool = True,
+        request_timeout: float | None = None,
+        **request_options: Any,
     ) -> AsyncIterator[ChatChunk]:
         """Async :meth:`stream_chat`."""
-        acc = ChatStreamAccumulator()
+        return self._astream(
+            self.routes.chat,
+            stream_fields(dict(body), include_usage),
+            ChatStreamAccumulator(),
+            parse_chat_chunk,
+            None,
+            timeout_seconds=request_timeout,
+            **request_options,
+        )
+
+    def _stream(
+        self,
+        path: str,
+        body: Mapping[str, Any],
+        acc: _Accumulator[_Chunk],
+        parse: Callable[[Any], _Chunk],
+        on_done: Callable[[], None] | None,
+        **request_options: Any,
+    ) -> Iterator[_Chunk]:
+        """Send ``body`` as it is and yield its parsed chunks, each merged into ``acc``.
+
+        ``on_done`` runs once the stream ended well (the call layer checks the answer
+        there); ``acc`` is the only accumulator of the stream.
+        """
 
         def on_eof() -> None:
             if not acc.finished:
-                raise _incomplete_chat(acc.chunks)
+                raise _incomplete(acc.chunks)
 
-        async for data in self._transport.astream_events(
-            "POST",
-            self.routes.chat,
-            json_body=_stream_body(body, include_usage),
-            on_eof=on_eof,
-            **request_options,
+        add = acc.add
+        for data in self._transport.stream_events(
+            "POST", path, json_body=body, on_eof=on_eof, **request_options
         ):
-            chunk = parse_chat_chunk(data)
-            acc.add(chunk)
+            chunk = parse(data)
+            add(chunk)
             yield chunk
         if not acc.has_choices:
             raise _no_choices()
+        if on_done is not None:
+            on_done()
+
+    async def _astream(
+        self,
+        path: str,
+        body: Mapping[str, Any],
+        acc: _Accumulator[_Chunk],
+        parse: Callable[[Any], _Chunk],
+        on_done: Callable[[], None] | None,
+        **request_options: Any,
+    ) -> AsyncIterator[_Chunk]:
+        """Async :meth:`_stream`."""
+
+        def on_eof() -> None:
+            if not acc.finished:
+                raise _incomplete(acc.chunks)
+
+        add = acc.add
+        async for data in self._transport.astream_events(
+            "POST", path, json_body=body, on_eof=on_eof, **request_options
+        ):
+            chunk = parse(data)
+            add(chunk)
+            yield chunk
+        if not acc.has_choices:
+            raise _no_choices()
+        if on_done is not None:
+            on_done()
 
     # -- completions ---------------------------------------------------------------------
 
-    def complete(self, body: Mapping[str, Any], **request_options: Any) -> Completion:
+    def complete(
+        self,
+        body: Mapping[str, Any],
+        *,
+        request_timeout: float | None = None,
+        **request_options: Any,
+    ) -> Completion:
         """POST a text completion (``/v1/completions``) and parse it."""
         body = _plain_body(body)
         result = self._transport.request(
-            "POST", self.routes.completions, json_body=body, timeout="text", **request_options
+            "POST",
+            self.routes.completions,
+            json_body=body,
+            timeout="text",
+            timeout_seconds=request_timeout,
+            **request_options,
         )
         return parse_completion(result.json())
 
-    async def acomplete(self, body: Mapping[str, Any], **request_options: Any) -> Completion:
+    async def acomplete(
+        self,
+        body: Mapping[str, Any],
+        *,
+        request_timeout: float | None = None,
+        **request_options: Any,
+    ) -> Completion:
         """Async :meth:`complete`."""
         body = _plain_body(body)
         result = await self._transport.arequest(
-            "POST", self.routes.completions, json_body=body, timeout="text", **request_options
+            "POST",
+            self.routes.completions,
+            json_body=body,
+            timeout="text",
+            timeout_seconds=request_timeout,
+            **request_options,
         )
         return parse_completion(result.json())
 
     def stream_complete(
-        self, body: Mapping[str, Any], *, include_usage: bool = True, **request_options: Any
+        self,
+        body: Mapping[str, Any],
+        *,
+        include_usage: bool = True,
+        request_timeout: float | None = None,
+        **request_options: Any,
     ) -> Iterator[CompletionChunk]:
         """Stream a text completion, yielding parsed chunks (see :meth:`stream_chat`)."""
-        acc = CompletionStreamAccumulator()
-
-        def on_eof() -> None:
-            if not acc.finished:
-                raise _incomplete_chat(0)
-
-        for data in self._transport.stream_events(
-            "POST",
+        return self._stream(
             self.routes.completions,
-            json_body=_stream_body(body, include_usage),
-            on_eof=on_eof,
+            stream_fields(dict(body), include_usage),
+            CompletionStreamAccumulator(),
+            parse_completion_chunk,
+            None,
+            timeout_seconds=request_timeout,
             **request_options,
-        ):
-            chunk = parse_completion_chunk(data)
-            acc.add(chunk)
-            yield chunk
-        if not acc.has_choices:
-            raise _no_choices()
+        )
 
-    async def astream_complete(
-        self, body: Mapping[str, Any], *, include_usage: bool = True, **request_options: Any
+    def astream_complete(
+        self,
+        body: Mapping[str, Any],
+        *,
+        include_usage: bool = True,
+        request_timeout: float | None = None,
+        **request_options: Any,
     ) -> AsyncIterator[CompletionChunk]:
         """Async :meth:`stream_complete`."""
-        acc = CompletionStreamAccumulator()
-
-        def on_eof() -> None:
-            if not acc.finished:
-                raise _incomplete_chat(0)
-
-        async for data in self._transport.astream_events(
-            "POST",
+        return self._astream(
             self.routes.completions,
-            json_body=_stream_body(body, include_usage),
-            on_eof=on_eof,
+            stream_fields(dict(body), include_usage),
+            CompletionStreamAccumulator(),
+            parse_completion_chunk,
+            None,
+            timeout_seconds=request_timeout,
             **request_options,
-        ):
-            chunk = parse_completion_chunk(data)
-            acc.add(chunk)
-            yield chunk
-        if not acc.has_choices:
-            raise _no_choices()
+        )
 
     # -- tokenize, models ----------------------------------------------------------------
 
@@ -444,7 +549,7 @@ def _no_choices() -> IncompleteResponseError:
     )
 
 
-def _incomplete_chat(chunks: int) -> IncompleteResponseError:
+def _incomplete(chunks: int) -> IncompleteResponseError:
     return IncompleteResponseError(
         f"the stream ended after {chunks} chunk{'s' if chunks != 1 else ''} without `data: [DONE]` "
         "and before every choice had a finish reason: the answer is incomplete"

@@ -639,9 +639,11 @@ class CompletionStreamAccumulator:
         self._final_usage = False
         self._texts: dict[int, list[str]] = {}
         self._finish: dict[int, tuple[str | None, str | int | None]] = {}
+        self.chunks = 0
 
     def add(self, chunk: CompletionChunk) -> None:
         """Merge one chunk."""
+        self.chunks += 1
         self.id = self.id or chunk.id
         self.model = self.model or chunk.model
         self.created = self.created if self.created is not None else chunk.created

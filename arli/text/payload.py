@@ -48,6 +48,7 @@ __all__ = [
     "plan_chat",
     "plan_completion",
     "split_call_kwargs",
+    "stream_fields",
     "verify_choices",
 ]
 
@@ -184,6 +185,18 @@ def normalize_tool_choice(
     return {"type": "function", "function": {"name": name}}
 
 
+def stream_fields(body: dict[str, Any], include_usage: bool) -> dict[str, Any]:
+    """Make ``body`` a stream request (in place): the one place stream options are decided.
+
+    ``stream: true`` is set; ``stream_options: {"include_usage": true}`` is added when
+    ``include_usage`` and the caller gave no ``stream_options`` of its own (theirs win).
+    """
+    body["stream"] = True
+    if include_usage and "stream_options" not in body:
+        body["stream_options"] = {"include_usage": True}
+    return body
+
+
 def _plan(
     body: dict[str, Any],
     params: Mapping[str, Any],
@@ -203,9 +216,7 @@ def _plan(
         body["response_format"] = response_format
         constraint = constraint or constraint_from_response_format(response_format)
     if stream:
-        body["stream"] = True
-        if include_usage:
-            body["stream_options"] = {"include_usage": True}
+        stream_fields(body, include_usage)
     if extra_body:
         body = deep_merge(body, extra_body)
     return RequestPlan(body, constraint, style)

@@ -321,7 +321,10 @@ def test_a_bomb_in_a_vision_input_is_never_decoded_here(
 
     bomb = png_bomb(100_000, 100_000)
     uri = "data:image/png;base64," + base64.b64encode(bomb).decode()
-    lc = chat_arli(srv)._messages(lc_message(uri))  # what ChatArli sends, before sending
+    from langchain_arli._convert import to_openai_messages as lc_to_openai
+
+    llm = chat_arli(srv)  # what ChatArli sends, before sending: its call layer's messages
+    lc = llm._calls.messages(llm._options(), lc_to_openai(lc_message(uri)))
     assert lc[0]["content"][1]["image_url"]["url"] == uri
     li = to_openai_messages([ChatMessage(role="user", blocks=[ImageBlock(image=bomb)])])
     assert inline_images(li)[0]["content"][0]["image_url"]["url"] == uri

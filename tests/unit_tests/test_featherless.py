@@ -29,8 +29,8 @@ def test_arli_extras_are_rejected_before_sending(field: str) -> None:
     with pytest.raises(ValueError, match=f"Featherless AI does not document '{field}'"):
         ChatFeatherless(model=MODEL, api_key="k", **{field: value})
     llm = ChatFeatherless(model=MODEL, api_key="k")
-    with pytest.raises(ArliValidationError, match="extra_body"):
-        llm._plan([{"role": "user", "content": "x"}], None, {field: value}, stream=False)
+    with pytest.raises(ArliValidationError, match="extra_body"):  # refused before sending
+        llm.invoke("x", **{field: value})
     with pytest.raises(ValueError, match="does not document"):
         FeatherlessLLM(model=MODEL, api_key="k", **{field: value})
 

@@ -375,7 +375,8 @@ def _chunk(delta: dict[str, Any] | None, finish: str | None = None, **extra: Any
 
 
 def test_chat_stream_accumulates_text_reasoning_tools_and_usage() -> None:
-    stream = ChatStream()
+    acc = ChatStreamAccumulator()  # the call layer feeds the stream's one accumulator
+    stream = ChatStream(acc)
     chunks = [
         _chunk({"role": "assistant", "content": ""}),
         _chunk({"reasoning": "Think"}),
@@ -388,7 +389,10 @@ def test_chat_stream_accumulates_text_reasoning_tools_and_usage() -> None:
         _chunk(None, usage={"prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12}),
         _chunk(None),
     ]
-    out = [stream.add(c) for c in chunks]
+    out = []
+    for chunk in chunks:
+        acc.add(chunk)
+        out.append(stream.add(chunk))
     assert out[0] is None
     assert out[-1] is None
     responses: list[ChatResponse] = [r for r in out if r is not None]
@@ -410,7 +414,7 @@ def test_chat_stream_accumulates_text_reasoning_tools_and_usage() -> None:
     assert last.message.content == "Sure"
     assert isinstance(blocks[-1], ToolCallBlock)
     assert blocks[-1].tool_kwargs == {"a": 1}
-    assert stream.answers() == [("Sure", "tool_calls")]
+    assert [(c.content, c.finish_reason) for c in acc.result().choices] == [("Sure", "tool_calls")]
 
 
 def test_accumulator_tool_calls_snapshot() -> None:

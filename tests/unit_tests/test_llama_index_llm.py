@@ -301,6 +301,36 @@ def test_structured_kwargs_never_carry_tool_choice_without_tools(recorder: Recor
     assert body["structured_outputs"]["json"] == body["guided_json"]
 
 
+class _PetParsedOnce(BaseModel):
+    """A model whose JSON parser must not run: the constraint check already parsed it."""
+
+    name: str
+
+    @classmethod
+    def model_validate_json(cls, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        msg = "the answer was parsed a second time"
+        raise AssertionError(msg)
+
+
+@pytest.mark.parametrize("use_async", [False, True])
+async def test_a_structured_answer_is_parsed_once(recorder: Recorder, use_async: bool) -> None:
+    from llama_index.core.prompts import PromptTemplate
+
+    llm = make(recorder)
+    ANSWER["choices"][0]["message"]["content"] = '{"name": "Rex"}'  # type: ignore[index]
+    try:
+        if use_async:
+            pet = await llm.astructured_predict(_PetParsedOnce, PromptTemplate("A pet"))
+        else:
+            pet = llm.structured_predict(_PetParsedOnce, PromptTemplate("A pet"))
+        unchecked = make(recorder, check_guided_output=False)  # nothing checked: parsed here
+        with pytest.raises(AssertionError, match="second time"):
+            unchecked.structured_predict(_PetParsedOnce, PromptTemplate("A pet"))
+    finally:
+        ANSWER["choices"][0]["message"]["content"] = "hi"  # type: ignore[index]
+    assert pet == _PetParsedOnce(name="Rex")
+
+
 def test_fenced_json_is_accepted_for_structured_output(recorder: Recorder) -> None:
     response = ChatResponse(
         message=ChatMessage(role=MessageRole.ASSISTANT, content='```json\n{"name": "Rex\x01"}\n```')

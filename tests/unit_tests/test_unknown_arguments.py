@@ -118,6 +118,15 @@ NOT_CONSTRUCTED: dict[str, str] = {
         ],
         "a request model whose other fields are SDNext fields, sent as given",
     ),
+    # The text call layer's results: built by TextCalls for each call.
+    **dict.fromkeys(
+        [
+            "arli.text.calls.CallResult",
+            "arli.text.calls.ChatCallStream",
+            "arli.text.calls.CompletionCallStream",
+        ],
+        "a call's result or planned stream, built by TextCalls",
+    ),
     # Tool argument schemas (the core contract): both skins validate the model's tool call
     # with them and turn their pydantic ValidationError into an answer to the agent.
     **dict.fromkeys(
@@ -148,6 +157,12 @@ class Case:
 
 def _fixed(**kwargs: Any) -> Callable[[Path], dict[str, Any]]:
     return lambda _tmp: dict(kwargs)
+
+
+def _text_client() -> Any:
+    from arli import TextClient
+
+    return TextClient(api_key="k")
 
 
 CASES: dict[str, Case] = {
@@ -236,6 +251,10 @@ CASES: dict[str, Case] = {
     "arli.text.client.TextRoutes": Case(_fixed(), "chat", "", None),
     "arli.text.parse.ChatStreamAccumulator": Case(_fixed(), "strict", "", None),
     "arli.text.parse.CompletionStreamAccumulator": Case(_fixed(), "strict", "", None),
+    "arli.text.calls.CallOptions": Case(_fixed(model="m"), "stream_usge", "stream_usage", None),
+    "arli.text.calls.TextCalls": Case(
+        lambda _tmp: {"client": _text_client()}, "clients", "client", None
+    ),
 }
 
 PUBLIC = _public_classes()

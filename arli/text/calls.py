@@ -1,0 +1,370 @@
+"""The text call layer: one chat or completion call, start to end, for every caller.
+
+``ChatArli``, ``ArliLLM``, LlamaIndex ``Arli``, the CLI and the OCR engine all make their
+text calls here, so the sequence is written once::
+
+    plan (arli.text.payload) -> inline images -> send (TextClient -> arli._transport)
+        -> accumulate the stream (one accumulator) -> verify guided output -> result, usage
+
+A skin only translates its messages, tools and results; sync and async share every step
+but the I/O. The body is sent exactly as planned: stream options are decided by the plan
+(:func:`arli.text.payload.plan_chat`), never again by the client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from arli._kwargs import checks_arguments
+from arli.text.client import TextClient
+from arli.text.parse import (
+    ChatChunk,
+    ChatCompletion,
+    ChatStreamAccumulator,
+    Completion,
+    CompletionChunk,
+    CompletionStreamAccumulator,
+    parse_chat_chunk,
+    parse_completion_chunk,
+)
+from arli.text.payload import (
+    RequestPlan,
+    ainline_images,
+    inline_images,
+    plan_chat,
+    plan_completion,
+    verify_choices,
+)
+
+__all__ = ["CallOptions", "CallResult", "ChatCallStream", "CompletionCallStream", "TextCalls"]
+
+R = TypeVar("R", ChatCompletion, Completion)
+C = TypeVar("C", ChatChunk, CompletionChunk)
+
+
+@checks_arguments()
+@dataclass(slots=True)
+class CallOptions:
+    """What a caller sets once for its calls (per-call kwargs are given to each call).
+
+    Attributes:
+        model: the model id (a per-call ``model=`` wins).
+        instance: the caller's sampling parameters (unset ones absent).
+        extra_body: fields merged into every body (deep-merged with a per-call one).
+        style: the guided decoding style.
+        stream_usage: ask streams for the usage chunk (``stream_options.include_usage``).
+        check_output: check constrained answers (:class:`~arli.ConstraintViolationError`).
+        inline_image_urls: download image URLs and send base64; ``None``: the provider's
+            preset (:attr:`arli._providers.Provider.inline_image_urls`).
+        image_max_bytes: largest image accepted in a message (``None``: the default).
+        image_fetch_timeout: seconds allowed to download one image (``None``: the default).
+        request_timeout: read timeout in seconds of each call (``None``: the client's
+            ``text_timeout`` setting).
+    """
+
+    model: str
+    instance: Mapping[str, Any] = field(default_factory=dict)
+    extra_body: Mapping[str, Any] | None = None
+    style: str = "both"
+    stream_usage: bool = True
+    check_output: bool = True
+    inline_image_urls: bool | None = None
+    image_max_bytes: int | None = None
+    image_fetch_timeout: float | None = None
+    request_timeout: float | None = None
+
+
+@dataclass(slots=True)
+class CallResult(Generic[R]):
+    """A finished call: the parsed answer, and the checked values of a constrained one.
+
+    Attributes:
+        result: the completion.
+        plan: what was sent (body and constraint).
+        parsed: per choice, the value the constraint check parsed (JSON for JSON
+            constraints); ``None`` when nothing was checked.
+    """
+
+    result: R
+    plan: RequestPlan
+    parsed: list[Any] | None = None
+
+
+def _verify(options: CallOptions, plan: RequestPlan, answers: list[Any]) -> list[Any] | None:
+    if not options.check_output or plan.constraint is None:
+        return None
+    return verify_choices(plan, answers)
+
+
+class _CallStream(Generic[C]):
+    """The shared half of a streamed call: the one accumulator, the sending, the check."""
+
+    accumulator: ChatStreamAccumulator | CompletionStreamAccumulator
+    _parse: Callable[[Any], C]
+
+    def __init__(self, calls: TextCalls, options: CallOptions, plan: RequestPlan) -> None:
+        self._calls = calls
+        self.options = options
+        self.plan = plan
+        self.parsed: list[Any] | None = None
+
+    def _path(self) -> str:
+        raise NotImplementedError
+
+    def _answers(self) -> list[tuple[str | None, str | None]]:
+        raise NotImplementedError
+
+    def _finish(self) -> None:
+        """Run once the stream ended well: check a constrained answer."""
+        if self.options.check_output and self.plan.constraint is not None:
+            self.parsed = verify_choices(self.plan, self._answers())
+
+    def __iter__(self) -> Iterator[C]:
+        return self._calls.client._stream(
+            self._path(),
+            self.plan.body,
+            self.accumulator,  # type: ignore[arg-type]  # the subclass's, for its chunks
+            type(self)._parse,
+            self._finish,
+            timeout_seconds=self.options.request_timeout,
+        )
+
+    def __aiter__(self) -> AsyncIterator[C]:
+        return self._calls.client._astream(
+            self._path(),
+            self.plan.body,
+            self.accumulator,  # type: ignore[arg-type]  # the subclass's, for its chunks
+            type(self)._parse,
+            self._finish,
+            timeout_seconds=self.options.request_timeout,
+        )
+
+
+class ChatCallStream(_CallStream[ChatChunk]):
+    """A planned chat stream: iterate it (sync or async) for the parsed chunks.
+
+    Every chunk is merged once, into :attr:`accumulator` (the client's end-of-stream check
+    reads the same one); when the stream ends, a constrained answer is checked and its
+    values are in :attr:`parsed`.
+    """
+
+    accumulator: ChatStreamAccumulator
+    _parse = staticmethod(parse_chat_chunk)
+
+    def __init__(self, calls: TextCalls, options: CallOptions, plan: RequestPlan) -> None:
+        super().__init__(calls, options, plan)
+        self.accumulator = ChatStreamAccumulator()
+
+    def _path(self) -> str:
+        return self._calls.client.routes.chat
+
+    def _answers(self) -> list[tuple[str | None, str | None]]:
+        return [(c.content, c.finish_reason) for c in self.accumulator.result().choices]
+
+    def result(self) -> ChatCompletion:
+        """The completion assembled from the chunks so far."""
+        return self.accumulator.result()
+
+
+class CompletionCallStream(_CallStream[CompletionChunk]):
+    """A planned ``/v1/completions`` stream (see :class:`ChatCallStream`)."""
+
+    accumulator: CompletionStreamAccumulator
+    _parse = staticmethod(parse_completion_chunk)
+
+    def __init__(self, calls: TextCalls, options: CallOptions, plan: RequestPlan) -> None:
+        super().__init__(calls, options, plan)
+        self.accumulator = CompletionStreamAccumulator()
+
+    def _path(self) -> str:
+        return self._calls.client.routes.completions
+
+    def _answers(self) -> list[tuple[str | None, str | None]]:
+        return [(c.text, c.finish_reason) for c in self.accumulator.result().choices]
+
+    def result(self) -> Completion:
+        """The completion assembled from the chunks so far."""
+        return self.accumulator.result()
+
+
+@checks_arguments()
+class TextCalls:
+    """Chat and completion calls over one :class:`~arli.text.client.TextClient`.
+
+    Args:
+        client: the client that sends (its provider decides the accepted parameters and
+            whether image URLs are inlined).
+
+    Example:
+        .. code-block:: python
+
+            calls = TextCalls(TextClient())
+            options = CallOptions(model="Mistral-Nemo-12B-Instruct-2407")
+            answer = calls.chat(options, [{"role": "user", "content": "Hi"}], {"min_p": 0.1})
+            print(answer.result.text)
+    """
+
+    __slots__ = ("client",)
+
+    def __init__(self, client: TextClient) -> None:
+        self.client = client
+
+    # -- the steps --------------------------------------------------------------------------
+
+    def _image_options(self, options: CallOptions) -> dict[str, Any]:
+        inline = options.inline_image_urls
+        return {
+            "inline_urls": self.client.provider.inline_image_urls if inline is None else inline,
+            "max_bytes": options.image_max_bytes,
+            "timeout": options.image_fetch_timeout,
+        }
+
+    def messages(
+        self, options: CallOptions, messages: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """``messages`` with image URLs and paths inlined as the provider needs (in place)."""
+        return inline_images(messages, **self._image_options(options))
+
+    async def amessages(
+        self, options: CallOptions, messages: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """Async :meth:`messages` (downloads do not block the event loop)."""
+        return await ainline_images(messages, **self._image_options(options))
+
+    def plan_chat(
+        self,
+        options: CallOptions,
+        messages: list[dict[str, Any]],
+        call_kwargs: Mapping[str, Any],
+        *,
+        stream: bool = False,
+    ) -> RequestPlan:
+        """The chat body and its constraint (messages must be inlined already).
+
+        Raises:
+            ArliValidationError: an unknown, out-of-range or refused parameter.
+        """
+        return plan_chat(
+            model=options.model,
+            messages=messages,
+            instance=options.instance,
+            call_kwargs=call_kwargs,
+            instance_extra_body=options.extra_body,
+            style=options.style,
+            stream=stream,
+            include_usage=options.stream_usage,
+            allowed=self.client.provider.text_params,
+            provider_label=self.client.provider.label,
+        )
+
+    def plan_completion(
+        self,
+        options: CallOptions,
+        prompt: str | list[str],
+        call_kwargs: Mapping[str, Any],
+        *,
+        stream: bool = False,
+    ) -> RequestPlan:
+        """The ``/v1/completions`` body and its constraint (see :meth:`plan_chat`)."""
+        return plan_completion(
+            model=options.model,
+            prompt=prompt,
+            instance=options.instance,
+            call_kwargs=call_kwargs,
+            instance_extra_body=options.extra_body,
+            style=options.style,
+            stream=stream,
+            include_usage=options.stream_usage,
+            allowed=self.client.provider.text_params,
+            provider_label=self.client.provider.label,
+        )
+
+    def send_chat(self, options: CallOptions, plan: RequestPlan) -> CallResult[ChatCompletion]:
+        """Send a planned chat body and check the answer."""
+        completion = self.client.chat(plan.body, request_timeout=options.request_timeout)
+        answers = [(c.content, c.finish_reason) for c in completion.choices]
+        return CallResult(completion, plan, _verify(options, plan, answers))
+
+    async def asend_chat(
+        self, options: CallOptions, plan: RequestPlan
+    ) -> CallResult[ChatCompletion]:
+        """Async :meth:`send_chat`."""
+        completion = await self.client.achat(plan.body, request_timeout=options.request_timeout)
+        answers = [(c.content, c.finish_reason) for c in completion.choices]
+        return CallResult(completion, plan, _verify(options, plan, answers))
+
+    # -- whole calls ------------------------------------------------------------------------
+
+    def chat(
+        self,
+        options: CallOptions,
+        messages: list[dict[str, Any]],
+        call_kwargs: Mapping[str, Any],
+    ) -> CallResult[ChatCompletion]:
+        """Inline images, plan, send and check one chat call.
+
+        Raises:
+            ArliValidationError: a bad parameter or image (nothing is sent).
+            ConstraintViolationError: a constrained answer that breaks its constraint.
+        """
+        plan = self.plan_chat(options, self.messages(options, messages), call_kwargs)
+        return self.send_chat(options, plan)
+
+    async def achat(
+        self,
+        options: CallOptions,
+        messages: list[dict[str, Any]],
+        call_kwargs: Mapping[str, Any],
+    ) -> CallResult[ChatCompletion]:
+        """Async :meth:`chat`."""
+        plan = self.plan_chat(options, await self.amessages(options, messages), call_kwargs)
+        return await self.asend_chat(options, plan)
+
+    def stream_chat(
+        self,
+        options: CallOptions,
+        messages: list[dict[str, Any]],
+        call_kwargs: Mapping[str, Any],
+    ) -> ChatCallStream:
+        """Inline images and plan a chat stream now (errors raise here); iterate to send."""
+        plan = self.plan_chat(options, self.messages(options, messages), call_kwargs, stream=True)
+        return ChatCallStream(self, options, plan)
+
+    async def astream_chat(
+        self,
+        options: CallOptions,
+        messages: list[dict[str, Any]],
+        call_kwargs: Mapping[str, Any],
+    ) -> ChatCallStream:
+        """Async :meth:`stream_chat` (iterate the result with ``async for``)."""
+        inlined = await self.amessages(options, messages)
+        return ChatCallStream(
+            self, options, self.plan_chat(options, inlined, call_kwargs, stream=True)
+        )
+
+    def complete(
+        self, options: CallOptions, prompt: str | list[str], call_kwargs: Mapping[str, Any]
+    ) -> CallResult[Completion]:
+        """Plan, send and check one ``/v1/completions`` call (a list: one choice each)."""
+        plan = self.plan_completion(options, prompt, call_kwargs)
+        completion = self.client.complete(plan.body, request_timeout=options.request_timeout)
+        answers = [(c.text, c.finish_reason) for c in completion.choices]
+        return CallResult(completion, plan, _verify(options, plan, answers))
+
+    async def acomplete(
+        self, options: CallOptions, prompt: str | list[str], call_kwargs: Mapping[str, Any]
+    ) -> CallResult[Completion]:
+        """Async :meth:`complete`."""
+        plan = self.plan_completion(options, prompt, call_kwargs)
+        completion = await self.client.acomplete(plan.body, request_timeout=options.request_timeout)
+        answers = [(c.text, c.finish_reason) for c in completion.choices]
+        return CallResult(completion, plan, _verify(options, plan, answers))
+
+    def stream_complete(
+        self, options: CallOptions, prompt: str, call_kwargs: Mapping[str, Any]
+    ) -> CompletionCallStream:
+        """Plan a ``/v1/completions`` stream now; iterate it (sync or async) to send."""
+        plan = self.plan_completion(options, prompt, call_kwargs, stream=True)
+        return CompletionCallStream(self, options, plan)
