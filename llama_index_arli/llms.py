@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import inspect
-import logging
-from collections.abc import AsyncGenerator, Generator, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, Self
 
 import httpx
 from llama_index.core.base.llms.types import (
@@ -23,35 +20,17 @@ from llama_index.core.base.llms.types import (
 )
 from llama_index.core.constants import DEFAULT_CONTEXT_WINDOW, DEFAULT_NUM_OUTPUTS
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
-from llama_index.core.llms.function_calling import FunctionCallingLLM
-from llama_index.core.llms.llm import ToolSelection
-from llama_index.core.program.streaming_utils import process_streaming_content_incremental
-from llama_index.core.types import PydanticProgramMode
-from pydantic import (
-    ConfigDict,
-    Field,
-    PrivateAttr,
-    SecretStr,
-    ValidationError,
-    field_serializer,
-    model_validator,
-)
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, field_serializer, model_validator
 
-from arli._errors import ConstraintViolationError
 from arli._kwargs import check_model_arguments, raise_arli_errors
 from arli._providers import TextProvider, check_text_provider
 from arli.text.calls import CallOptions, TextCalls
 from arli.text.client import TextClient
-from arli.text.guided import GuidedConstraint, GuidedStyle, check_answer, schema_of
+from arli.text.facts import ContextWindow
+from arli.text.guided import GuidedStyle, schema_of
 from arli.text.params import SamplingParams
 from arli.text.parse import ModelInfo
-from arli.text.payload import (
-    check_allowed,
-    deep_merge,
-    instance_params,
-    normalize_tool_choice,
-    split_call_kwargs,
-)
+from arli.text.payload import check_allowed, deep_merge, instance_params, split_call_kwargs
 from llama_index_arli._convert import (
     ChatStream,
     CompletionStream,
@@ -59,23 +38,14 @@ from llama_index_arli._convert import (
     chat_to_completion,
     completion_response,
     to_openai_messages,
-    tool_selections,
 )
-
-if TYPE_CHECKING:
-    from llama_index.core.program.utils import FlexibleModel
-    from llama_index.core.prompts import PromptTemplate
-    from llama_index.core.tools.types import BaseTool
-    from llama_index.core.types import Model
+from llama_index_arli._structured import GuidedStructuredLLM, JsonSchemaStructuredLLM, hand_over
+from llama_index_arli._tools import ToolCallingLLM
 
 __all__ = ["Arli"]
 
-logger = logging.getLogger(__name__)
 
-_LOOKUP_FAILED = -1
-
-
-class Arli(SamplingParams, FunctionCallingLLM):
+class Arli(SamplingParams, ToolCallingLLM, GuidedStructuredLLM):
     """Arli AI text model for LlamaIndex (OpenAI-compatible, served by vLLM and Aphrodite).
 
     Every Arli sampler extra is a typed, validated field (see
@@ -226,7 +196,7 @@ class Arli(SamplingParams, FunctionCallingLLM):
 
     _providers: ClassVar[tuple[str, ...]] = ("arli", "arli-proxy")
     _client: TextClient | None = PrivateAttr(default=None)
-    _context_window: int | None = PrivateAttr(default=None)
+    _window: ContextWindow = PrivateAttr(default_factory=ContextWindow)
     _payload: tuple[tuple[Any, ...], dict[str, Any]] | None = PrivateAttr(default=None)
 
     def __init__(self, **data: Any) -> None:
@@ -282,9 +252,11 @@ class Arli(SamplingParams, FunctionCallingLLM):
             key: Any = copied.api_key  # update values are not validated: may be a str
             if isinstance(key, str):
                 copied.api_key = SecretStr(key)
-            copied._context_window = None
+            copied._window = ContextWindow()
             copied._payload = None
             copied._build_client()
+        else:  # the same model on the same server: what was looked up holds (not shared)
+            copied._window = ContextWindow(self._window.looked_up)
         return copied
 
     def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
@@ -339,41 +311,21 @@ class Arli(SamplingParams, FunctionCallingLLM):
             system_role=MessageRole.SYSTEM,
         )
 
-    def _known_context_window(self) -> int:
-        known = self._context_window
-        return known if known is not None and known > 0 else self.context_window
-
-    def _remember(self, models: list[ModelInfo] | None) -> int:
-        found = next((m.max_model_len for m in models or () if m.id == self.model), None)
-        self._context_window = found if found else _LOOKUP_FAILED
-        self._payload = None
-        return self._known_context_window()
-
     def get_context_window(self) -> int:
         """The model's context window: ``max_model_len`` from ``/v1/models`` (looked up once).
 
         Falls back to the ``context_window`` field when the lookup fails, the model is not
         listed, the server gives no ``max_model_len`` or ``discover_context_window`` is off.
         """
-        if self._context_window is not None or not self.discover_context_window:
-            return self._known_context_window()
-        try:
-            models = self.client.list_models()
-        except Exception as exc:  # noqa: BLE001 - metadata must not fail; fall back
-            logger.debug("context window lookup failed: %s: %s", type(exc).__name__, exc)
-            models = None
-        return self._remember(models)
+        if not self.discover_context_window:
+            return self._window.known(self.context_window)
+        return self._window.get(self.client, self.model, self.context_window)
 
     async def aget_context_window(self) -> int:
         """Async :meth:`get_context_window` (prefetch it before sync code reads metadata)."""
-        if self._context_window is not None or not self.discover_context_window:
-            return self._known_context_window()
-        try:
-            models = await self.client.alist_models()
-        except Exception as exc:  # noqa: BLE001 - metadata must not fail; fall back
-            logger.debug("context window lookup failed: %s: %s", type(exc).__name__, exc)
-            models = None
-        return self._remember(models)
+        if not self.discover_context_window:
+            return self._window.known(self.context_window)
+        return await self._window.aget(self.client, self.model, self.context_window)
 
     @property
     def metadata(self) -> LLMMetadata:
@@ -389,10 +341,11 @@ class Arli(SamplingParams, FunctionCallingLLM):
 
         Never makes a request: the context window is the looked-up one if known.
         """
-        key = (self.model, self.max_tokens, self.is_function_calling_model)
+        window = self._window.known(self.context_window)
+        key = (self.model, self.max_tokens, self.is_function_calling_model, window)
         cached = self._payload  # built once, not on every call (it is sent with each one)
         if cached is None or cached[0] != key:
-            data = self._metadata(self._known_context_window()).model_dump()
+            data = self._metadata(window).model_dump()
             cached = self._payload = (key, {"class_name": self.class_name(), **data})
         return dict(cached[1])
 
@@ -428,14 +381,14 @@ class Arli(SamplingParams, FunctionCallingLLM):
         call = self._calls.chat(
             self._options(), to_openai_messages(messages), self._call_kwargs(kwargs)
         )
-        _hand_over(call.parsed)
+        hand_over(call.parsed)
         return chat_response(call.result)
 
     async def _achat(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> ChatResponse:
         call = await self._calls.achat(
             self._options(), to_openai_messages(messages), self._call_kwargs(kwargs)
         )
-        _hand_over(call.parsed)
+        hand_over(call.parsed)
         return chat_response(call.result)
 
     def _stream_chat(
@@ -578,229 +531,6 @@ class Arli(SamplingParams, FunctionCallingLLM):
 
         return gen()
 
-    # -- tools ---------------------------------------------------------------------------
-
-    def _prepare_chat_with_tools(
-        self,
-        tools: Sequence[BaseTool],
-        user_msg: str | ChatMessage | None = None,
-        chat_history: list[ChatMessage] | None = None,
-        verbose: bool = False,
-        allow_parallel_tool_calls: bool = False,
-        tool_required: bool = False,
-        tool_choice: str | dict[str, Any] | None = None,
-        strict: bool | None = None,
-        **kwargs: Any,
-    ) -> dict[str, Any]:
-        """The ``chat()`` kwargs for a call with tools.
-
-        ``tool_choice`` (a tool name, ``"auto"``, ``"none"``, ``"required"`` or an OpenAI
-        dict) wins over ``tool_required``; ``parallel_tool_calls: false`` is sent only when
-        parallel calls are not allowed (``true`` is every server's default, and some reject
-        the field). ``strict=True`` asks the server to constrain arguments to the schemas.
-        """
-        specs = [tool.metadata.to_openai_tool(skip_length_check=True) for tool in tools]
-        if strict is not None:
-            for spec in specs:
-                spec["function"]["strict"] = strict
-        messages = list(chat_history or [])
-        if isinstance(user_msg, str):
-            user_msg = ChatMessage(role=MessageRole.USER, content=user_msg)
-        if user_msg is not None:
-            messages.append(user_msg)
-        out: dict[str, Any] = {"messages": messages, **kwargs}
-        if specs:
-            out["tools"] = specs
-            choice = (
-                tool_choice
-                if tool_choice is not None
-                else ("required" if tool_required else "auto")
-            )
-            out["tool_choice"] = normalize_tool_choice(choice, specs)
-            if not allow_parallel_tool_calls:
-                out["parallel_tool_calls"] = False
-        elif tool_choice not in (None, "auto", "none") or tool_required:
-            normalize_tool_choice(tool_choice or "required", None)  # raises: no tools to require
-        return out
-
-    def _validate_chat_with_tools_response(
-        self,
-        response: ChatResponse,
-        tools: Sequence[BaseTool],
-        allow_parallel_tool_calls: bool = False,
-        **kwargs: Any,
-    ) -> ChatResponse:
-        """Keep only the first tool call when parallel calls were not allowed."""
-        if not allow_parallel_tool_calls:
-            message = response.message
-            seen = False
-            blocks = []
-            for block in message.blocks:
-                if getattr(block, "block_type", None) == "tool_call":
-                    if seen:
-                        continue
-                    seen = True
-                blocks.append(block)
-            message.blocks = blocks
-            calls = message.additional_kwargs.get("tool_calls")
-            if isinstance(calls, list) and len(calls) > 1:
-                message.additional_kwargs["tool_calls"] = calls[:1]
-        return response
-
-    def get_tool_calls_from_response(
-        self, response: ChatResponse, error_on_no_tool_call: bool = True, **kwargs: Any
-    ) -> list[ToolSelection]:
-        """The tool calls of a response (also a stream response mid-way: partial arguments).
-
-        Raises:
-            ValueError: when there is none and ``error_on_no_tool_call`` is True.
-        """
-        selections = tool_selections(response.message)
-        if not selections and error_on_no_tool_call:
-            msg = "Expected at least one tool call, but got 0 tool calls."
-            raise ValueError(msg)
-        return selections
-
-    # -- structured output ---------------------------------------------------------------
-
-    def _guided(self) -> bool:
-        return self.pydantic_program_mode == PydanticProgramMode.DEFAULT
-
-    @staticmethod
-    def _structured_kwargs(
-        output_cls: type[Any], llm_kwargs: dict[str, Any] | None
-    ) -> dict[str, Any]:
-        kwargs = dict(llm_kwargs or {})
-        for key in ("guided_regex", "guided_choice", "guided_grammar", "response_format"):
-            kwargs.pop(key, None)
-        for key in ("tool_required", "allow_parallel_tool_calls"):
-            kwargs.pop(key, None)
-        if not kwargs.get("tools"):  # never a tool_choice without tools (OpenAILike's bug)
-            kwargs.pop("tool_choice", None)
-            kwargs.pop("parallel_tool_calls", None)
-        kwargs["guided_json"] = output_cls
-        return kwargs
-
-    @staticmethod
-    def _parse_structured(
-        output_cls: type[Model], response: ChatResponse, checked: list[Any] | None = None
-    ) -> Model:
-        """The answer as ``output_cls``, from the value the constraint check already parsed.
-
-        The call layer parses a constrained answer once (its check); only an unchecked one
-        (``check_guided_output=False``) is parsed here, leniently as the check would.
-        """
-        if checked:
-            return output_cls.model_validate(checked[0])
-        text = response.message.content or ""
-        try:
-            return output_cls.model_validate_json(text)
-        except ValidationError:
-            try:  # fenced JSON, raw control characters (an xgrammar bug): parse leniently
-                value = check_answer(GuidedConstraint("json_object"), text)
-            except ConstraintViolationError:
-                value = None
-            if value is None:
-                raise
-            return output_cls.model_validate(value)
-
-    def structured_predict(
-        self,
-        output_cls: type[Model],
-        prompt: PromptTemplate,
-        llm_kwargs: dict[str, Any] | None = None,
-        **prompt_args: Any,
-    ) -> Model:
-        """Structured output by guided decoding (``guided_json``, per ``guided_decoding_style``).
-
-        The answer is checked against the schema here: a server that ignored the constraint
-        raises :class:`arli.ConstraintViolationError`. Set ``pydantic_program_mode`` to
-        ``FUNCTION`` or ``LLM`` to use LlamaIndex's tool-call or prompt-based programs.
-        """
-        if not self._guided():
-            result: Model = super().structured_predict(
-                output_cls, prompt, llm_kwargs, **prompt_args
-            )
-            return result
-        messages = self._extend_messages(prompt.format_messages(**prompt_args))
-        with _handed_over() as checked:
-            response = self.chat(messages, **self._structured_kwargs(output_cls, llm_kwargs))
-        return self._parse_structured(output_cls, response, checked)
-
-    async def astructured_predict(
-        self,
-        output_cls: type[Model],
-        prompt: PromptTemplate,
-        llm_kwargs: dict[str, Any] | None = None,
-        **prompt_args: Any,
-    ) -> Model:
-        """Async :meth:`structured_predict`."""
-        if not self._guided():
-            result: Model = await super().astructured_predict(
-                output_cls, prompt, llm_kwargs, **prompt_args
-            )
-            return result
-        messages = self._extend_messages(prompt.format_messages(**prompt_args))
-        with _handed_over() as checked:
-            response = await self.achat(messages, **self._structured_kwargs(output_cls, llm_kwargs))
-        return self._parse_structured(output_cls, response, checked)
-
-    def _structured_stream_call(
-        self,
-        output_cls: type[Model],
-        prompt: PromptTemplate,
-        llm_kwargs: dict[str, Any] | None = None,
-        **prompt_args: Any,
-    ) -> Generator[Model | list[Model] | FlexibleModel | list[FlexibleModel], None, None]:
-        if not self._guided():
-            yield from super()._structured_stream_call(
-                output_cls, prompt, llm_kwargs, **prompt_args
-            )
-            return
-        messages = self._extend_messages(prompt.format_messages(**prompt_args))
-        kwargs = self._structured_kwargs(output_cls, llm_kwargs)
-        current: Any = None
-        last: ChatResponse | None = None
-        for response in self.stream_chat(messages, **kwargs):
-            current = process_streaming_content_incremental(response, output_cls, current)
-            last = response
-            yield current
-        if last is not None:
-            final = self._parse_structured(output_cls, last)
-            if final != current:
-                yield final
-
-    async def _structured_astream_call(
-        self,
-        output_cls: type[Model],
-        prompt: PromptTemplate,
-        llm_kwargs: dict[str, Any] | None = None,
-        **prompt_args: Any,
-    ) -> AsyncGenerator[Model | list[Model] | FlexibleModel | list[FlexibleModel], None]:
-        if not self._guided():
-            return await super()._structured_astream_call(
-                output_cls, prompt, llm_kwargs, **prompt_args
-            )
-        messages = self._extend_messages(prompt.format_messages(**prompt_args))
-        kwargs = self._structured_kwargs(output_cls, llm_kwargs)
-        stream = await self.astream_chat(messages, **kwargs)
-
-        async def gen() -> AsyncGenerator[
-            Model | list[Model] | FlexibleModel | list[FlexibleModel], None
-        ]:
-            current: Any = None
-            last: ChatResponse | None = None
-            async for response in stream:
-                current = process_streaming_content_incremental(response, output_cls, current)
-                last = response
-                yield current
-            if last is not None:
-                final = self._parse_structured(output_cls, last)
-                if final != current:
-                    yield final
-
-        return gen()
-
     # -- tokens and models ---------------------------------------------------------------
 
     def _tokenize_args(self, text: str | Sequence[ChatMessage]) -> dict[str, Any]:
@@ -845,29 +575,6 @@ class Arli(SamplingParams, FunctionCallingLLM):
         return await self.client.alist_models(available_on_current_plan=available_on_current_plan)
 
 
-#: While ``structured_predict`` runs its chat call, where the call layer hands over the
-#: values its check parsed, so the answer is parsed once rather than again here.
-_CHECKED: ContextVar[list[Any] | None] = ContextVar("_CHECKED", default=None)
-
-
-def _hand_over(parsed: list[Any] | None) -> None:
-    """Give a structured call waiting in this context the values the check parsed."""
-    sink = _CHECKED.get()
-    if sink is not None and parsed:
-        sink[:] = parsed
-
-
-@contextmanager
-def _handed_over() -> Iterator[list[Any]]:
-    """The checked values of the chat call made inside (empty when nothing was checked)."""
-    sink: list[Any] = []
-    token = _CHECKED.set(sink)
-    try:
-        yield sink
-    finally:
-        _CHECKED.reset(token)
-
-
 def _precompute_signatures(cls: type[Arli]) -> None:
     """Give LlamaIndex's instrumentation the signatures of the LLM methods, computed once.
 
@@ -894,7 +601,7 @@ def _precompute_signatures(cls: type[Arli]) -> None:
 _precompute_signatures(Arli)
 
 
-class Featherless(Arli):
+class Featherless(JsonSchemaStructuredLLM, Arli):
     """Featherless AI as a LlamaIndex ``FunctionCallingLLM``, on the same core as :class:`Arli`.
 
     It takes the parameters Featherless documents (``temperature``, ``top_p``, ``top_k``,
@@ -925,16 +632,3 @@ class Featherless(Arli):
     def class_name(cls) -> str:
         """The LlamaIndex class name."""
         return "Featherless"
-
-    @staticmethod
-    def _structured_kwargs(
-        output_cls: type[Any], llm_kwargs: dict[str, Any] | None
-    ) -> dict[str, Any]:
-        kwargs = Arli._structured_kwargs(output_cls, llm_kwargs)
-        schema = schema_of(kwargs.pop("guided_json"))
-        name = getattr(output_cls, "__name__", "response")
-        kwargs["response_format"] = {
-            "type": "json_schema",
-            "json_schema": {"name": name, "schema": schema},
-        }
-        return kwargs

@@ -39,6 +39,8 @@ __all__ = [
     "check_answer",
     "constraint_from_params",
     "constraint_from_response_format",
+    "json_object_of",
+    "json_schema_format",
     "schema_of",
 ]
 
@@ -209,6 +211,35 @@ def _load_json(text: str) -> Any:
     except RecursionError:
         msg = "the JSON is nested too deeply"
         raise ValueError(msg) from None
+
+
+def json_object_of(text: str) -> dict[str, Any] | None:
+    """The JSON object in an answer, read leniently as :func:`check_answer` reads it.
+
+    Fenced JSON (```json ... ```) and raw control characters in strings (an xgrammar bug)
+    are accepted; ``None`` when the text holds no JSON object.
+    """
+    try:
+        value = _load_json(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def json_schema_format(
+    schema: dict[str, Any], name: str, *, strict: bool | None = None
+) -> dict[str, Any]:
+    """``response_format`` asking for JSON that matches ``schema`` (OpenAI ``json_schema``).
+
+    Args:
+        schema: the JSON schema.
+        name: the schema's name, sent as ``json_schema.name``.
+        strict: ``json_schema.strict``; not sent when ``None``.
+    """
+    spec: dict[str, Any] = {"name": name, "schema": schema}
+    if strict is not None:
+        spec["strict"] = strict
+    return {"type": "json_schema", "json_schema": spec}
 
 
 def check_answer(
