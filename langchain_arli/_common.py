@@ -12,13 +12,14 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
 
 from arli import TextClient
 from arli._kwargs import check_model_arguments, raise_arli_errors
-from arli._providers import PROVIDERS, TextProvider, check_text_provider
+from arli._providers import PROVIDERS, TextProvider
 from arli._settings import _URL_ENV
 from arli.text.calls import CallOptions, TextCalls
+from arli.text.client import client_for_model
 from arli.text.guided import GuidedStyle
 from arli.text.params import SAMPLER_NAMES, SamplingParams
 from arli.text.parse import ModelInfo
-from arli.text.payload import check_allowed, instance_params
+from arli.text.payload import instance_params
 
 __all__ = ["ArliTextModel", "GuidedStyle"]
 
@@ -109,22 +110,20 @@ class ArliTextModel(SamplingParams, BaseModel):
         self._build_client()
 
     def _build_client(self) -> None:
-        check_text_provider(self.provider, allowed=self._providers, owner=type(self).__name__)
-        options: dict[str, Any] = {"max_retries": self.max_retries}
-        if self.timeout is not None:
-            options["text_timeout"] = self.timeout
-        if self.default_headers:
-            options["default_headers"] = dict(self.default_headers)
-        self._client = TextClient(
+        self._client = client_for_model(
+            owner=type(self).__name__,
+            provider=self.provider,
+            providers=self._providers,
+            params=self.sampling_params,
             api_key=self.api_key,
             base_url=self.base_url,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            max_concurrent_requests=self.max_concurrent_requests,
+            default_headers=self.default_headers,
             http_client=self.http_client,
             http_async_client=self.http_async_client,
-            provider=self.provider,
-            max_concurrent_requests=self.max_concurrent_requests,
-            **options,
         )
-        check_allowed(self.sampling_params, *self.provider_rules)
 
     @property
     def _calls(self) -> TextCalls:

@@ -32,6 +32,7 @@ from pydantic import Field, SecretStr
 from arli import ArliValidationError
 from arli._providers import PROVIDERS, TextProvider
 from arli.text.calls import CallOptions
+from arli.text.guided import json_schema_format
 from arli.text.payload import normalize_tool_choice
 from langchain_arli._common import ArliTextModel
 from langchain_arli._convert import (
@@ -338,13 +339,9 @@ class ChatArli(ArliTextModel, BaseChatModel):
             if method == "guided_json":
                 kwargs["guided_json"] = json_schema
             elif method == "json_schema":
-                spec: dict[str, Any] = {
-                    "name": json_schema.get("title") or "response",
-                    "schema": json_schema,
-                }
-                if strict is not None:
-                    spec["strict"] = strict
-                kwargs["response_format"] = {"type": "json_schema", "json_schema": spec}
+                kwargs["response_format"] = json_schema_format(
+                    json_schema, json_schema.get("title") or "response", strict=strict
+                )
             else:
                 kwargs["response_format"] = {"type": "json_object"}
             llm = self.bind(ls_structured_output_format=ls_format, **kwargs)
@@ -369,11 +366,8 @@ class ChatArli(ArliTextModel, BaseChatModel):
         tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool] | None = None,
     ) -> int:
         """Count the tokens of chat messages as the model's chat template renders them."""
-        extra: dict[str, Any] = {}
-        if tools:
-            extra["tools"] = [convert_to_openai_tool(t) for t in tools]
-        inlined = self._calls.messages(self._options(), to_openai_messages(messages))
-        return self._client.tokenize(model=self.model, messages=inlined, **extra).count
+        specs = [convert_to_openai_tool(t) for t in tools] if tools else None
+        return self._calls.count_tokens(self._options(), to_openai_messages(messages), specs)
 
 
 # LangChain inspects the signature of _generate/_agenerate on every call; computing it once

@@ -23,14 +23,14 @@ from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_ca
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, field_serializer, model_validator
 
 from arli._kwargs import check_model_arguments, raise_arli_errors
-from arli._providers import TextProvider, check_text_provider
+from arli._providers import TextProvider
 from arli.text.calls import CallOptions, TextCalls
-from arli.text.client import TextClient
+from arli.text.client import TextClient, client_for_model
 from arli.text.facts import ContextWindow
 from arli.text.guided import GuidedStyle, schema_of
 from arli.text.params import SamplingParams
 from arli.text.parse import ModelInfo
-from arli.text.payload import check_allowed, deep_merge, instance_params, split_call_kwargs
+from arli.text.payload import deep_merge, instance_params, split_call_kwargs
 from llama_index_arli._convert import (
     ChatStream,
     CompletionStream,
@@ -222,22 +222,20 @@ class Arli(SamplingParams, ToolCallingLLM, GuidedStructuredLLM):
         return schema_of(value) if isinstance(value, type) else value
 
     def _build_client(self) -> TextClient:
-        check_text_provider(self.provider, allowed=self._providers, owner=self.class_name())
-        options: dict[str, Any] = {"max_retries": self.max_retries}
-        if self.timeout is not None:
-            options["text_timeout"] = self.timeout
-        if self.default_headers:
-            options["default_headers"] = dict(self.default_headers)
-        client = TextClient(
+        client = client_for_model(
+            owner=self.class_name(),
+            provider=self.provider,
+            providers=self._providers,
+            params=instance_params(self),
             api_key=self.api_key,
             base_url=self.base_url,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            max_concurrent_requests=self.max_concurrent_requests,
+            default_headers=self.default_headers,
             http_client=self.http_client,
             http_async_client=self.async_http_client,
-            provider=self.provider,
-            max_concurrent_requests=self.max_concurrent_requests,
-            **options,
         )
-        check_allowed(instance_params(self), client.allowed_params, client.provider.label)
         if self.api_key is None:
             self.api_key = client.settings.text_api_key
         if self.inline_image_urls is None:  # the provider's preset
@@ -533,12 +531,6 @@ class Arli(SamplingParams, ToolCallingLLM, GuidedStructuredLLM):
 
     # -- tokens and models ---------------------------------------------------------------
 
-    def _tokenize_args(self, text: str | Sequence[ChatMessage]) -> dict[str, Any]:
-        if isinstance(text, str):
-            return {"model": self.model, "prompt": text}
-        messages = self._calls.messages(self._options(), to_openai_messages(text))
-        return {"model": self.model, "messages": messages}
-
     def tokenize(self, text: str) -> list[int]:
         """The token ids of ``text`` (the server's tokenize endpoint)."""
         return self.client.tokenize(model=self.model, prompt=text).tokens
@@ -549,14 +541,13 @@ class Arli(SamplingParams, ToolCallingLLM, GuidedStructuredLLM):
 
     def count_tokens(self, text: str | Sequence[ChatMessage]) -> int:
         """Tokens in a prompt, or in chat messages as the model's chat template renders them."""
-        return self.client.tokenize(**self._tokenize_args(text)).count
+        prompt = text if isinstance(text, str) else to_openai_messages(text)
+        return self._calls.count_tokens(self._options(), prompt)
 
     async def acount_tokens(self, text: str | Sequence[ChatMessage]) -> int:
         """Async :meth:`count_tokens`."""
-        if isinstance(text, str):
-            return (await self.client.atokenize(model=self.model, prompt=text)).count
-        messages = await self._calls.amessages(self._options(), to_openai_messages(text))
-        return (await self.client.atokenize(model=self.model, messages=messages)).count
+        prompt = text if isinstance(text, str) else to_openai_messages(text)
+        return await self._calls.acount_tokens(self._options(), prompt)
 
     def list_models(self, *, available_on_current_plan: bool | None = None) -> list[ModelInfo]:
         """The models available to the key, with their context length when served.

@@ -233,6 +233,36 @@ class TextCalls:
         """Async :meth:`messages` (downloads do not block the event loop)."""
         return await ainline_images(messages, **self._image_options(options))
 
+    def count_tokens(
+        self,
+        options: CallOptions,
+        text: str | list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None = None,
+    ) -> int:
+        """Tokens of a prompt, or of chat messages as the model's chat template renders them.
+
+        Messages are inlined as for a call (so an image counts as the server will see it);
+        ``tools`` are rendered with them when given.
+        """
+        if isinstance(text, str):
+            return self.client.tokenize(model=options.model, prompt=text).count
+        extra: dict[str, Any] = {"tools": tools} if tools else {}
+        inlined = self.messages(options, text)
+        return self.client.tokenize(model=options.model, messages=inlined, **extra).count
+
+    async def acount_tokens(
+        self,
+        options: CallOptions,
+        text: str | list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None = None,
+    ) -> int:
+        """Async :meth:`count_tokens`."""
+        if isinstance(text, str):
+            return (await self.client.atokenize(model=options.model, prompt=text)).count
+        extra: dict[str, Any] = {"tools": tools} if tools else {}
+        inlined = await self.amessages(options, text)
+        return (await self.client.atokenize(model=options.model, messages=inlined, **extra)).count
+
     def plan_chat(
         self,
         options: CallOptions,

@@ -22,7 +22,7 @@ from arli._errors import (
 )
 from arli._kwargs import checks_arguments
 from arli._limits import check_limit
-from arli._providers import Provider, get_provider
+from arli._providers import Provider, check_text_provider, get_provider
 from arli._settings import SETTINGS_ARGUMENTS, ArliSettings
 from arli._transport import PooledClient, Transport, get_transport
 from arli.text.parse import (
@@ -41,9 +41,9 @@ from arli.text.parse import (
     parse_models,
     parse_tokenize,
 )
-from arli.text.payload import stream_fields
+from arli.text.payload import check_allowed, stream_fields
 
-__all__ = ["TextClient", "TextRoutes"]
+__all__ = ["TextClient", "TextRoutes", "client_for_model"]
 
 _Chunk = TypeVar("_Chunk", ChatChunk, CompletionChunk)
 _In_contra = TypeVar("_In_contra", ChatChunk, CompletionChunk, contravariant=True)
@@ -525,6 +525,60 @@ class TextClient(PooledClient):
             timeout="listing",
         )
         return parse_models(result.json())
+
+
+def client_for_model(
+    *,
+    owner: str,
+    provider: str,
+    providers: tuple[str, ...],
+    params: Mapping[str, Any],
+    api_key: str | SecretStr | None = None,
+    base_url: str | None = None,
+    timeout: float | None = None,
+    max_retries: int = 2,
+    max_concurrent_requests: int | None = None,
+    default_headers: Mapping[str, str] | None = None,
+    http_client: httpx.Client | None = None,
+    http_async_client: httpx.AsyncClient | None = None,
+) -> TextClient:
+    """The client of a framework's text model, checked as its constructor must check it.
+
+    Args:
+        owner: the model class's name (errors name it).
+        provider: the model's provider preset.
+        providers: the presets the class serves.
+        params: the model's sampling parameters (unset ones absent).
+        api_key: the key (else the provider's variables).
+        base_url: the API base URL (else the provider's variables and default).
+        timeout: the read timeout of generation (the ``text_timeout`` setting).
+        max_retries: retries of 408/429/5xx and connection errors.
+        max_concurrent_requests: requests in flight at most (``None``: the provider's).
+        default_headers: extra HTTP headers of every request.
+        http_client: an httpx client to use (not closed by us).
+        http_async_client: an httpx async client to use (not closed by us).
+
+    Raises:
+        ArliConfigError: a provider the class does not serve, or a missing key.
+        ArliValidationError: a parameter the provider does not accept.
+    """
+    check_text_provider(provider, allowed=providers, owner=owner)
+    options: dict[str, Any] = {"max_retries": max_retries}
+    if timeout is not None:
+        options["text_timeout"] = timeout
+    if default_headers:
+        options["default_headers"] = dict(default_headers)
+    client = TextClient(
+        api_key=api_key,
+        base_url=base_url,
+        http_client=http_client,
+        http_async_client=http_async_client,
+        provider=provider,
+        max_concurrent_requests=max_concurrent_requests,
+        **options,
+    )
+    check_allowed(params, client.allowed_params, client.provider.label)
+    return client
 
 
 def _checked_limit(value: object, provider: str) -> int | None:
