@@ -12,15 +12,19 @@ import base64
 import json
 from collections.abc import Mapping, Sequence
 from io import IOBase
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llama_index.core.base.llms.types import (
     CachePoint,
     ChatMessage,
     ChatResponse,
+    ChatResponseAsyncGen,
+    ChatResponseGen,
     CitableBlock,
     CitationBlock,
     CompletionResponse,
+    CompletionResponseAsyncGen,
+    CompletionResponseGen,
     ImageBlock,
     LogProb,
     MessageRole,
@@ -43,12 +47,21 @@ from arli.text.parse import (
     Usage,
 )
 
+if TYPE_CHECKING:
+    from arli.text.calls import ChatCallStream, CompletionCallStream
+
 __all__ = [
     "ChatStream",
     "CompletionStream",
+    "achat_responses",
+    "achat_to_completions",
+    "acompletion_responses",
     "assistant_message",
     "chat_response",
+    "chat_responses",
+    "chat_to_completions",
     "completion_response",
+    "completion_responses",
     "to_openai_messages",
     "tool_selections",
     "usage_kwargs",
@@ -460,6 +473,54 @@ class CompletionStream:
             additional_kwargs=extra,
             logprobs=_completion_logprobs(choice.logprobs),
         )
+
+
+def chat_responses(stream: ChatCallStream) -> ChatResponseGen:
+    """The ``ChatResponse``s of a planned chat stream (sent when iterated)."""
+    state = ChatStream(stream.accumulator)
+    for chunk in stream:
+        response = state.add(chunk)
+        if response is not None:
+            yield response
+
+
+async def achat_responses(stream: ChatCallStream) -> ChatResponseAsyncGen:
+    """Async :func:`chat_responses`."""
+    state = ChatStream(stream.accumulator)
+    async for chunk in stream:
+        response = state.add(chunk)
+        if response is not None:
+            yield response
+
+
+def completion_responses(stream: CompletionCallStream) -> CompletionResponseGen:
+    """The ``CompletionResponse``s of a planned ``/v1/completions`` stream."""
+    state = CompletionStream()
+    for chunk in stream:
+        response = state.add(chunk)
+        if response is not None:
+            yield response
+
+
+async def acompletion_responses(stream: CompletionCallStream) -> CompletionResponseAsyncGen:
+    """Async :func:`completion_responses`."""
+    state = CompletionStream()
+    async for chunk in stream:
+        response = state.add(chunk)
+        if response is not None:
+            yield response
+
+
+def chat_to_completions(responses: ChatResponseGen) -> CompletionResponseGen:
+    """A chat stream as completion responses (``complete`` answered through chat)."""
+    for response in responses:
+        yield chat_to_completion(response)
+
+
+async def achat_to_completions(responses: ChatResponseAsyncGen) -> CompletionResponseAsyncGen:
+    """Async :func:`chat_to_completions`."""
+    async for response in responses:
+        yield chat_to_completion(response)
 
 
 # -- tool calls out of a response ---------------------------------------------------------------

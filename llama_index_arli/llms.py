@@ -32,11 +32,15 @@ from arli.text.params import SamplingParams
 from arli.text.parse import ModelInfo
 from arli.text.payload import deep_merge, instance_params, split_call_kwargs
 from llama_index_arli._convert import (
-    ChatStream,
-    CompletionStream,
+    achat_responses,
+    achat_to_completions,
+    acompletion_responses,
     chat_response,
+    chat_responses,
     chat_to_completion,
+    chat_to_completions,
     completion_response,
+    completion_responses,
     to_openai_messages,
 )
 from llama_index_arli._structured import GuidedStructuredLLM, JsonSchemaStructuredLLM, hand_over
@@ -395,15 +399,7 @@ class Arli(SamplingParams, ToolCallingLLM, GuidedStructuredLLM):
         stream = self._calls.stream_chat(  # planned now: errors raise here
             self._options(), to_openai_messages(messages), self._call_kwargs(kwargs)
         )
-
-        def gen() -> ChatResponseGen:
-            state = ChatStream(stream.accumulator)
-            for chunk in stream:
-                response = state.add(chunk)
-                if response is not None:
-                    yield response
-
-        return gen()
+        return chat_responses(stream)
 
     async def _astream_chat(
         self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]
@@ -411,15 +407,7 @@ class Arli(SamplingParams, ToolCallingLLM, GuidedStructuredLLM):
         stream = await self._calls.astream_chat(
             self._options(), to_openai_messages(messages), self._call_kwargs(kwargs)
         )
-
-        async def gen() -> ChatResponseAsyncGen:
-            state = ChatStream(stream.accumulator)
-            async for chunk in stream:
-                response = state.add(chunk)
-                if response is not None:
-                    yield response
-
-        return gen()
+        return achat_responses(stream)
 
     @llm_chat_callback()
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
@@ -483,25 +471,11 @@ class Arli(SamplingParams, ToolCallingLLM, GuidedStructuredLLM):
     ) -> CompletionResponseGen:
         """Stream a completion (see :meth:`complete`); the last response carries usage."""
         if not self.use_completions_endpoint:
-            chat_gen = self._stream_chat([ChatMessage(content=prompt)], kwargs)
-
-            def from_chat() -> CompletionResponseGen:
-                for response in chat_gen:
-                    yield chat_to_completion(response)
-
-            return from_chat()
+            return chat_to_completions(self._stream_chat([ChatMessage(content=prompt)], kwargs))
         stream = self._calls.stream_complete(
             self._options(), self._prompt(prompt, formatted), self._call_kwargs(kwargs)
         )
-
-        def gen() -> CompletionResponseGen:
-            state = CompletionStream()
-            for chunk in stream:
-                response = state.add(chunk)
-                if response is not None:
-                    yield response
-
-        return gen()
+        return completion_responses(stream)
 
     @llm_completion_callback()
     async def astream_complete(
@@ -510,24 +484,11 @@ class Arli(SamplingParams, ToolCallingLLM, GuidedStructuredLLM):
         """Async :meth:`stream_complete`."""
         if not self.use_completions_endpoint:
             chat_gen = await self._astream_chat([ChatMessage(content=prompt)], kwargs)
-
-            async def from_chat() -> CompletionResponseAsyncGen:
-                async for response in chat_gen:
-                    yield chat_to_completion(response)
-
-            return from_chat()
+            return achat_to_completions(chat_gen)
         stream = self._calls.stream_complete(
             self._options(), self._prompt(prompt, formatted), self._call_kwargs(kwargs)
         )
-
-        async def gen() -> CompletionResponseAsyncGen:
-            state = CompletionStream()
-            async for chunk in stream:
-                response = state.add(chunk)
-                if response is not None:
-                    yield response
-
-        return gen()
+        return acompletion_responses(stream)
 
     # -- tokens and models ---------------------------------------------------------------
 
