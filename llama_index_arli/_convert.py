@@ -46,6 +46,7 @@ from arli.text.parse import (
     ToolCall,
     Usage,
 )
+from llama_index_arli._structured import hand_over
 
 if TYPE_CHECKING:
     from arli.text.calls import ChatCallStream, CompletionCallStream
@@ -482,6 +483,7 @@ def chat_responses(stream: ChatCallStream) -> ChatResponseGen:
         response = state.add(chunk)
         if response is not None:
             yield response
+    hand_over(stream.parsed)  # to a structured stream reading this one
 
 
 async def achat_responses(stream: ChatCallStream) -> ChatResponseAsyncGen:
@@ -491,6 +493,7 @@ async def achat_responses(stream: ChatCallStream) -> ChatResponseAsyncGen:
         response = state.add(chunk)
         if response is not None:
             yield response
+    hand_over(stream.parsed)
 
 
 def completion_responses(stream: CompletionCallStream) -> CompletionResponseGen:

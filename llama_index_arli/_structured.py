@@ -8,7 +8,7 @@ a context variable while the chat call runs, so a checked answer is parsed once.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Generator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
@@ -125,14 +125,16 @@ class GuidedStructuredLLM(LLM):
             return
         messages = self._extend_messages(prompt.format_messages(**prompt_args))
         kwargs = self._structured_kwargs(output_cls, llm_kwargs)
+        responses = self.stream_chat(messages, **kwargs)
+        checked: list[Any] = []
         current: Any = None
         last: ChatResponse | None = None
-        for response in self.stream_chat(messages, **kwargs):
+        while (response := _next_checked(responses, checked)) is not None:
             current = process_streaming_content_incremental(response, output_cls, current)
             last = response
             yield current
         if last is not None:
-            final = self._parse_structured(output_cls, last)
+            final = self._parse_structured(output_cls, last, checked)
             if final != current:
                 yield final
 
@@ -154,14 +156,15 @@ class GuidedStructuredLLM(LLM):
         async def gen() -> AsyncGenerator[
             Model | list[Model] | FlexibleModel | list[FlexibleModel], None
         ]:
+            checked: list[Any] = []
             current: Any = None
             last: ChatResponse | None = None
-            async for response in stream:
+            while (response := await _anext_checked(stream, checked)) is not None:
                 current = process_streaming_content_incremental(response, output_cls, current)
                 last = response
                 yield current
             if last is not None:
-                final = self._parse_structured(output_cls, last)
+                final = self._parse_structured(output_cls, last, checked)
                 if final != current:
                     yield final
 
@@ -183,8 +186,9 @@ class JsonSchemaStructuredLLM(GuidedStructuredLLM):
         return kwargs
 
 
-#: While ``structured_predict`` runs its chat call, where the call layer hands over the
-#: values its check parsed, so the answer is parsed once rather than again here.
+#: While a structured call runs its chat call (or reads the next response of its stream),
+#: where the skin hands over the values the core's check parsed, so the answer is parsed
+#: once rather than again here.
 _CHECKED: ContextVar[list[Any] | None] = ContextVar("_CHECKED", default=None)
 
 
@@ -202,5 +206,29 @@ def _handed_over() -> Iterator[list[Any]]:
     token = _CHECKED.set(sink)
     try:
         yield sink
+    finally:
+        _CHECKED.reset(token)
+
+
+def _next_checked(responses: Iterator[ChatResponse], sink: list[Any]) -> ChatResponse | None:
+    """The next response of a stream (``None`` at its end), the check's values into ``sink``.
+
+    The context variable is set and reset around one step, never across a ``yield`` of
+    the structured stream, so an abandoned stream leaves nothing behind.
+    """
+    token = _CHECKED.set(sink)
+    try:
+        return next(responses, None)
+    finally:
+        _CHECKED.reset(token)
+
+
+async def _anext_checked(
+    responses: AsyncIterator[ChatResponse], sink: list[Any]
+) -> ChatResponse | None:
+    """Async :func:`_next_checked`."""
+    token = _CHECKED.set(sink)
+    try:
+        return await anext(responses, None)
     finally:
         _CHECKED.reset(token)

@@ -176,3 +176,24 @@ def test_keywords(schema: dict, good: object, bad: object) -> None:
 def test_unknown_keywords_and_remote_refs_never_fail() -> None:
     schema = {"type": "object", "x-whatever": 1, "properties": {"a": {"$ref": "http://x/y"}}}
     assert jsonschema.validate(json.loads('{"a": 1}'), schema) == []
+
+
+def test_json_object_of_reads_answers_as_the_check_does() -> None:
+    from arli.text.guided import json_object_of
+
+    assert json_object_of('```json\n{"a": "x\x01"}\n```') == {"a": "x\x01"}
+    assert json_object_of('{"a": 1}') == {"a": 1}
+    assert json_object_of("[1, 2]") is None  # JSON, but not an object
+    assert json_object_of("no") is None
+    assert json_object_of("[" * 100_000) is None  # too deep: not a crash
+
+
+def test_json_schema_format_sends_strict_only_when_given() -> None:
+    from arli.text.guided import json_schema_format
+
+    schema = {"type": "object"}
+    assert json_schema_format(schema, "Pet") == {
+        "type": "json_schema",
+        "json_schema": {"name": "Pet", "schema": schema},
+    }
+    assert json_schema_format(schema, "Pet", strict=True)["json_schema"]["strict"] is True

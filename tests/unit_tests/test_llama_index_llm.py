@@ -331,6 +331,46 @@ async def test_a_structured_answer_is_parsed_once(recorder: Recorder, use_async:
     assert pet == _PetParsedOnce(name="Rex")
 
 
+def _sse_answer(text: str) -> httpx.Response:
+    """A streamed chat answer whose content is ``text``, in two chunks and a stop."""
+    half = len(text) // 2
+    events = [
+        {"id": "c", "model": "m", "choices": [{"index": 0, "delta": {"content": part}}]}
+        for part in (text[:half], text[half:])
+    ]
+    events.append(
+        {"id": "c", "model": "m", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+    )
+    body = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
+    return httpx.Response(200, text=body, headers={"content-type": "text/event-stream"})
+
+
+@pytest.mark.parametrize("use_async", [False, True])
+async def test_a_streamed_structured_answer_is_parsed_once(use_async: bool) -> None:
+    from llama_index.core.prompts import PromptTemplate
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return _sse_answer('{"name": "Rex"}')
+
+    llm = Arli(
+        model="m",
+        api_key=FAKE_KEY,
+        base_url="http://arli.test",
+        http_client=httpx.Client(transport=httpx.MockTransport(answer)),
+        async_http_client=httpx.AsyncClient(transport=httpx.MockTransport(answer)),
+    )
+    prompt = PromptTemplate("A pet")
+    if use_async:
+        stream = await llm.astream_structured_predict(_PetParsedOnce, prompt)
+        values = [value async for value in stream]
+    else:
+        values = list(llm.stream_structured_predict(_PetParsedOnce, prompt))
+    assert values[-1] == _PetParsedOnce(name="Rex")  # the final one, from the checked value
+    unchecked = llm.model_copy(update={"check_guided_output": False})
+    with pytest.raises(AssertionError, match="second time"):  # nothing checked: parsed here
+        list(unchecked.stream_structured_predict(_PetParsedOnce, prompt))
+
+
 def test_fenced_json_is_accepted_for_structured_output(recorder: Recorder) -> None:
     response = ChatResponse(
         message=ChatMessage(role=MessageRole.ASSISTANT, content='```json\n{"name": "Rex\x01"}\n```')
