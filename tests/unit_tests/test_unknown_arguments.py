@@ -84,10 +84,10 @@ NOT_CONSTRUCTED: dict[str, str] = {
             "arli.text.parse.ToolCall",
             "arli.text.parse.ToolCallDelta",
             "arli.text.parse.Usage",
-            "arli.images.models.GeneratedImage",
-            "arli.images.models.ImageResult",
-            "arli.images.aiart.VideoResult",
-            "arli.images.aiart.VideoStatus",
+            "arli.images.results.GeneratedImage",
+            "arli.images.results.ImageResult",
+            "arli.images.aiart_video.VideoResult",
+            "arli.images.aiart_video.VideoStatus",
             "arli.ocr.engine.OCRReport",
             "arli.ocr.engine.OCRResult",
             "arli.ocr.engine.PageFailure",
@@ -99,11 +99,11 @@ NOT_CONSTRUCTED: dict[str, str] = {
     # Server listings and generation info: they keep the fields the server adds (extra=allow).
     **dict.fromkeys(
         [
-            "arli.images.models.GenerationInfo",
-            "arli.images.models.ImageModel",
-            "arli.images.models.ParallelRequests",
-            "arli.images.models.Sampler",
-            "arli.images.models.Upscaler",
+            "arli.images.info.GenerationInfo",
+            "arli.images.listings.ImageModel",
+            "arli.images.listings.ParallelRequests",
+            "arli.images.listings.Sampler",
+            "arli.images.listings.Upscaler",
         ],
         "a parsed server answer that keeps the server's extra fields",
     ),
@@ -111,10 +111,10 @@ NOT_CONSTRUCTED: dict[str, str] = {
     # GenerationRequest: override_settings, hr_*, alwayson_scripts...): unknown is not wrong.
     **dict.fromkeys(
         [
-            "arli.images.models.GenerationRequest",
-            "arli.images.models.Txt2ImgRequest",
-            "arli.images.models.Img2ImgRequest",
-            "arli.images.models.UpscaleRequest",
+            "arli.images.request_models.GenerationRequest",
+            "arli.images.request_models.Txt2ImgRequest",
+            "arli.images.request_models.Img2ImgRequest",
+            "arli.images.request_models.UpscaleRequest",
         ],
         "a request model whose other fields are SDNext fields, sent as given",
     ),
