@@ -9,8 +9,8 @@ OCR differs from other text calls in three ways, all expressed here and nowhere 
   process-wide limiter of the key, so the transport's one retry loop stays the only one;
 - that transport is the engine's own (not shared): its counter is per engine.
 
-Everything else (key, base URL, connect timeout, backoff, ``Retry-After`` cap, headers)
-comes from the settings exactly as :func:`~arli._transport.get_transport` reads them.
+The transport is built by :func:`~arli._transport.get_transport` like every client's: the
+key, base URL, timeouts, backoff, ``Retry-After`` cap and headers come from the settings.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import httpx
 
 from arli._limits import Limiter
 from arli._settings import ArliSettings
-from arli._transport import RetryPolicy, Transport, shared_limiter
+from arli._transport import Transport, get_transport, shared_limiter
 from arli.text.client import TextClient
 
 __all__ = ["AttemptCounter", "counting_attempts", "ocr_settings", "ocr_text_client"]
@@ -118,26 +118,10 @@ def ocr_text_client(
     Raises:
         ArliConfigError: no API key for the text API (unless ``require_key=False``).
     """
-    url = settings.base_url_for("text")
-    transport = Transport(
-        base_url=url,
-        api="text",
-        authorization=settings.authorization_for("text"),
-        connect_timeout=settings.connect_timeout,
-        read_timeouts={
-            "text": settings.text_timeout,
-            "image": settings.image_timeout,
-            "listing": settings.listing_timeout,
-        },
-        retry=RetryPolicy(
-            max_retries=settings.max_retries,
-            initial_backoff=settings.retry_initial_backoff,
-            max_backoff=settings.retry_max_backoff,
-            max_retry_after=settings.max_retry_after,
-            retry_read_timeouts=settings.retry_read_timeouts,
-        ),
-        limiter=AttemptCounter(shared_limiter(settings, "text", base_url=url)),
-        headers=settings.default_headers,
+    transport = get_transport(
+        settings,
+        "text",
         http_async_client=http_async_client,
+        limiter=AttemptCounter(shared_limiter(settings, "text")),
     )
     return _OCRTextClient(settings, transport, http_async_client)

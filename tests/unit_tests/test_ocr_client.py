@@ -8,6 +8,8 @@ import httpx
 import pytest
 
 from arli import ArliSettings, ArliTimeoutError, TextClient
+from arli._limits import Limiter
+from arli._transport import get_transport
 from arli.ocr import OCREngine
 from tests.helpers import FIXTURES
 
@@ -104,3 +106,14 @@ async def test_each_engine_counts_only_its_own_requests() -> None:
     assert one.last_report is not None
     assert two.last_report is not None
     assert (one.last_report.requests, two.last_report.requests) == (2, 1)
+
+
+def test_a_transport_with_a_limiter_of_its_own_is_never_shared() -> None:
+    settings = _settings()
+    own = Limiter(2)
+    mine = get_transport(settings, "text", limiter=own)
+    shared = get_transport(settings, "text")
+    assert mine is not shared
+    assert mine.limiter is own
+    assert get_transport(settings, "text", limiter=own) is not mine
+    assert get_transport(settings, "text") is shared
