@@ -4,6 +4,7 @@
   (rendering ahead, concurrency, semantic retries, cache, page order).
 - :mod:`arli.ocr.results`: page results, failures and the run report.
 - :mod:`arli.ocr.policy`: what a failed page does (``on_page_error``), fatal errors.
+- :mod:`arli.ocr.retries`: the semantic retries (a looping or cut-off answer).
 - :mod:`arli.ocr.progress`: the progress bar and the state one run shares.
 - :mod:`arli.ocr.render`: sources and lazy page rendering (pypdfium2 for PDFs, Pillow for
   images; the ``ocr`` extra).

@@ -94,7 +94,6 @@ from arli.ocr.progress import PageCallback, Run
 from arli.ocr.prompts import (
     OutputFormat,
     build_messages,
-    looks_repetitive,
     resolve_prompt,
     strip_code_fences,
 )
@@ -122,6 +121,7 @@ from arli.ocr.results import (
     cache_entry,
     page_metadata,
 )
+from arli.ocr.retries import Answer, improve
 from arli.text.calls import CallOptions, TextCalls
 from arli.text.client import TextClient
 from arli.text.payload import RequestPlan
@@ -164,15 +164,7 @@ DEFAULT_OCR_MODELS = {"featherless": "google/gemma-3-27b-it"}
 DEFAULT_CONCURRENCY = 4
 
 
-# -- the queue between the producer and the consumer, and one model answer -------------------
-
-
-@dataclass
-class _Answer:
-    text: str
-    finish_reason: str | None
-    model: str
-    temperature: float | None
+# -- the queue between the producer and the consumer -----------------------------------------
 
 
 @dataclass
@@ -692,7 +684,14 @@ class OCREngine(PooledClient):
             except ArliError as exc:
                 fail_page(run, result, exc, counter[0], self.on_page_error)
                 return
-            answer = await self._improve(answer, data_uri, result)
+            answer = await improve(
+                answer,
+                functools.partial(self._ask, data_uri, result),
+                result,
+                retry_temperatures=self.retry_temperatures,
+                length_retry_factor=self.length_retry_factor,
+                max_tokens=int(self._params["max_tokens"]),
+            )
         result.attempts = counter[0]
         result.text = strip_code_fences(answer.text)
         result.finish_reason = answer.finish_reason
@@ -703,7 +702,7 @@ class OCREngine(PooledClient):
 
     async def _send(
         self, plan: RequestPlan, result: PageResult, temperature: float | None
-    ) -> _Answer:
+    ) -> Answer:
         completion = (await self._calls.asend_chat(self._call_options(), plan)).result
         if not completion.choices:
             msg = "the answer has no choices"
@@ -714,50 +713,14 @@ class OCREngine(PooledClient):
             usage.prompt_tokens += completion.usage.prompt_tokens
             usage.completion_tokens += completion.usage.completion_tokens
             usage.total_tokens += completion.usage.total_tokens
-        return _Answer(choice.content or "", choice.finish_reason, completion.model, temperature)
+        return Answer(choice.content or "", choice.finish_reason, completion.model, temperature)
 
-    async def _improve(self, answer: _Answer, data_uri: str, result: PageResult) -> _Answer:
-        """The semantic retries: a repetition loop, then a cut-off answer."""
-        max_tokens = int(self._params["max_tokens"])
-        if looks_repetitive(answer.text):
-            for temperature in self.retry_temperatures:
-                try:
-                    retry = await self._send(
-                        self._plan(data_uri, temperature=temperature), result, temperature
-                    )
-                except FATAL:
-                    raise
-                except ArliError as exc:
-                    result.warnings.append(f"the retry of a looping answer failed: {exc}")
-                    break
-                if not looks_repetitive(retry.text):
-                    answer = retry
-                    break
-            if looks_repetitive(answer.text):
-                result.repetition = True
-                result.warnings.append(
-                    "the answer ends in a repetition loop; kept the first answer"
-                )
-                return answer
-        if answer.finish_reason == "length" and self.length_retry_factor > 1:
-            bigger = max(max_tokens + 1, int(max_tokens * self.length_retry_factor))
-            try:
-                retry = await self._send(
-                    self._plan(data_uri, temperature=answer.temperature, max_tokens=bigger),
-                    result,
-                    answer.temperature,
-                )
-            except FATAL:
-                raise
-            except ArliError as exc:
-                result.warnings.append(
-                    f"the retry of a cut-off answer with max_tokens={bigger} failed: {exc}"
-                )
-            else:
-                answer = retry
-            if answer.finish_reason == "length":
-                result.warnings.append("the answer was cut off by max_tokens")
-        return answer
+    async def _ask(
+        self, data_uri: str, result: PageResult, temperature: float | None, max_tokens: int | None
+    ) -> Answer:
+        """The page asked again at ``temperature`` / ``max_tokens`` (``None``: ours)."""
+        plan = self._plan(data_uri, temperature=temperature, max_tokens=max_tokens)
+        return await self._send(plan, result, temperature)
 
 
 def _render_one(
