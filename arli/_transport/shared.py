@@ -54,13 +54,15 @@ def get_transport(
     http_client: httpx.Client | None = None,
     http_async_client: httpx.AsyncClient | None = None,
     base_url: str | None = None,
+    limiter: Limiter | None = None,
 ) -> Transport:
     """Return the shared transport for ``(settings, api)``, creating it when needed.
 
-    Objects built from equal settings share one connection pool. Injected httpx clients
-    always get a transport of their own. The in-flight limiter is shared more widely: by
-    every transport of the same base URL, key and API (and of both APIs when the provider
-    has one limit for all, as the keyless proxy does).
+    Objects built from equal settings share one connection pool. Injected httpx clients,
+    and a ``limiter`` of the caller's (one wrapping the process-wide limiter, as OCR's
+    attempt counter does), always get a transport of their own. The in-flight limiter is
+    shared more widely: by every transport of the same base URL, key and API (and of both
+    APIs when the provider has one limit for all, as the keyless proxy does).
 
     Raises:
         ArliConfigError: when the API needs a key and none is configured.
@@ -70,7 +72,7 @@ def get_transport(
     fingerprint = settings.key_fingerprint(api)
 
     def build() -> Transport:
-        limiter = shared_limiter(settings, api, base_url=url)
+        own = limiter if limiter is not None else shared_limiter(settings, api, base_url=url)
         return Transport(
             base_url=url,
             api=api,
@@ -88,14 +90,14 @@ def get_transport(
                 max_backoff=settings.retry_max_backoff,
                 retry_read_timeouts=settings.retry_read_timeouts,
             ),
-            limiter=limiter,
+            limiter=own,
             limiter_key=limiter_key(settings, api, base_url=url),
             headers=settings.default_headers,
             http_client=http_client,
             http_async_client=http_async_client,
         )
 
-    if http_client is not None or http_async_client is not None:
+    if http_client is not None or http_async_client is not None or limiter is not None:
         return build()
     key = (
         api,

@@ -1,7 +1,11 @@
 """OCR with a vision chat model: images and PDFs in, ordered page transcriptions out.
 
-- :mod:`arli.ocr.engine`: :class:`OCREngine`, :func:`ocr` / :func:`aocr`, page results and
-  the run report (retries, failure policy, concurrency, cache, progress).
+- :mod:`arli.ocr.engine`: :class:`OCREngine` and :func:`ocr` / :func:`aocr`: the run
+  (rendering ahead, concurrency, semantic retries, cache, page order).
+- :mod:`arli.ocr.results`: page results, failures and the run report.
+- :mod:`arli.ocr.policy`: what a failed page does (``on_page_error``), fatal errors.
+- :mod:`arli.ocr.retries`: the semantic retries (a looping or cut-off answer).
+- :mod:`arli.ocr.progress`: the progress bar and the state one run shares.
 - :mod:`arli.ocr.render`: sources and lazy page rendering (pypdfium2 for PDFs, Pillow for
   images; the ``ocr`` extra).
 - :mod:`arli.ocr.prompts`: prompt presets and answer clean-up.

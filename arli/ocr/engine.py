@@ -52,47 +52,48 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
-import dataclasses
 import functools
-import importlib
-import logging
 import os
-import sys
 import time
-from collections.abc import AsyncGenerator, Callable, Generator, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal, TextIO
+from collections.abc import AsyncGenerator, Generator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import httpx
 from pydantic import SecretStr
 
 from arli._errors import (
-    ArliConfigError,
     ArliConnectionError,
     ArliError,
     ArliResponseError,
     ArliStatusError,
     ArliValidationError,
-    AuthenticationError,
     NotFoundError,
     OCRDependencyError,
-    OCRPageError,
     OCRSourceError,
-    PermissionDeniedError,
 )
 from arli._kwargs import checks_arguments
-from arli._limits import Limiter
 from arli._providers import get_provider
 from arli._settings import SETTINGS_ARGUMENTS, ArliSettings
-from arli._transport import PooledClient, RetryPolicy, Transport, shared_limiter
+from arli._transport import PooledClient, shared_limiter
 from arli.media import afetch_url
+from arli.ocr._client import counting_attempts, ocr_settings, ocr_text_client
 from arli.ocr._sync import shared_loop
 from arli.ocr.cache import DirectoryCache, OCRCache, cache_key
+from arli.ocr.policy import (
+    FATAL,
+    OnPageError,
+    check_options,
+    explain_not_found,
+    fail_page,
+    log_failure,
+    page_error,
+    source_failed,
+)
+from arli.ocr.progress import PageCallback, Run
 from arli.ocr.prompts import (
     OutputFormat,
     build_messages,
-    looks_repetitive,
     resolve_prompt,
     strip_code_fences,
 )
@@ -111,9 +112,18 @@ from arli.ocr.render import (
     render_executor,
     select_pages,
 )
+from arli.ocr.results import (
+    OCRReport,
+    OCRResult,
+    PageFailure,
+    PageResult,
+    apply_cache_entry,
+    cache_entry,
+    page_metadata,
+)
+from arli.ocr.retries import Answer, improve
 from arli.text.calls import CallOptions, TextCalls
 from arli.text.client import TextClient
-from arli.text.parse import Usage
 from arli.text.payload import RequestPlan
 
 __all__ = [
@@ -130,7 +140,6 @@ __all__ = [
     "page_metadata",
 ]
 
-logger = logging.getLogger("arli.ocr")
 
 #: The vision models each provider's documents list (seed 002, "Vision / OCR Guide": Arli's
 #: take images as base64 only, which is how pages are always sent; Featherless's take both).
@@ -153,417 +162,9 @@ DEFAULT_OCR_MODEL = "Qwen/Qwen3.5-VL"
 DEFAULT_OCR_MODELS = {"featherless": "google/gemma-3-27b-it"}
 #: Pages in flight when neither ``max_concurrency`` nor a process-wide limit is set.
 DEFAULT_CONCURRENCY = 4
-_RENDER_AHEAD = 2
 
-OnPageError = Literal["raise", "skip", "placeholder"]
-PageCallback = Callable[["PageResult", int, "int | None"], None]
 
-# The engine's transport takes one limiter slot per attempt: counting the slots a page takes
-# tells how many requests it sent (retries included) without a second retry loop.
-_ATTEMPTS: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
-    "arli_ocr_attempts", default=None
-)
-_FATAL = (AuthenticationError, PermissionDeniedError, NotFoundError, ArliConfigError)
-
-
-class _AttemptCounter(Limiter):
-    """Counts requests per page for the engine's transport; defers to the shared limiter."""
-
-    def __init__(self, inner: Limiter | None):
-        super().__init__(1)
-        self._inner = inner
-
-    @staticmethod
-    def _count() -> None:
-        counter = _ATTEMPTS.get()
-        if counter is not None:
-            counter[0] += 1
-
-    def acquire(self) -> None:
-        """Count the attempt, then take a slot of the shared limiter (if any)."""
-        self._count()
-        if self._inner is not None:
-            self._inner.acquire()
-
-    async def aacquire(self) -> None:
-        """Count the attempt, then await a slot of the shared limiter (if any)."""
-        self._count()
-        if self._inner is not None:
-            await self._inner.aacquire()
-
-    def release(self) -> None:
-        """Give the shared limiter's slot back."""
-        if self._inner is not None:
-            self._inner.release()
-
-
-class _OCRTextClient(TextClient):
-    """A :class:`TextClient` over the engine's own transport (OCR retry policy, counting)."""
-
-    def __init__(
-        self,
-        settings: ArliSettings,
-        transport: Transport,
-        http_async_client: httpx.AsyncClient | None,
-    ):
-        super().__init__(settings=settings, http_async_client=http_async_client)
-        self._transport = transport
-
-
-# -- results ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PageFailure:
-    """Why a page (or a whole document, ``page=None``) could not be transcribed.
-
-    Attributes:
-        source: the document.
-        page: the 1-based page number (``None`` when the document itself failed).
-        page_label: the page label.
-        error: the error message (never containing the API key).
-        error_type: the exception class name (``"InternalServerError"``...).
-        attempts: requests sent for the page (0: it failed before a request).
-        status_code: the HTTP status of the last answer, if there was one.
-    """
-
-    source: str
-    page: int | None
-    page_label: str | None
-    error: str
-    error_type: str
-    attempts: int = 0
-    status_code: int | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        """The failure as a JSON-serializable dict."""
-        return dataclasses.asdict(self)
-
-
-@dataclass
-class PageResult:
-    """The transcription of one page (or why there is none).
-
-    Attributes:
-        source: the document (path, URL or name).
-        source_index: the document's position in the run's inputs.
-        page: the 1-based page number in the document (never renumbered).
-        page_label: the PDF page label, else the page number as text.
-        total_pages: how many pages the document has (not just the selected ones).
-        text: the transcription ("" for a blank page or a failed one).
-        model: the model that answered (or was asked).
-        finish_reason: the model's finish reason (``None`` without a model answer).
-        usage: tokens of every request sent for the page (semantic retries included).
-        attempts: requests sent for the page, retries included.
-        image_width: width of the image sent, in pixels.
-        image_height: height of the image sent, in pixels.
-        image_mime: MIME type of the image sent.
-        dpi: the rendering resolution (PDF pages only).
-        blank: the page was detected as blank and not sent.
-        cached: the transcription came from the cache.
-        truncated: the answer was still cut off by ``max_tokens`` after the retry.
-        repetition: the answer ends in a repetition loop that retries did not fix.
-        error: the failure, when the page could not be transcribed.
-        warnings: notes about the page (a retry that failed, a loop that stayed...).
-        elapsed: seconds spent on the page (rendering excluded).
-        exception: the exception behind ``error`` (not serialized).
-    """
-
-    source: str
-    source_index: int
-    page: int
-    page_label: str
-    total_pages: int
-    text: str = ""
-    model: str = ""
-    finish_reason: str | None = None
-    usage: Usage = field(default_factory=Usage)
-    attempts: int = 0
-    image_width: int = 0
-    image_height: int = 0
-    image_mime: str = ""
-    dpi: float | None = None
-    blank: bool = False
-    cached: bool = False
-    truncated: bool = False
-    repetition: bool = False
-    error: PageFailure | None = None
-    warnings: list[str] = field(default_factory=list)
-    elapsed: float = 0.0
-    exception: BaseException | None = field(default=None, repr=False, compare=False)
-
-    @property
-    def ok(self) -> bool:
-        """Whether the page was transcribed (a blank page counts as transcribed)."""
-        return self.error is None
-
-    @property
-    def page_index(self) -> int:
-        """The 0-based page number (LangChain's ``page`` metadata)."""
-        return self.page - 1
-
-    def as_dict(self) -> dict[str, Any]:
-        """The result as a JSON-serializable dict (without :attr:`exception`)."""
-        out = {
-            f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "exception"
-        }
-        out["error"] = self.error.as_dict() if self.error is not None else None
-        out["warnings"] = list(self.warnings)
-        out["usage"] = {
-            "prompt_tokens": self.usage.prompt_tokens,
-            "completion_tokens": self.usage.completion_tokens,
-            "total_tokens": self.usage.total_tokens,
-        }
-        return out
-
-
-def page_metadata(result: PageResult) -> dict[str, Any]:
-    """The metadata both framework skins attach to a page's document.
-
-    Keys: ``page_label``, ``total_pages``, ``model``, ``prompt_tokens``,
-    ``completion_tokens``, ``finish_reason`` (``""`` when no model answered),
-    ``image_width``, ``image_height``, ``truncated``, ``blank``, ``cached``; ``dpi`` for
-    PDF pages; ``ocr_error`` and ``ocr_attempts`` for a failed page. No value is ``None``
-    (several vector stores reject ``None`` metadata).
-    """
-    meta: dict[str, Any] = {
-        "page_label": result.page_label,
-        "total_pages": result.total_pages,
-        "model": result.model,
-        "prompt_tokens": result.usage.prompt_tokens,
-        "completion_tokens": result.usage.completion_tokens,
-        "finish_reason": result.finish_reason or "",
-        "image_width": result.image_width,
-        "image_height": result.image_height,
-        "truncated": result.truncated,
-        "blank": result.blank,
-        "cached": result.cached,
-    }
-    if result.dpi is not None:
-        meta["dpi"] = result.dpi
-    if result.error is not None:
-        meta["ocr_error"] = f"{result.error.error_type}: {result.error.error}"
-        meta["ocr_attempts"] = result.error.attempts
-    return meta
-
-
-@dataclass
-class OCRReport:
-    """What a run did: counts, tokens spent, and every failure.
-
-    Attributes:
-        model: the model asked.
-        sources: the documents of the run.
-        pages_total: pages selected in the documents opened so far.
-        pages_done: pages finished (in any way).
-        pages_ok: pages transcribed (blank and cached ones included).
-        pages_failed: pages that failed (raised, skipped or placeholders).
-        pages_skipped: failed pages left out of the results (``on_page_error="skip"``).
-        pages_blank: pages detected as blank and not sent.
-        pages_cached: pages answered from the cache.
-        pages_truncated: pages whose answer stayed cut off by ``max_tokens``.
-        pages_left_out: selected pages not transcribed because of ``max_pages``.
-        prompt_tokens: prompt tokens spent in this run (cached pages cost nothing).
-        completion_tokens: completion tokens spent in this run.
-        requests: requests sent, retries included.
-        failures: every failure, in page order of discovery.
-        elapsed: seconds from the start of the run to its end (or to now).
-        finished: whether the run is over.
-    """
-
-    model: str
-    sources: list[str] = field(default_factory=list)
-    pages_total: int = 0
-    pages_done: int = 0
-    pages_ok: int = 0
-    pages_failed: int = 0
-    pages_skipped: int = 0
-    pages_blank: int = 0
-    pages_cached: int = 0
-    pages_truncated: int = 0
-    pages_left_out: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    requests: int = 0
-    failures: list[PageFailure] = field(default_factory=list)
-    elapsed: float = 0.0
-    finished: bool = False
-    _started: float = field(default_factory=time.monotonic, repr=False)
-
-    @property
-    def ok(self) -> bool:
-        """True when nothing failed."""
-        return not self.failures
-
-    @property
-    def total_tokens(self) -> int:
-        """Prompt plus completion tokens spent in this run."""
-        return self.prompt_tokens + self.completion_tokens
-
-    def _page_done(self, result: PageResult) -> None:
-        self.pages_done += 1
-        self.requests += result.attempts
-        if result.error is not None:
-            self.pages_failed += 1
-        else:
-            self.pages_ok += 1
-        self.pages_blank += result.blank
-        self.pages_truncated += result.truncated
-        if result.cached:
-            self.pages_cached += 1
-        else:
-            self.prompt_tokens += result.usage.prompt_tokens
-            self.completion_tokens += result.usage.completion_tokens
-
-    def _finish(self) -> None:
-        self.elapsed = time.monotonic() - self._started
-        self.finished = True
-
-    def summary(self) -> str:
-        """One paragraph for people: counts, tokens, and the failed pages."""
-        head = (
-            f"OCR with {self.model}: {self.pages_ok} of {self.pages_total} page"
-            f"{'s' if self.pages_total != 1 else ''} transcribed"
-        )
-        parts = [head]
-        for count, what in (
-            (self.pages_failed, "failed"),
-            (self.pages_blank, "blank"),
-            (self.pages_cached, "from the cache"),
-            (self.pages_truncated, "truncated"),
-            (self.pages_left_out, "left out (max_pages)"),
-        ):
-            if count:
-                parts.append(f"{count} {what}")
-        text = ", ".join(parts)
-        text += (
-            f"; {self.prompt_tokens} prompt + {self.completion_tokens} completion tokens, "
-            f"{self.requests} request{'s' if self.requests != 1 else ''}"
-        )
-        elapsed = self.elapsed if self.finished else time.monotonic() - self._started
-        text += f", {elapsed:.1f} s."
-        for failure in self.failures:
-            where = f"page {failure.page_label}" if failure.page is not None else "the document"
-            text += f"\n  {failure.source} {where}: {failure.error_type}: {failure.error}"
-        return text
-
-    def as_dict(self) -> dict[str, Any]:
-        """The report as a JSON-serializable dict."""
-        out = {k: v for k, v in dataclasses.asdict(self).items() if not k.startswith("_")}
-        out["failures"] = [f.as_dict() for f in self.failures]
-        return out
-
-
-@dataclass
-class OCRResult:
-    """The pages of a finished run (in page order) and its report.
-
-    Attributes:
-        pages: the page results (failed pages are included with ``"placeholder"`` only).
-        report: the run's report.
-    """
-
-    pages: list[PageResult]
-    report: OCRReport
-
-    def __iter__(self) -> Iterator[PageResult]:
-        return iter(self.pages)
-
-    def __len__(self) -> int:
-        return len(self.pages)
-
-    def __getitem__(self, index: int) -> PageResult:
-        return self.pages[index]
-
-    def text(self, delimiter: str = "\n\n") -> str:
-        """Every page's text joined by ``delimiter``."""
-        return delimiter.join(p.text for p in self.pages)
-
-
-# -- the run ---------------------------------------------------------------------------------
-
-
-@dataclass
-class _Answer:
-    text: str
-    finish_reason: str | None
-    model: str
-    temperature: float | None
-
-
-class _Progress:
-    """A tqdm bar when tqdm is installed, else one line on stderr that rewrites itself."""
-
-    def __init__(self, enabled: bool):
-        self._bar: Any = None
-        self._stream: TextIO | None = None
-        self._total: int | None = None
-        self._done = 0
-        if not enabled:
-            return
-        try:
-            tqdm = importlib.import_module("tqdm.auto").tqdm
-        except ImportError:
-            self._stream = sys.stderr
-        else:
-            self._bar = tqdm(total=None, unit="page", desc="OCR")
-
-    def total(self, total: int) -> None:
-        self._total = total
-        if self._bar is not None:
-            self._bar.total = total
-            self._bar.refresh()
-
-    def advance(self) -> None:
-        self._done += 1
-        if self._bar is not None:
-            self._bar.update(1)
-        elif self._stream is not None:
-            of = f"/{self._total}" if self._total is not None else ""
-            self._stream.write(f"\rOCR: {self._done}{of} pages")
-            self._stream.flush()
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-        elif self._stream is not None and self._done:
-            self._stream.write("\n")
-            self._stream.flush()
-
-
-class _Run:
-    """The state of one run: limits, report, progress, and the stop flag."""
-
-    def __init__(self, engine: OCREngine, report: OCRReport, concurrency: int):
-        self.report = report
-        self.requests = asyncio.Semaphore(concurrency)
-        self.rendered = asyncio.Semaphore(concurrency + _RENDER_AHEAD)
-        self._stopped = False
-        self.tasks: set[asyncio.Task[PageResult]] = set()
-        self.known_total: int | None = None
-        self.progress = _Progress(engine.show_progress)
-        self.callback = engine.on_page_done
-        self.single_source = False
-
-    def is_stopped(self) -> bool:
-        """Whether no further page may start (a page failed under ``"raise"``, or the end)."""
-        return self._stopped
-
-    def stop(self) -> None:
-        self._stopped = True
-
-    def add_pages(self, count: int) -> None:
-        self.report.pages_total += count
-
-    def all_open(self) -> None:
-        self.known_total = self.report.pages_total
-        self.progress.total(self.report.pages_total)
-
-    def page_done(self, result: PageResult) -> None:
-        self.report._page_done(result)
-        self.progress.advance()
-        if self.callback is not None:
-            self.callback(result, self.report.pages_done, self.known_total)
+# -- the queue between the producer and the consumer -----------------------------------------
 
 
 @dataclass
@@ -679,23 +280,14 @@ class OCREngine(PooledClient):
         download_timeout: float = 60.0,
         **client_options: Any,
     ):
-        if on_page_error not in ("raise", "skip", "placeholder"):
-            msg = f"on_page_error must be 'raise', 'skip' or 'placeholder', not {on_page_error!r}"
-            raise ArliValidationError(
-                msg, field="on_page_error", allowed="raise, skip, placeholder"
-            )
-        for name, value, low in (
-            ("max_concurrency", max_concurrency, 1),
-            ("max_retries", max_retries, 0),
-            ("max_tokens", max_tokens, 1),
-            ("max_pages", max_pages, 1),
-        ):
-            if value is not None and (isinstance(value, bool) or value < low):
-                msg = f"{name}={value!r} is out of range: allowed >= {low}"
-                raise ArliValidationError(msg, field=name, allowed=f">= {low}")
-        if length_retry_factor < 1:
-            msg = f"length_retry_factor={length_retry_factor!r} is out of range: allowed >= 1"
-            raise ArliValidationError(msg, field="length_retry_factor", allowed=">= 1")
+        check_options(
+            on_page_error=on_page_error,
+            max_concurrency=max_concurrency,
+            max_retries=max_retries,
+            max_tokens=max_tokens,
+            max_pages=max_pages,
+            length_retry_factor=length_retry_factor,
+        )
         try:
             self._prompt = resolve_prompt(output_format, prompt)
         except ValueError as exc:
@@ -742,33 +334,15 @@ class OCREngine(PooledClient):
         else:
             self.cache = DirectoryCache(cache)
 
-        url = self.settings.base_url_for("text")
-        shared = shared_limiter(self.settings, "text", base_url=url)
+        shared = shared_limiter(self.settings, "text")
         self.max_concurrency = max_concurrency or (
             shared.limit if shared is not None else DEFAULT_CONCURRENCY
         )
-        self._transport = Transport(
-            base_url=url,
-            api="text",
-            authorization=self.settings.authorization_for("text"),
-            connect_timeout=self.settings.connect_timeout,
-            read_timeouts={
-                "text": timeout or self.settings.text_timeout,
-                "image": self.settings.image_timeout,
-                "listing": self.settings.listing_timeout,
-            },
-            retry=RetryPolicy(
-                max_retries=max_retries,
-                initial_backoff=self.settings.retry_initial_backoff,
-                max_backoff=self.settings.retry_max_backoff,
-                max_retry_after=self.settings.max_retry_after,
-                retry_read_timeouts=True,
-            ),
-            limiter=_AttemptCounter(shared),
-            headers=self.settings.default_headers,
+        self.client: TextClient = ocr_text_client(
+            ocr_settings(self.settings, max_retries=max_retries, timeout=timeout),
             http_async_client=http_async_client,
         )
-        self.client: TextClient = _OCRTextClient(self.settings, self._transport, http_async_client)
+        self._transport = self.client.transport
         self._calls = TextCalls(self.client)
         self._plan("data:image/png;base64,")  # validates every parameter now, not per page
         self.last_report: OCRReport | None = None
@@ -822,39 +396,13 @@ class OCREngine(PooledClient):
             await asyncio.to_thread(loop.run, self._transport.aclose())
 
     async def _explain_not_found(self, exc: BaseException) -> BaseException:
-        """A 404 for our model, told with the vision models ``/v1/models`` does list.
-
-        Any other error (or a listing that cannot be read, or one that lists the model)
-        comes back unchanged.
-        """
-        if not isinstance(exc, NotFoundError):
-            return exc
-        try:
-            served = [m.id for m in await self.client.alist_models()]
-        except ArliError:
-            return exc
-        if self.model in served:
-            return exc
-        documented = DOCUMENTED_VISION_MODELS.get(self._provider.name, ())
-        vision = [name for name in served if name in documented]
-        if vision:
-            hint = f"the vision models it lists: {', '.join(vision)}"
-        else:
-            shown = ", ".join(served[:20]) + (", ..." if len(served) > 20 else "")
-            hint = (
-                f"it lists none of the vision models {self._provider.label} documents "
-                f"({', '.join(documented) or 'none'}); it lists: {shown or 'nothing'}"
-            )
-        clone = exc.__class__.__new__(exc.__class__)
-        clone.__dict__.update(exc.__dict__)
-        text = (
-            f"{exc}. The OCR model {self.model!r} is not served by {self._provider.label} "
-            f"(/v1/models); {hint}. Pass one as model=... (or set ARLI_OCR_MODEL)"
+        return await explain_not_found(
+            exc,
+            client=self.client,
+            model=self.model,
+            provider=self._provider,
+            documented=DOCUMENTED_VISION_MODELS.get(self._provider.name, ()),
         )
-        clone.args = (text,)
-        if isinstance(clone, ArliStatusError):
-            clone.message = text
-        return clone
 
     # -- public API ----------------------------------------------------------------------
 
@@ -887,7 +435,12 @@ class OCREngine(PooledClient):
         report.model = self.model
         report.sources = [s.name for s in srcs]
         self.last_report = report
-        run = _Run(self, report, self.max_concurrency)
+        run = Run(
+            report,
+            self.max_concurrency,
+            show_progress=self.show_progress,
+            callback=self.on_page_done,
+        )
         order: asyncio.Queue[Any] = asyncio.Queue(maxsize=max(16, 4 * self.max_concurrency))
         producer = asyncio.create_task(self._produce(run, srcs, spec, password, order))
         try:
@@ -898,7 +451,7 @@ class OCREngine(PooledClient):
                 if isinstance(item, _Fatal):
                     raise await self._explain_not_found(item.error)
                 if isinstance(item, _SourceFailed):
-                    self._source_failed(run, item)
+                    source_failed(run, item.source.name, item.error, self.on_page_error)
                     continue
                 try:
                     result: PageResult = await item
@@ -906,8 +459,8 @@ class OCREngine(PooledClient):
                     raise await self._explain_not_found(exc) from exc
                 if result.error is not None:
                     if self.on_page_error == "raise":
-                        raise self._page_error(result, report)
-                    self._log_failure(result)
+                        raise page_error(result, report)
+                    log_failure(result, self.on_page_error)
                     if self.on_page_error == "skip":
                         report.pages_skipped += 1
                         continue
@@ -997,7 +550,7 @@ class OCREngine(PooledClient):
 
     async def _produce(
         self,
-        run: _Run,
+        run: Run,
         sources: list[OCRSource],
         spec: Any,
         password: str | None,
@@ -1062,23 +615,9 @@ class OCREngine(PooledClient):
         except Exception as exc:  # noqa: BLE001 - handed to the consumer, which raises it
             await order.put(_Fatal(exc))
 
-    def _source_failed(self, run: _Run, item: _SourceFailed) -> None:
-        failure = PageFailure(
-            source=item.source.name,
-            page=None,
-            page_label=None,
-            error=str(item.error),
-            error_type=type(item.error).__name__,
-        )
-        run.report.failures.append(failure)
-        if self.on_page_error == "raise":
-            item.error.report = run.report
-            raise item.error
-        logger.warning("OCR skipped %s: %s", item.source.name, item.error)
-
     async def _page(
         self,
-        run: _Run,
+        run: Run,
         index: int,
         source: OCRSource,
         total_pages: int,
@@ -1112,7 +651,7 @@ class OCREngine(PooledClient):
                 except Exception as exc:  # noqa: BLE001 - recorded as the page's failure
                     page = exc
             if isinstance(page, Exception):
-                self._fail(run, result, page, 0)
+                fail_page(run, result, page, 0, self.on_page_error)
             else:
                 result.image_width, result.image_height = page.width, page.height
                 result.image_mime = page.image.mime_type
@@ -1128,58 +667,42 @@ class OCREngine(PooledClient):
         run.page_done(result)
         return result
 
-    def _fail(self, run: _Run, result: PageResult, exc: Exception, attempts: int) -> None:
-        status = exc.status_code if isinstance(exc, ArliStatusError) else None
-        result.error = PageFailure(
-            source=result.source,
-            page=result.page,
-            page_label=result.page_label,
-            error=str(exc),
-            error_type=type(exc).__name__,
-            attempts=attempts,
-            status_code=status,
-        )
-        result.exception = exc
-        result.attempts = attempts
-        result.text = ""
-        result.finish_reason = None
-        run.report.failures.append(result.error)
-        if self.on_page_error == "raise":
-            run.stop()  # pages under way finish; no further page is started
-
-    async def _transcribe(self, run: _Run, result: PageResult, page: PageImage) -> None:
+    async def _transcribe(self, run: Run, result: PageResult, page: PageImage) -> None:
         data_uri = page.image.data_uri()
         plan = self._plan(data_uri)
         key = cache_key(page.image.data, plan.body) if self.cache is not None else None
         if key is not None and self.cache is not None:
             entry = self.cache.get(key)
             if entry is not None and isinstance(entry.get("text"), str):
-                _apply_cached(result, entry)
+                apply_cache_entry(result, entry)
                 return
-        counter = [0]
-        token = _ATTEMPTS.set(counter)
-        try:
+        with counting_attempts() as counter:
             try:
                 answer = await self._send(plan, result, self._params.get("temperature"))
-            except _FATAL:
+            except FATAL:
                 raise
             except ArliError as exc:
-                self._fail(run, result, exc, counter[0])
+                fail_page(run, result, exc, counter[0], self.on_page_error)
                 return
-            answer = await self._improve(answer, data_uri, result)
-        finally:
-            _ATTEMPTS.reset(token)
+            answer = await improve(
+                answer,
+                functools.partial(self._ask, data_uri, result),
+                result,
+                retry_temperatures=self.retry_temperatures,
+                length_retry_factor=self.length_retry_factor,
+                max_tokens=int(self._params["max_tokens"]),
+            )
         result.attempts = counter[0]
         result.text = strip_code_fences(answer.text)
         result.finish_reason = answer.finish_reason
         result.model = answer.model or self.model
         result.truncated = answer.finish_reason == "length"
         if key is not None and self.cache is not None:
-            self.cache.set(key, _cache_entry(result))
+            self.cache.set(key, cache_entry(result))
 
     async def _send(
         self, plan: RequestPlan, result: PageResult, temperature: float | None
-    ) -> _Answer:
+    ) -> Answer:
         completion = (await self._calls.asend_chat(self._call_options(), plan)).result
         if not completion.choices:
             msg = "the answer has no choices"
@@ -1190,92 +713,14 @@ class OCREngine(PooledClient):
             usage.prompt_tokens += completion.usage.prompt_tokens
             usage.completion_tokens += completion.usage.completion_tokens
             usage.total_tokens += completion.usage.total_tokens
-        return _Answer(choice.content or "", choice.finish_reason, completion.model, temperature)
+        return Answer(choice.content or "", choice.finish_reason, completion.model, temperature)
 
-    async def _improve(self, answer: _Answer, data_uri: str, result: PageResult) -> _Answer:
-        """The semantic retries: a repetition loop, then a cut-off answer."""
-        max_tokens = int(self._params["max_tokens"])
-        if looks_repetitive(answer.text):
-            for temperature in self.retry_temperatures:
-                try:
-                    retry = await self._send(
-                        self._plan(data_uri, temperature=temperature), result, temperature
-                    )
-                except _FATAL:
-                    raise
-                except ArliError as exc:
-                    result.warnings.append(f"the retry of a looping answer failed: {exc}")
-                    break
-                if not looks_repetitive(retry.text):
-                    answer = retry
-                    break
-            if looks_repetitive(answer.text):
-                result.repetition = True
-                result.warnings.append(
-                    "the answer ends in a repetition loop; kept the first answer"
-                )
-                return answer
-        if answer.finish_reason == "length" and self.length_retry_factor > 1:
-            bigger = max(max_tokens + 1, int(max_tokens * self.length_retry_factor))
-            try:
-                retry = await self._send(
-                    self._plan(data_uri, temperature=answer.temperature, max_tokens=bigger),
-                    result,
-                    answer.temperature,
-                )
-            except _FATAL:
-                raise
-            except ArliError as exc:
-                result.warnings.append(
-                    f"the retry of a cut-off answer with max_tokens={bigger} failed: {exc}"
-                )
-            else:
-                answer = retry
-            if answer.finish_reason == "length":
-                result.warnings.append("the answer was cut off by max_tokens")
-        return answer
-
-    def _page_error(self, result: PageResult, report: OCRReport) -> OCRPageError:
-        failure = result.error
-        assert failure is not None
-        cause = result.exception
-        where = f"page {result.page}"
-        if result.page_label != str(result.page):
-            where += f" (label {result.page_label!r})"
-        tries = (
-            f" after {failure.attempts} attempt{'s' if failure.attempts != 1 else ''}"
-            if failure.attempts
-            else ""
-        )
-        msg = (
-            f"OCR failed on {where} of {result.source}{tries}: {failure.error_type}: "
-            f"{failure.error}. Pass on_page_error='skip' or 'placeholder' to keep going past "
-            "failed pages."
-        )
-        error = OCRPageError(
-            msg,
-            source=result.source,
-            page=result.page,
-            page_label=result.page_label,
-            attempts=failure.attempts,
-            cause=cause,
-            report=report,
-        )
-        error.__cause__ = cause
-        return error
-
-    def _log_failure(self, result: PageResult) -> None:
-        failure = result.error
-        assert failure is not None
-        logger.warning(
-            "OCR failed on page %s of %s after %d attempt(s) (%s): %s: %s",
-            result.page_label,
-            result.source,
-            failure.attempts,
-            "left out" if self.on_page_error == "skip" else "kept as an empty placeholder",
-            failure.error_type,
-            failure.error,
-        )
+    async def _ask(
+        self, data_uri: str, result: PageResult, temperature: float | None, max_tokens: int | None
+    ) -> Answer:
+        """The page asked again at ``temperature`` / ``max_tokens`` (``None``: ours)."""
+        plan = self._plan(data_uri, temperature=temperature, max_tokens=max_tokens)
+        return await self._send(plan, result, temperature)
 
 
 def _render_one(
@@ -1292,35 +737,6 @@ def _render_one(
         raise
     except Exception as exc:  # noqa: BLE001 - recorded as the page's failure
         return label, exc
-
-
-def _apply_cached(result: PageResult, entry: Mapping[str, Any]) -> None:
-    result.text = str(entry.get("text", ""))
-    result.finish_reason = entry.get("finish_reason")
-    result.model = str(entry.get("model") or result.model)
-    result.usage = Usage(
-        prompt_tokens=int(entry.get("prompt_tokens", 0)),
-        completion_tokens=int(entry.get("completion_tokens", 0)),
-        total_tokens=int(entry.get("prompt_tokens", 0)) + int(entry.get("completion_tokens", 0)),
-    )
-    result.truncated = bool(entry.get("truncated", False))
-    result.repetition = bool(entry.get("repetition", False))
-    result.warnings = [str(w) for w in entry.get("warnings", [])]
-    result.cached = True
-
-
-def _cache_entry(result: PageResult) -> dict[str, Any]:
-    return {
-        "text": result.text,
-        "finish_reason": result.finish_reason,
-        "model": result.model,
-        "prompt_tokens": result.usage.prompt_tokens,
-        "completion_tokens": result.usage.completion_tokens,
-        "truncated": result.truncated,
-        "repetition": result.repetition,
-        "warnings": list(result.warnings),
-        "stored_at": time.time(),
-    }
 
 
 # -- one-call helpers ------------------------------------------------------------------------
