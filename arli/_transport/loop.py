@@ -154,6 +154,8 @@ def _events(
 
 def _do(op: Op, client: httpx.Client, max_bytes: int) -> Any:
     kind, subject, url = op
+    if kind == NEXT:  # first: a stream asks for it once per chunk
+        return next(subject, None)
     if kind == SEND:
         return client.send(subject, stream=True)
     if kind == READ:
@@ -162,8 +164,6 @@ def _do(op: Op, client: httpx.Client, max_bytes: int) -> Any:
         return subject.close()
     if kind == ACQUIRE:
         return subject.acquire()
-    if kind == NEXT:
-        return next(subject, None)
     if kind == CHUNKS:
         return subject.iter_bytes()
     return time.sleep(subject)  # SLEEP
@@ -171,6 +171,8 @@ def _do(op: Op, client: httpx.Client, max_bytes: int) -> Any:
 
 async def _ado(op: Op, client: httpx.AsyncClient, max_bytes: int) -> Any:
     kind, subject, url = op
+    if kind == NEXT:  # first: a stream asks for it once per chunk
+        return await anext(subject, None)
     if kind == SEND:
         return await client.send(subject, stream=True)
     if kind == READ:
@@ -179,8 +181,6 @@ async def _ado(op: Op, client: httpx.AsyncClient, max_bytes: int) -> Any:
         return await subject.aclose()
     if kind == ACQUIRE:
         return await subject.aacquire()
-    if kind == NEXT:
-        return await anext(subject, None)
     if kind == CHUNKS:
         return subject.aiter_bytes()
     return await asyncio.sleep(subject)  # SLEEP
@@ -195,7 +195,8 @@ def run(loop: Loop, client: httpx.Client, max_bytes: int) -> HTTPResult:
             op = loop.send(outcome) if failure is None else loop.throw(failure)
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
-        failure = None
+        finally:
+            failure = None  # a raised error must not keep this frame (its traceback's) alive
         try:
             outcome = _do(op, client, max_bytes)
         except BaseException as exc:  # noqa: BLE001 - thrown into the loop, which cleans up and decides
@@ -211,7 +212,8 @@ async def arun(loop: Loop, client: httpx.AsyncClient, max_bytes: int) -> HTTPRes
             op = loop.send(outcome) if failure is None else loop.throw(failure)
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
-        failure = None
+        finally:
+            failure = None  # a raised error must not keep this frame (its traceback's) alive
         try:
             outcome = await _ado(op, client, max_bytes)
         except BaseException as exc:  # noqa: BLE001 - cancellation too: the loop releases what it holds
@@ -230,7 +232,8 @@ def stream(
             op = loop.send(outcome) if failure is None else loop.throw(failure)
         except StopIteration:
             return
-        failure = outcome = None
+        finally:
+            failure = outcome = None
         try:
             if op[0] == EMIT:
                 yield op[1]
@@ -252,7 +255,8 @@ async def astream(
             op = loop.send(outcome) if failure is None else loop.throw(failure)
         except StopIteration:
             return
-        failure = outcome = None
+        finally:
+            failure = outcome = None
         try:
             if op[0] == EMIT:
                 yield op[1]
