@@ -16,12 +16,14 @@ stream is retried only before its first event.
 The package is split by concern:
 
 * :mod:`~arli._transport.policy`: :class:`RetryPolicy` and ``Retry-After`` parsing;
-* :mod:`~arli._transport.attempts`: the attempt loop's decisions, shared by every driver;
+* :mod:`~arli._transport.attempts`: the retry decisions of a call (no I/O);
+* :mod:`~arli._transport.loop`: the one attempt loop of every call (a generator of I/O
+  steps) and its sync and async runners, the only code that differs between the two;
 * :mod:`~arli._transport.wire`: bodies, results, httpx errors translated into ours,
   bodies read under the size cap;
 * :mod:`~arli._transport.streams`: what a stream request's answer is and how a stream ends;
 * :mod:`~arli._transport.transport`: :class:`Transport` (pooled clients, request building,
-  the sync and async drivers of plain requests and event streams);
+  the sync and async entry points of plain requests and event streams);
 * :mod:`~arli._transport.shared`: :func:`get_transport`, the process-wide limiters and
   :class:`PooledClient`, the lifecycle every client shares.
 """

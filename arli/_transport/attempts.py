@@ -1,9 +1,9 @@
-"""The attempt loop: one call's retry decisions, written once for sync and async.
+"""One call's retry decisions, written once for sync and async.
 
-The decisions do no I/O. A driver (the sync and async request and stream loops of
-:class:`~arli._transport.transport.Transport`) sends each attempt, holding a limiter slot,
-and hands every failure to :class:`Attempts`, which answers with the delay to sleep before
-the next attempt or raises the error that ends the call:
+The decisions do no I/O. The attempt loop (:func:`~arli._transport.loop.attempt_loop`)
+sends each attempt, holding a limiter slot, and hands every failure to :class:`Attempts`,
+which answers with the delay to sleep before the next attempt or raises the error that
+ends the call:
 
 * an httpx failure is translated (:func:`~arli._transport.wire.map_httpx_error`); errors
   retrying cannot fix (a bad URL scheme, local protocol misuse) end the call, connection

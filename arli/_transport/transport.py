@@ -1,8 +1,8 @@
-"""The :class:`Transport`: pooled httpx clients, request building and the attempt drivers.
+"""The :class:`Transport`: pooled httpx clients, request building and the call entry points.
 
-The drivers (:meth:`Transport.request`, :meth:`Transport.stream_events` and their async
-twins) only do I/O: build the attempt, take a limiter slot, send, read; every decision
-about a failure is :class:`~arli._transport.attempts.Attempts`'s, shared by all four.
+:meth:`Transport.request`, :meth:`Transport.stream_events` and their async twins each make
+the call's attempt loop (:func:`~arli._transport.loop.attempt_loop`, one for all four) and
+hand it to the sync or async runner of :mod:`arli._transport.loop`, which does its I/O.
 """
 
 from __future__ import annotations
@@ -10,32 +10,27 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-import time
+import time  # noqa: F401 - tests patch ``arli._transport.transport.time.sleep``
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 import httpx
 from pydantic import SecretStr
 
-from arli._errors import ArliStatusError
 from arli._kwargs import checks_arguments
 from arli._limits import Limiter, find_limiter
 from arli._settings import Api, TimeoutKind
-from arli._sse import JSONEventStream, SSEDecoder
 from arli._transport.attempts import Attempts
+from arli._transport.loop import Loop, arun, astream, attempt_loop, run, stream
 from arli._transport.policy import RetryPolicy
-from arli._transport.streams import ended, is_event_stream, stream_refusal
 from arli._transport.wire import (
     USER_AGENT,
     HTTPResult,
     Multipart,
-    aread_body,
-    display_url,
     encode_json_body,
-    read_body,
     read_seconds,
-    refusal,
 )
 
 __all__ = ["Transport"]
@@ -44,6 +39,7 @@ logger = logging.getLogger("arli")
 
 _DEFAULT_MAX_RESPONSE_BYTES: dict[Api, int] = {"text": 64 * 2**20, "image": 512 * 2**20}
 _STREAM_ACCEPT = {"Accept": "text/event-stream"}
+_Client = TypeVar("_Client", httpx.Client, httpx.AsyncClient)
 
 
 @checks_arguments()
@@ -278,19 +274,57 @@ class Transport:
             policy = RetryPolicy(**{**policy.__dict__, "retry_read_timeouts": retry_read_timeouts})
         return policy
 
-    def _start(
+    def _loop(
         self,
+        client: httpx.Client | httpx.AsyncClient,
         method: str,
+        path: str,
+        body: bytes | Multipart | None,
+        params: Mapping[str, Any] | None,
         timeout: TimeoutKind,
         timeout_seconds: float | None,
         max_retries: int | None,
         retry_read_timeouts: bool | None,
-    ) -> tuple[str, httpx.Timeout | Any, Attempts]:
-        """What every driver starts a call with: the method, the timeout and its attempts."""
+        headers: Mapping[str, str] | None,
+        on_eof: Callable[[], None] | None = None,
+        *,
+        stream: bool = False,
+    ) -> Loop:
+        """The attempt loop of one call (:func:`~arli._transport.loop.attempt_loop`)."""
         method = method.upper()
         tmo = self._timeout(timeout, timeout_seconds)
         policy = self._policy(max_retries, retry_read_timeouts)
-        return method, tmo, Attempts(policy, method, read_seconds(tmo))
+        attempts = Attempts(policy, method, read_seconds(tmo))
+        build = partial(self._build, client, method, path, body, params, tmo, headers)
+        return attempt_loop(build, self._current_limiter, attempts, stream=stream, on_eof=on_eof)
+
+    def _stream_loop(
+        self,
+        client_of: Callable[[], _Client],
+        method: str,
+        path: str,
+        json_body: Any,
+        timeout: TimeoutKind,
+        timeout_seconds: float | None,
+        max_retries: int | None,
+        on_eof: Callable[[], None] | None,
+        headers: Mapping[str, str] | None,
+    ) -> tuple[Loop, _Client]:
+        """The attempt loop of one event stream and the client to run it on.
+
+        Made when the stream is first iterated (a stream call does nothing before).
+        """
+        body = encode_json_body(json_body)
+        client = client_of()
+        hdrs = {**_STREAM_ACCEPT, **headers} if headers else _STREAM_ACCEPT
+        loop = self._loop(
+            client, method, path, body, None, timeout, timeout_seconds, max_retries, None, hdrs,
+            on_eof, stream=True,
+        )  # fmt: skip
+        return loop, client
+
+    def _current_limiter(self) -> Limiter | None:
+        return self.limiter
 
     # -- plain requests --------------------------------------------------------------------
 
@@ -328,34 +362,12 @@ class Transport:
             ArliResponseError: the body exceeded the size cap.
         """
         body = multipart if json_body is None else encode_json_body(json_body)
-        method, tmo, attempts = self._start(
-            method, timeout, timeout_seconds, max_retries, retry_read_timeouts
-        )
         client = self.sync_client()
-        while True:
-            request = self._build(client, method, path, body, params, tmo, headers)
-            url = display_url(request.url)
-            limiter = self.limiter
-            if limiter is not None:
-                limiter.acquire()
-            try:
-                try:
-                    response = client.send(request, stream=True)
-                    try:
-                        content = read_body(response, url, self.max_response_bytes)
-                    finally:
-                        response.close()
-                except httpx.HTTPError as exc:
-                    delay = attempts.after_exception(exc, url)
-                else:
-                    if 200 <= response.status_code < 300:
-                        return self._result(response, content, method, url, attempts)
-                    refused = refusal(response, content, method, url)
-                    delay = attempts.after_status(refused, url)
-            finally:
-                if limiter is not None:
-                    limiter.release()
-            time.sleep(delay)
+        loop = self._loop(
+            client, method, path, body, params, timeout, timeout_seconds, max_retries,
+            retry_read_timeouts, headers,
+        )  # fmt: skip
+        return run(loop, client, self.max_response_bytes)
 
     async def arequest(
         self,
@@ -373,41 +385,12 @@ class Transport:
     ) -> HTTPResult:
         """Async :meth:`request` on the running loop's pooled client."""
         body = multipart if json_body is None else encode_json_body(json_body)
-        method, tmo, attempts = self._start(
-            method, timeout, timeout_seconds, max_retries, retry_read_timeouts
-        )
         client = self.async_client()
-        while True:
-            request = self._build(client, method, path, body, params, tmo, headers)
-            url = display_url(request.url)
-            limiter = self.limiter
-            if limiter is not None:
-                await limiter.aacquire()
-            try:
-                try:
-                    response = await client.send(request, stream=True)
-                    try:
-                        content = await aread_body(response, url, self.max_response_bytes)
-                    finally:
-                        await response.aclose()
-                except httpx.HTTPError as exc:
-                    delay = attempts.after_exception(exc, url)
-                else:
-                    if 200 <= response.status_code < 300:
-                        return self._result(response, content, method, url, attempts)
-                    refused = refusal(response, content, method, url)
-                    delay = attempts.after_status(refused, url)
-            finally:
-                if limiter is not None:
-                    limiter.release()
-            await asyncio.sleep(delay)
-
-    def _result(
-        self, response: httpx.Response, content: bytes, method: str, url: str, attempts: Attempts
-    ) -> HTTPResult:
-        status = response.status_code
-        logger.debug("%s %s -> %d", method, url, status)
-        return HTTPResult(status, response.headers, content, url, attempts.attempt + 1)
+        loop = self._loop(
+            client, method, path, body, params, timeout, timeout_seconds, max_retries,
+            retry_read_timeouts, headers,
+        )  # fmt: skip
+        return await arun(loop, client, self.max_response_bytes)
 
     # -- streams ---------------------------------------------------------------------------
 
@@ -435,63 +418,13 @@ class Transport:
             ArliConnectionError: the connection broke (after the first event: never retried).
             IncompleteResponseError: the stream ended early.
         """
-        body = encode_json_body(json_body)
-        method, tmo, attempts = self._start(method, timeout, timeout_seconds, max_retries, None)
-        client = self.sync_client()
-        hdrs = {**_STREAM_ACCEPT, **headers} if headers else _STREAM_ACCEPT
-        while True:
-            request = self._build(client, method, path, body, None, tmo, hdrs)
-            url = display_url(request.url)
-            limiter = self.limiter
-            if limiter is not None:
-                limiter.acquire()
-            try:
-                try:
-                    response = client.send(request, stream=True)
-                except httpx.HTTPError as exc:
-                    delay = attempts.after_exception(exc, url)
-                else:
-                    try:
-                        if not is_event_stream(response):
-                            try:
-                                content = read_body(response, url, self.max_response_bytes)
-                            except httpx.HTTPError as exc:
-                                raise attempts.error(exc, url) from exc
-                            refused = stream_refusal(response, content, method, url)
-                            delay = attempts.after_status(refused, url)
-                        else:
-                            stream = JSONEventStream(method=method, url=url)
-                            stream.request_id = response.headers.get("x-request-id")
-                            decoder = SSEDecoder()
-                            try:
-                                for chunk in response.iter_bytes():
-                                    for event in decoder.feed(chunk):
-                                        payload = stream.decode(event)
-                                        if stream.done:
-                                            return
-                                        if payload is not None:
-                                            yield payload
-                                for event in decoder.flush():
-                                    payload = stream.decode(event)
-                                    if stream.done:
-                                        return
-                                    if payload is not None:
-                                        yield payload
-                            except httpx.HTTPError as exc:
-                                delay = attempts.after_exception(exc, url, stream.events)
-                            except ArliStatusError as err:
-                                delay = attempts.after_event_error(err, url, stream.events)
-                            else:
-                                ended(on_eof, method, url, stream.events)
-                                return
-                    finally:
-                        response.close()
-            finally:
-                if limiter is not None:
-                    limiter.release()
-            time.sleep(delay)
+        start = partial(
+            self._stream_loop, self.sync_client, method, path, json_body, timeout,
+            timeout_seconds, max_retries, on_eof, headers,
+        )  # fmt: skip
+        return stream(start, self.max_response_bytes)
 
-    async def astream_events(
+    def astream_events(
         self,
         method: str,
         path: str,
@@ -504,58 +437,8 @@ class Transport:
         headers: Mapping[str, str] | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
         """Async :meth:`stream_events` on the running loop's pooled client."""
-        body = encode_json_body(json_body)
-        method, tmo, attempts = self._start(method, timeout, timeout_seconds, max_retries, None)
-        client = self.async_client()
-        hdrs = {**_STREAM_ACCEPT, **headers} if headers else _STREAM_ACCEPT
-        while True:
-            request = self._build(client, method, path, body, None, tmo, hdrs)
-            url = display_url(request.url)
-            limiter = self.limiter
-            if limiter is not None:
-                await limiter.aacquire()
-            try:
-                try:
-                    response = await client.send(request, stream=True)
-                except httpx.HTTPError as exc:
-                    delay = attempts.after_exception(exc, url)
-                else:
-                    try:
-                        if not is_event_stream(response):
-                            try:
-                                content = await aread_body(response, url, self.max_response_bytes)
-                            except httpx.HTTPError as exc:
-                                raise attempts.error(exc, url) from exc
-                            refused = stream_refusal(response, content, method, url)
-                            delay = attempts.after_status(refused, url)
-                        else:
-                            stream = JSONEventStream(method=method, url=url)
-                            stream.request_id = response.headers.get("x-request-id")
-                            decoder = SSEDecoder()
-                            try:
-                                async for chunk in response.aiter_bytes():
-                                    for event in decoder.feed(chunk):
-                                        payload = stream.decode(event)
-                                        if stream.done:
-                                            return
-                                        if payload is not None:
-                                            yield payload
-                                for event in decoder.flush():
-                                    payload = stream.decode(event)
-                                    if stream.done:
-                                        return
-                                    if payload is not None:
-                                        yield payload
-                            except httpx.HTTPError as exc:
-                                delay = attempts.after_exception(exc, url, stream.events)
-                            except ArliStatusError as err:
-                                delay = attempts.after_event_error(err, url, stream.events)
-                            else:
-                                ended(on_eof, method, url, stream.events)
-                                return
-                    finally:
-                        await response.aclose()
-            finally:
-                if limiter is not None:
-                    limiter.release()
-            await asyncio.sleep(delay)
+        start = partial(
+            self._stream_loop, self.async_client, method, path, json_body, timeout,
+            timeout_seconds, max_retries, on_eof, headers,
+        )  # fmt: skip
+        return astream(start, self.max_response_bytes)
