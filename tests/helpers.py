@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import http.server
+import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 FIXTURES = Path(__file__).parent / "fixtures"
 WIRE = FIXTURES / "wire" / "examples"
@@ -81,3 +84,24 @@ def serve_http(
     finally:
         server.shutdown()
         server.server_close()
+
+
+SD_TXT2IMG = json.loads((WIRE / "sd_txt2img_response.json").read_text())
+SD_EXTRA = json.loads((WIRE / "sd_extra_single_image_response.json").read_text())
+
+
+class SDNextRecorder:
+    """An httpx MockTransport handler that records request bodies and answers like SDNext."""
+
+    def __init__(self) -> None:
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if request.url.path.endswith(("extra-single-image", "upscale-img")):
+            return httpx.Response(200, json=SD_EXTRA)
+        return httpx.Response(200, json=SD_TXT2IMG)
+
+    @property
+    def bodies(self) -> list[dict[str, Any]]:
+        return [json.loads(r.content) for r in self.requests]

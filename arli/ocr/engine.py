@@ -56,7 +56,6 @@ import functools
 import os
 import time
 from collections.abc import AsyncGenerator, Generator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -78,6 +77,7 @@ from arli._settings import SETTINGS_ARGUMENTS, ArliSettings
 from arli._transport import PooledClient, shared_limiter
 from arli.media import afetch_url
 from arli.ocr._client import counting_attempts, ocr_settings, ocr_text_client
+from arli.ocr._pipeline import End, Fatal, SourceFailed, render_one
 from arli.ocr._sync import shared_loop
 from arli.ocr.cache import DirectoryCache, OCRCache, cache_key
 from arli.ocr.policy import (
@@ -162,26 +162,6 @@ DEFAULT_OCR_MODEL = "Qwen/Qwen3.5-VL"
 DEFAULT_OCR_MODELS = {"featherless": "google/gemma-3-27b-it"}
 #: Pages in flight when neither ``max_concurrency`` nor a process-wide limit is set.
 DEFAULT_CONCURRENCY = 4
-
-
-# -- the queue between the producer and the consumer -----------------------------------------
-
-
-@dataclass
-class _End:
-    pass
-
-
-@dataclass
-class _Fatal:
-    error: BaseException
-
-
-@dataclass
-class _SourceFailed:
-    index: int
-    source: OCRSource
-    error: OCRSourceError
 
 
 # -- the engine ------------------------------------------------------------------------------
@@ -446,11 +426,11 @@ class OCREngine(PooledClient):
         try:
             while True:
                 item = await order.get()
-                if isinstance(item, _End):
+                if isinstance(item, End):
                     break
-                if isinstance(item, _Fatal):
+                if isinstance(item, Fatal):
                     raise await self._explain_not_found(item.error)
-                if isinstance(item, _SourceFailed):
+                if isinstance(item, SourceFailed):
                     source_failed(run, item.source.name, item.error, self.on_page_error)
                     continue
                 try:
@@ -580,7 +560,7 @@ class OCREngine(PooledClient):
                         ),
                     )
                 except OCRSourceError as exc:
-                    await order.put(_SourceFailed(index, source, exc))
+                    await order.put(SourceFailed(index, source, exc))
                     continue
                 try:
                     numbers = select_pages(spec, document.page_count, source=source.name)
@@ -596,7 +576,7 @@ class OCREngine(PooledClient):
                         await run.rendered.acquire()
                         try:
                             label, page = await loop.run_in_executor(
-                                executor, _render_one, document, number, self.render_options
+                                executor, render_one, document, number, self.render_options
                             )
                         except BaseException:
                             run.rendered.release()
@@ -609,11 +589,11 @@ class OCREngine(PooledClient):
                 finally:
                     await loop.run_in_executor(executor, document.close)
             run.all_open()
-            await order.put(_End())
+            await order.put(End())
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - handed to the consumer, which raises it
-            await order.put(_Fatal(exc))
+            await order.put(Fatal(exc))
 
     async def _page(
         self,
@@ -721,22 +701,6 @@ class OCREngine(PooledClient):
         """The page asked again at ``temperature`` / ``max_tokens`` (``None``: ours)."""
         plan = self._plan(data_uri, temperature=temperature, max_tokens=max_tokens)
         return await self._send(plan, result, temperature)
-
-
-def _render_one(
-    document: Document, number: int, options: RenderOptions
-) -> tuple[str, PageImage | RawPage | Exception]:
-    """Rasterize one page on the renderer thread; a failure is returned, not raised."""
-    try:
-        label = document.label(number)
-    except Exception:  # noqa: BLE001 - a broken label must not lose the page
-        label = str(number)
-    try:
-        return label, document.rasterize(number, options)
-    except OCRDependencyError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - recorded as the page's failure
-        return label, exc
 
 
 # -- one-call helpers ------------------------------------------------------------------------

@@ -43,7 +43,7 @@ from langchain_arli.tools.images import (
     ArliImageUpscaleInput,
 )
 from llama_index_arli import Arli, ArliImageToolSpec, Featherless
-from tests.helpers import FIXTURES, WIRE
+from tests.helpers import FIXTURES, SD_EXTRA, SD_TXT2IMG, SDNextRecorder
 from tests.ocr_helpers import page_image
 from tests.reference_server import ReferenceServer
 
@@ -53,8 +53,8 @@ ENGINE = FIXTURES / "wire" / "WIRE_REFERENCE.md"
 INIT = FIXTURES / "image_api" / "init_96x64.png"
 MASK = FIXTURES / "image_api" / "mask_96x64.png"
 MASK_EMPTY = FIXTURES / "image_api" / "mask_empty_96x64.png"
-TXT2IMG = json.loads((WIRE / "sd_txt2img_response.json").read_text())
-EXTRA = json.loads((WIRE / "sd_extra_single_image_response.json").read_text())
+TXT2IMG = SD_TXT2IMG
+EXTRA = SD_EXTRA
 MODEL = "FLUX.2-klein-4B"
 MESSAGES = [{"role": "user", "content": "hi"}]
 #: Names a client takes as arguments rather than as sampling fields.
@@ -306,22 +306,7 @@ def test_text_defaults_are_left_to_the_server() -> None:
 # -- images: through the client, on a transport that records what would be sent ---------------
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        if request.url.path.endswith(("extra-single-image", "upscale-img")):
-            return httpx.Response(200, json=EXTRA)
-        return httpx.Response(200, json=TXT2IMG)
-
-    @property
-    def bodies(self) -> list[dict[str, Any]]:
-        return [json.loads(r.content) for r in self.requests]
-
-
-def image_client(recorder: Recorder, **options: Any) -> ImageClient:
+def image_client(recorder: SDNextRecorder, **options: Any) -> ImageClient:
     http = httpx.Client(transport=httpx.MockTransport(recorder))
     options.setdefault("base_url", "http://sd.test")
     return ImageClient(api_key="k", http_client=http, max_retries=0, **options)
@@ -334,8 +319,8 @@ BASE: dict[str, dict[str, Any]] = {
 }
 
 
-def send_image(endpoint: str, kwargs: dict[str, Any], **options: Any) -> Recorder:
-    recorder = Recorder()
+def send_image(endpoint: str, kwargs: dict[str, Any], **options: Any) -> SDNextRecorder:
+    recorder = SDNextRecorder()
     client = image_client(recorder, **options)
     call = {"txt2img": client.txt2img, "img2img": client.img2img, "upscale": client.upscale}
     call[endpoint](**kwargs)
@@ -472,7 +457,7 @@ LI_CASES = [(r, e) for r, e in TOOL_CASES if r.kind == "range" and e != "video"]
 @pytest.mark.parametrize(("row", "endpoint"), LI_CASES, ids=[f"{r}@{e}" for r, e in LI_CASES])
 def test_llama_index_tools_follow_the_same_ranges(row: Row, endpoint: str, tmp_path: Path) -> None:
     """The LlamaIndex tools state the ranges in their docstrings; the calls keep to them."""
-    client = image_client(Recorder(), model=MODEL)
+    client = image_client(SDNextRecorder(), model=MODEL)
     spec = ArliImageToolSpec(client=client, output_dir=tmp_path, input_dirs=[INIT.parent])
     calls: dict[str, Callable[..., object]] = {
         "generate": lambda **kw: spec.generate_image(prompt="p", **kw),

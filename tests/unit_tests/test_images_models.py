@@ -17,28 +17,11 @@ from hypothesis import strategies as st
 
 from arli import ArliValidationError, ImageClient, Img2ImgRequest, Txt2ImgRequest, UpscaleRequest
 from arli.images import ImageRoutes
-from tests.helpers import FIXTURES, WIRE
+from tests.helpers import FIXTURES, SD_EXTRA, SD_TXT2IMG, SDNextRecorder
 
 INIT = FIXTURES / "image_api" / "init_96x64.png"
-TXT2IMG = json.loads((WIRE / "sd_txt2img_response.json").read_text())
-EXTRA = json.loads((WIRE / "sd_extra_single_image_response.json").read_text())
-
-
-class Recorder:
-    """An httpx MockTransport handler that records request bodies and answers like SDNext."""
-
-    def __init__(self) -> None:
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        if request.url.path.endswith(("extra-single-image", "upscale-img")):
-            return httpx.Response(200, json=EXTRA)
-        return httpx.Response(200, json=TXT2IMG)
-
-    @property
-    def bodies(self) -> list[dict[str, Any]]:
-        return [json.loads(r.content) for r in self.requests]
+TXT2IMG = SD_TXT2IMG
+EXTRA = SD_EXTRA
 
 
 MODEL = "FLUX.2-klein-4B"
@@ -47,7 +30,7 @@ MODEL = "FLUX.2-klein-4B"
 WITH_MODEL = {"sd_model_checkpoint": MODEL}
 
 
-def make_client(recorder: Recorder, **kwargs: Any) -> ImageClient:
+def make_client(recorder: SDNextRecorder, **kwargs: Any) -> ImageClient:
     http = httpx.Client(transport=httpx.MockTransport(recorder))
     kwargs.setdefault("model", MODEL)
     kwargs.setdefault("model_in_override_settings", False)
@@ -84,7 +67,7 @@ def in_range() -> st.SearchStrategy[dict[str, Any]]:
 @settings(max_examples=80, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(values=in_range())
 def test_in_range_values_reach_the_request_unchanged(values: dict[str, Any]) -> None:
-    recorder = Recorder()
+    recorder = SDNextRecorder()
     make_client(recorder).txt2img(prompt="a red square", **values)
     (body,) = recorder.bodies
     assert body == {"prompt": "a red square", **values, **WITH_MODEL}
@@ -93,7 +76,7 @@ def test_in_range_values_reach_the_request_unchanged(values: dict[str, Any]) -> 
 @settings(max_examples=30, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(values=in_range())
 def test_in_range_img2img_values_reach_the_request_unchanged(values: dict[str, Any]) -> None:
-    recorder = Recorder()
+    recorder = SDNextRecorder()
     make_client(recorder).img2img(init_images=INIT, prompt="p", **values)
     (body,) = recorder.bodies
     sent = {k: v for k, v in body.items() if k not in ("init_images", "width", "height")}
@@ -123,7 +106,7 @@ def test_out_of_range_fails_before_any_request_naming_field_and_range(
     case: tuple[str, Any],
 ) -> None:
     name, value = case
-    recorder = Recorder()
+    recorder = SDNextRecorder()
     client = make_client(recorder)
     with pytest.raises(ArliValidationError) as info:
         client.txt2img(prompt="p", **{name: value})
@@ -140,7 +123,7 @@ def test_the_documented_message() -> None:
 
 
 async def test_async_validation_also_happens_before_any_request() -> None:
-    recorder = Recorder()
+    recorder = SDNextRecorder()
     http = httpx.AsyncClient(transport=httpx.MockTransport(recorder))
     client = ImageClient(
         model="FLUX.2-klein-4B", api_key="k", base_url="http://sd.test", http_async_client=http
@@ -202,7 +185,7 @@ def test_model_alias_and_property() -> None:
 
 
 def test_sdnext_extras_pass_through_unchanged() -> None:
-    recorder = Recorder()
+    recorder = SDNextRecorder()
     extras = {
         "enable_hr": True,
         "hr_scale": 1.5,
@@ -220,7 +203,7 @@ def test_sdnext_extras_pass_through_unchanged() -> None:
 
 
 def test_model_is_chosen_per_request_never_by_posting_options() -> None:
-    recorder = Recorder()
+    recorder = SDNextRecorder()
     client = make_client(recorder, model="sdxl-base", model_in_override_settings=True)
     client.txt2img(prompt="p")
     client.txt2img(prompt="p", model="FLUX.1-dev", override_settings={"sd_vae": "Automatic"})
@@ -241,7 +224,7 @@ def test_model_is_chosen_per_request_never_by_posting_options() -> None:
 
 
 def test_model_only_as_a_field_when_asked() -> None:
-    recorder = Recorder()
+    recorder = SDNextRecorder()
     make_client(recorder, model="m", model_in_override_settings=False).txt2img(prompt="p")
     assert recorder.bodies[0] == {"prompt": "p", "sd_model_checkpoint": "m"}
 
@@ -257,7 +240,7 @@ def test_build_merges_a_request_with_overrides() -> None:
 
 
 def test_request_objects_are_accepted_by_the_client() -> None:
-    recorder = Recorder()
+    recorder = SDNextRecorder()
     client = make_client(recorder)
     client.txt2img(Txt2ImgRequest(prompt="p", steps=7), seed=1)
     client.img2img(Img2ImgRequest(prompt="p", init_images=INIT, width=96, height=64))
@@ -269,7 +252,7 @@ def test_request_objects_are_accepted_by_the_client() -> None:
 
 
 def test_img2img_keeps_the_init_size_when_no_size_is_given() -> None:
-    recorder = Recorder()
+    recorder = SDNextRecorder()
     client = make_client(recorder)
     client.img2img(init_images=INIT, prompt="p")
     client.img2img(init_images=[INIT], prompt="p", scale_by=2)
@@ -298,7 +281,7 @@ def test_img2img_keeps_the_init_size_when_no_size_is_given() -> None:
     ],
 )
 def test_upscale_route_choice(params: dict[str, Any], endpoint: Any, path: str) -> None:
-    recorder = Recorder()
+    recorder = SDNextRecorder()
     make_client(recorder).upscale(image=INIT, endpoint=endpoint, **params)
     (request,) = recorder.requests
     assert request.url.path == path
@@ -323,14 +306,14 @@ def test_routes() -> None:
 
 
 def test_non_json_extras_fail_before_sending() -> None:
-    recorder = Recorder()
+    recorder = SDNextRecorder()
     with pytest.raises(ArliValidationError, match="cannot be sent as JSON"):
         make_client(recorder).txt2img(prompt="p", extra_thing=object())
     assert recorder.requests == []
 
 
 def test_unreadable_inputs_name_the_field(tmp_path: Path) -> None:
-    recorder = Recorder()
+    recorder = SDNextRecorder()
     client = make_client(recorder)
     with pytest.raises(ArliValidationError) as info:
         client.img2img(init_images=[INIT, tmp_path / "missing.png"], prompt="p")

@@ -245,7 +245,7 @@ CASES: dict[str, Case] = {
         lambda tmp: {"directory": tmp}, "Directory", "directory", None
     ),
     "arli.ocr.render.RenderOptions": Case(_fixed(), "dpii", "dpi", None),
-    "arli.ocr.render.OCRSource": Case(_fixed(name="x", data=b""), "pth", "path", None),
+    "arli.ocr.sources.OCRSource": Case(_fixed(name="x", data=b""), "pth", "path", None),
     "arli.images.client.ImageRoutes": Case(_fixed(), "txt2im", "txt2img", None),
     # no arguments at all: a keyword is refused with the arli error, without a suggestion
     "arli.text.client.TextRoutes": Case(_fixed(), "chat", "", None),
