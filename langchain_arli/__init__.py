@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 from arli._version import __version__
 
 if TYPE_CHECKING:
-    from langchain_arli.chat_models import ChatArli
+    from langchain_arli._init_chat_model import init_chat_model
+    from langchain_arli.chat_models import ChatArli, ChatFeatherless
     from langchain_arli.document_loaders import ArliOCRLoader, ArliOCRParser
     from langchain_arli.llms import ArliLLM
     from langchain_arli.tools import (
@@ -44,6 +45,7 @@ _LAZY: dict[str, str] = {
     "ChatArli": "langchain_arli.chat_models",
     "ChatFeatherless": "langchain_arli.chat_models",
     "FeatherlessLLM": "langchain_arli.llms",
+    "init_chat_model": "langchain_arli._init_chat_model",
 }
 
 __all__ = [
@@ -63,6 +65,7 @@ __all__ = [
     "ChatFeatherless",
     "FeatherlessLLM",
     "__version__",
+    "init_chat_model",
 ]
 
 

@@ -19,6 +19,7 @@ from typing import Any, Generic, TypeVar
 
 from arli._kwargs import checks_arguments
 from arli.text.client import TextClient
+from arli.text.history import SendReasoning, with_reasoning
 from arli.text.parse import (
     ChatChunk,
     ChatCompletion,
@@ -60,6 +61,7 @@ class CallOptions:
             preset (:attr:`arli._providers.Provider.inline_image_urls`).
         image_max_bytes: largest image accepted in a message (``None``: the default).
         image_fetch_timeout: seconds allowed to download one image (``None``: the default).
+        send_reasoning: re-send earlier assistant reasoning (:mod:`arli.text.history`).
         request_timeout: read timeout in seconds of each call (``None``: the client's
             ``text_timeout`` setting).
     """
@@ -73,6 +75,7 @@ class CallOptions:
     inline_image_urls: bool | None = None
     image_max_bytes: int | None = None
     image_fetch_timeout: float | None = None
+    send_reasoning: SendReasoning = "auto"
     request_timeout: float | None = None
 
 
@@ -224,14 +227,19 @@ class TextCalls:
     def messages(
         self, options: CallOptions, messages: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
-        """``messages`` with image URLs and paths inlined as the provider needs (in place)."""
-        return inline_images(messages, **self._image_options(options))
+        """``messages`` as sent, image URLs and paths inlined as the provider needs.
+
+        Earlier reasoning is kept or dropped as ``options.send_reasoning`` says.
+        """
+        kept = with_reasoning(messages, options.send_reasoning, options.model)
+        return inline_images(kept, **self._image_options(options))
 
     async def amessages(
         self, options: CallOptions, messages: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
         """Async :meth:`messages` (downloads do not block the event loop)."""
-        return await ainline_images(messages, **self._image_options(options))
+        kept = with_reasoning(messages, options.send_reasoning, options.model)
+        return await ainline_images(kept, **self._image_options(options))
 
     def count_tokens(
         self,
