@@ -13,17 +13,14 @@ turn the groups into their framework's ``Document`` (with
 from __future__ import annotations
 
 import contextlib
-import inspect
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import Any
 
 from pydantic import SecretStr
 
 from arli.ocr.engine import OCREngine, OCRReport, PageResult
 
-__all__ = ["OCRDocumentReader", "source_metadata", "takes_options_of"]
-
-_F = TypeVar("_F", bound=Callable[..., None])
+__all__ = ["OCRDocumentReader", "source_metadata"]
 
 
 def source_metadata(results: Sequence[PageResult]) -> dict[str, Any]:
@@ -161,25 +158,3 @@ class OCRDocumentReader:
                     yield group
         for group in groups.end():
             yield group
-
-
-def takes_options_of(target: Callable[..., Any]) -> Callable[[_F], _F]:
-    """Show a skin's ``__init__(..., **options)`` with the keyword arguments of ``target``.
-
-    The options are written once (in :class:`OCRDocumentReader`); introspection (help,
-    IDEs, the unknown-argument check) sees them as the skin's own keyword arguments.
-    """
-    shared = [
-        p for p in inspect.signature(target).parameters.values() if p.kind is not p.POSITIONAL_ONLY
-    ]
-
-    def decorate(init: _F) -> _F:
-        own = [
-            p for p in inspect.signature(init).parameters.values() if p.kind is not p.VAR_KEYWORD
-        ]
-        names = {p.name for p in own}
-        params = own + [p for p in shared if p.name not in names]
-        init.__signature__ = inspect.Signature(params, return_annotation=None)  # type: ignore[attr-defined]
-        return init
-
-    return decorate

@@ -18,7 +18,8 @@ from langchain_core.document_loaders import BaseBlobParser, BaseLoader, Blob
 from langchain_core.documents import Document
 
 from arli._kwargs import checks_arguments
-from arli.ocr.documents import OCRDocumentReader, source_metadata, takes_options_of
+from arli._signatures import takes_options_of
+from arli.ocr.documents import OCRDocumentReader, source_metadata
 from arli.ocr.engine import OCREngine, PageResult, page_metadata
 from arli.ocr.render import OCRSource
 
