@@ -8,6 +8,8 @@ toolbox's explanation as their message; others are raised as they are.
 """
 
 import functools
+import inspect
+from collections.abc import Callable
 from typing import Any
 
 from llama_index.core.tools.function_tool import FunctionTool
@@ -16,14 +18,59 @@ from llama_index.core.tools.types import ToolMetadata
 from pydantic import BaseModel
 
 from arli._errors import ArliError
-from arli.tool_contract import check_arguments, with_message
+from arli.tool_contract import ToolContract, check_arguments, with_message
 
-__all__ = ["ContractToolSpec", "arguments"]
+__all__ = ["ContractToolSpec", "arguments", "spec_function"]
 
 
 def arguments(values: dict[str, Any]) -> dict[str, Any]:
     """A method's ``locals()`` as the agent's arguments (without ``self``)."""
     return {name: value for name, value in values.items() if name != "self"}
+
+
+def _signature(contract: ToolContract, returns: Any) -> inspect.Signature:
+    fields = contract.schema.model_fields if contract.schema is not None else {}
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    params = [inspect.Parameter("self", kind)] + [
+        inspect.Parameter(
+            name,
+            kind,
+            default=inspect.Parameter.empty if info.is_required() else info.default,
+            annotation=info.annotation,
+        )
+        for name, info in fields.items()
+    ]
+    return inspect.Signature(params, return_annotation=returns)
+
+
+def spec_function(
+    contract: ToolContract, returns: Any, *, is_async: bool = False
+) -> Callable[..., Any]:
+    """The spec method (or its async twin) of the tool ``contract``, made from the contract.
+
+    It takes the contract's arguments by position or name, as the argument model lists
+    them, and runs the tool as the agent's call does (:meth:`ContractToolSpec._call`):
+    validated by the contract, errors the agent can fix explained.
+    """
+    signature = _signature(contract, returns)
+    name = contract.function
+
+    def bound(spec: "ContractToolSpec", args: tuple[Any, ...], kwargs: Any) -> dict[str, Any]:
+        values = signature.bind(spec, *args, **kwargs)
+        values.apply_defaults()
+        return arguments(values.arguments)
+
+    def function(self: "ContractToolSpec", /, *args: Any, **kwargs: Any) -> Any:
+        return self._call(name, bound(self, args, kwargs))
+
+    async def afunction(self: "ContractToolSpec", /, *args: Any, **kwargs: Any) -> Any:
+        return await self._acall(name, bound(self, args, kwargs))
+
+    made: Callable[..., Any] = afunction if is_async else function
+    made.__name__ = made.__qualname__ = ("a" if is_async else "") + name
+    made.__doc__ = f"Async :meth:`{name}`." if is_async else contract.describe("")
+    made.__signature__ = signature  # type: ignore[attr-defined]
+    return made
 
 
 class ContractToolSpec(BaseToolSpec):

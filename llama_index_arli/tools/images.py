@@ -23,8 +23,6 @@ bad arguments with the same text. This module does not use
 """
 
 import inspect
-import os
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 from llama_index.core.tools.tool_spec.base import SPEC_FUNCTION_TYPE
@@ -33,6 +31,7 @@ from pydantic import BaseModel, SecretStr
 
 from arli._errors import ArliError
 from arli._kwargs import checks_arguments
+from arli._signatures import takes_options_of
 from arli.images.aiart import AiArtClient, VideoResult
 from arli.images.backends import (
     BackendName,
@@ -41,10 +40,21 @@ from arli.images.backends import (
     schema_for_backend,
 )
 from arli.images.client import ImageClient
-from arli.images.contract import AspectRatio, NoArgs, image_tool, schema_for_prefix
+from arli.images.contract import (
+    EDIT,
+    GENERATE,
+    LIST_MODELS,
+    LIST_SAMPLERS,
+    LIST_UPSCALERS,
+    UPSCALE,
+    VIDEO,
+    NoArgs,
+    image_tool,
+    schema_for_prefix,
+)
 from arli.images.models import ImageResult
-from arli.images.tooling import DEFAULT_OUTPUT_DIR, ImageToolbox
-from llama_index_arli.tools._contract import ContractToolSpec
+from arli.images.tooling import ImageToolbox
+from llama_index_arli.tools._contract import ContractToolSpec, spec_function
 
 __all__ = ["ArliImageToolSpec"]
 
@@ -96,7 +106,7 @@ class ArliImageToolSpec(ContractToolSpec):
         video_timeout: AiArt: seconds to wait for a video in one call (then the agent gets
             the generation id and can call ``image_to_video(generation_id=...)`` again).
         video_max_polls: AiArt: the most polls in one call.
-        **client_options: other options for the client (:class:`~arli.ArliSettings`
+        **options: other options for the client (:class:`~arli.ArliSettings`
             fields, ``download_hosts`` for AiArt...).
 
     Raises:
@@ -121,6 +131,7 @@ class ArliImageToolSpec(ContractToolSpec):
 
     spec_functions: list[SPEC_FUNCTION_TYPE] = list(_SDNEXT_FUNCTIONS)  # noqa: RUF012
 
+    @takes_options_of(ImageToolbox)
     def __init__(
         self,
         *,
@@ -128,26 +139,13 @@ class ArliImageToolSpec(ContractToolSpec):
         base_url: str | None = None,
         backend: BackendName | ImageClient | AiArtClient = "arli",
         client: ImageClient | AiArtClient | None = None,
-        output_dir: str | os.PathLike[str] = DEFAULT_OUTPUT_DIR,
-        model: str | None = None,
-        base_size: int = 1024,
-        aspect_ratio: AspectRatio = "1:1",
-        generation_params: Mapping[str, Any] | None = None,
-        edit_params: Mapping[str, Any] | None = None,
-        upscale_params: Mapping[str, Any] | None = None,
-        input_dirs: Sequence[str | os.PathLike[str]] | None = None,
-        allow_urls: bool = True,
-        video_params: Mapping[str, Any] | None = None,
-        video_poll_interval: float = 5.0,
-        video_timeout: float = 600.0,
-        video_max_polls: int | None = None,
-        **client_options: Any,
+        **options: Any,
     ):
+        toolbox = {name: options.pop(name) for name in _TOOLBOX_OPTIONS & options.keys()}
         image_client = client or make_image_backend(
-            backend, api_key=api_key, base_url=base_url, **client_options
+            backend, api_key=api_key, base_url=base_url, **options
         )
-        options = {name: value for name, value in locals().items() if name in _TOOLBOX_OPTIONS}
-        self.toolbox = ImageToolbox(image_client, **options)
+        self.toolbox = ImageToolbox(image_client, **toolbox)
         video = backend_supports(image_client, "video")
         self.spec_functions = list(_AIART_FUNCTIONS if video else _SDNEXT_FUNCTIONS)
 
@@ -208,138 +206,17 @@ class ArliImageToolSpec(ContractToolSpec):
     async def _aexplain(self, exc: ArliError) -> str | None:
         return await self.toolbox.aexplain(exc)
 
-    def generate_image(
-        self,
-        prompt: str,
-        negative_prompt: str | None = None,
-        aspect_ratio: AspectRatio | None = None,
-        width: int | None = None,
-        height: int | None = None,
-        steps: int | None = None,
-        seed: int | None = None,
-        model: str | None = None,
-    ) -> ImageResult:
-        """Generate an image from a text description and save it to a file.
-
-        The arguments are those of :class:`arli.images.contract.ArliImageGenerationInput`.
-
-        Raises:
-            ArliValidationError: an argument is not one the tool takes, with the text the
-                agent gets.
-        """
-        result: ImageResult = self._call("generate_image", locals())
-        return result
-
-    async def agenerate_image(
-        self,
-        prompt: str,
-        negative_prompt: str | None = None,
-        aspect_ratio: AspectRatio | None = None,
-        width: int | None = None,
-        height: int | None = None,
-        steps: int | None = None,
-        seed: int | None = None,
-        model: str | None = None,
-    ) -> ImageResult:
-        """Async :meth:`generate_image`."""
-        result: ImageResult = await self._acall("generate_image", locals())
-        return result
-
-    def edit_image(
-        self,
-        image: str,
-        prompt: str,
-        mask: str | None = None,
-        negative_prompt: str | None = None,
-        strength: float | None = None,
-        steps: int | None = None,
-        seed: int | None = None,
-        model: str | None = None,
-    ) -> ImageResult:
-        """Edit an existing image guided by a prompt; with a mask, repaint only that area.
-
-        The arguments are those of :class:`arli.images.contract.ArliImageEditInput`.
-        """
-        result: ImageResult = self._call("edit_image", locals())
-        return result
-
-    async def aedit_image(
-        self,
-        image: str,
-        prompt: str,
-        mask: str | None = None,
-        negative_prompt: str | None = None,
-        strength: float | None = None,
-        steps: int | None = None,
-        seed: int | None = None,
-        model: str | None = None,
-    ) -> ImageResult:
-        """Async :meth:`edit_image`."""
-        result: ImageResult = await self._acall("edit_image", locals())
-        return result
-
-    def upscale_image(
-        self, image: str, scale: float | None = None, upscaler: str | None = None
-    ) -> ImageResult:
-        """Upscale an image to a higher resolution and save it (``ArliImageUpscaleInput``)."""
-        result: ImageResult = self._call("upscale_image", locals())
-        return result
-
-    async def aupscale_image(
-        self, image: str, scale: float | None = None, upscaler: str | None = None
-    ) -> ImageResult:
-        """Async :meth:`upscale_image`."""
-        result: ImageResult = await self._acall("upscale_image", locals())
-        return result
-
-    def list_image_models(self) -> str:
-        """List the image generation models available (names for `model`)."""
-        return self.toolbox.models_text()
-
-    async def alist_image_models(self) -> str:
-        """Async :meth:`list_image_models`."""
-        return await self.toolbox.amodels_text()
-
-    def list_samplers(self) -> str:
-        """List the sampler names the image server supports."""
-        return self.toolbox.samplers_text()
-
-    async def alist_samplers(self) -> str:
-        """Async :meth:`list_samplers`."""
-        return await self.toolbox.asamplers_text()
-
-    def list_upscalers(self) -> str:
-        """List the image upscalers available (names for `upscaler`)."""
-        return self.toolbox.upscalers_text()
-
-    async def alist_upscalers(self) -> str:
-        """Async :meth:`list_upscalers`."""
-        return await self.toolbox.aupscalers_text()
-
-    def image_to_video(
-        self,
-        image: str | None = None,
-        seed: int | None = None,
-        cfg_scale: float | None = None,
-        motion_bucket_id: int | None = None,
-        generation_id: str | None = None,
-    ) -> VideoResult:
-        """Turn an image into a short video and save it (AiArt; ``ArliImageToVideoInput``).
-
-        If the answer says the video is not ready yet, call again with that generation_id
-        (and no image) to keep waiting.
-        """
-        result: VideoResult = self._call("image_to_video", locals())
-        return result
-
-    async def aimage_to_video(
-        self,
-        image: str | None = None,
-        seed: int | None = None,
-        cfg_scale: float | None = None,
-        motion_bucket_id: int | None = None,
-        generation_id: str | None = None,
-    ) -> VideoResult:
-        """Async :meth:`image_to_video`."""
-        result: VideoResult = await self._acall("image_to_video", locals())
-        return result
+    generate_image = spec_function(GENERATE, ImageResult)
+    agenerate_image = spec_function(GENERATE, ImageResult, is_async=True)
+    edit_image = spec_function(EDIT, ImageResult)
+    aedit_image = spec_function(EDIT, ImageResult, is_async=True)
+    upscale_image = spec_function(UPSCALE, ImageResult)
+    aupscale_image = spec_function(UPSCALE, ImageResult, is_async=True)
+    list_image_models = spec_function(LIST_MODELS, str)
+    alist_image_models = spec_function(LIST_MODELS, str, is_async=True)
+    list_samplers = spec_function(LIST_SAMPLERS, str)
+    alist_samplers = spec_function(LIST_SAMPLERS, str, is_async=True)
+    list_upscalers = spec_function(LIST_UPSCALERS, str)
+    alist_upscalers = spec_function(LIST_UPSCALERS, str, is_async=True)
+    image_to_video = spec_function(VIDEO, VideoResult)
+    aimage_to_video = spec_function(VIDEO, VideoResult, is_async=True)
