@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from arli._errors import (
     ArliConfigError,
@@ -33,7 +33,12 @@ from arli._errors import (
     PermissionDeniedError,
 )
 from arli.ocr.engine import OCREngine, OCRResult, PageResult
-from arli.tool_contract import invalid_argument_text, resolve_agent_path, with_message
+from arli.tool_contract import (
+    ToolArguments,
+    invalid_argument_text,
+    resolve_agent_path,
+    with_message,
+)
 
 __all__ = [
     "DEFAULT_MAX_CHARS",
@@ -48,7 +53,7 @@ __all__ = [
 DEFAULT_MAX_CHARS = 20_000
 
 
-class ArliOCRInput(BaseModel):
+class ArliOCRInput(ToolArguments):
     """Arguments of the OCR tool (``arli_ocr`` in LangChain, ``read_document`` in LlamaIndex)."""
 
     source: str = Field(
