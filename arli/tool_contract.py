@@ -30,6 +30,7 @@ from arli._errors import ArliError, ArliValidationError
 from arli.media import is_http_url
 
 __all__ = [
+    "NoArgs",
     "ToolArguments",
     "ToolContract",
     "argument",
@@ -63,6 +64,14 @@ class ToolArguments(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra=_keep_schema)
 
 
+class NoArgs(BaseModel):
+    """No arguments (the image listings).
+
+    Anything passed is ignored, in both skins alike: LangChain does not validate the input
+    of a tool whose schema has no fields, and a listing has no option to get wrong.
+    """
+
+
 @dataclass(frozen=True)
 class ToolContract:
     """One agent tool as both skins offer it.
@@ -77,6 +86,8 @@ class ToolContract:
         operation: the argument narrowing that applies per backend (``"generate"``,
             ``"edit"`` or ``""``).
         aiart_description: the description with the AiArt backend (``""``: the same).
+        prefixed_name: the tool name with a prefix, when it is not prefix + ``function``
+            (the OCR tool is ``read_document`` in LlamaIndex, ``arli_ocr`` in LangChain).
     """
 
     function: str
@@ -85,15 +96,23 @@ class ToolContract:
     capability: str
     operation: str = ""
     aiart_description: str = ""
+    prefixed_name: str = ""
 
     def name(self, prefix: str) -> str:
         """The tool name with the skin's ``prefix``."""
+        if prefix and self.prefixed_name:
+            return self.prefixed_name
         return prefix + self.function
 
     def describe(self, prefix: str, *, aiart: bool = False) -> str:
         """The description for a skin (``prefix``) and backend."""
         text = self.aiart_description if aiart and self.aiart_description else self.description
         return text.format(prefix=prefix)
+
+    @property
+    def arguments(self) -> type[BaseModel]:
+        """The argument model (:class:`NoArgs` for a tool without arguments)."""
+        return self.schema or NoArgs
 
 
 def limits(model: type[BaseModel], name: str) -> dict[str, Any]:

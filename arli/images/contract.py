@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field, create_model
 
 from arli.images.aiart import AiArtImg2VideoRequest
 from arli.images.models import Img2ImgRequest, Txt2ImgRequest, UpscaleRequest
-from arli.tool_contract import ToolArguments, ToolContract, argument
+from arli.tool_contract import NoArgs, ToolArguments, ToolContract, argument
 
 __all__ = [
     "ASPECT_RATIOS",
@@ -176,14 +176,6 @@ class ArliImageToVideoInput(ToolArguments):
             "yet: its generation id (then leave image unset)."
         ),
     )
-
-
-class NoArgs(BaseModel):
-    """No arguments (the listings).
-
-    Anything passed is ignored, in both skins alike: LangChain does not validate the input
-    of a tool whose schema has no fields, and a listing has no option to get wrong.
-    """
 
 
 def _lo_hi(schema: type[BaseModel], name: str) -> str:

@@ -35,6 +35,7 @@ from arli._errors import (
 from arli.ocr.engine import OCREngine, OCRResult, PageResult
 from arli.tool_contract import (
     ToolArguments,
+    ToolContract,
     invalid_argument_text,
     resolve_agent_path,
     with_message,
@@ -42,6 +43,7 @@ from arli.tool_contract import (
 
 __all__ = [
     "DEFAULT_MAX_CHARS",
+    "OCR_TOOL",
     "ArliOCRInput",
     "OCRToolOutput",
     "OCRToolbox",
@@ -70,6 +72,21 @@ class ArliOCRInput(ToolArguments):
             "whole document (up to the tool's page limit)."
         ),
     )
+
+
+#: The OCR tool as both skins offer it (``arli_ocr`` in LangChain, ``read_document`` in
+#: LlamaIndex): its arguments and the description the agent reads.
+OCR_TOOL = ToolContract(
+    function="read_document",
+    prefixed_name="arli_ocr",
+    schema=ArliOCRInput,
+    capability="ocr",
+    description=(
+        "Read the text of an image or a PDF (scans, photos of documents, screenshots, forms) "
+        "by OCR. Pass `source`: a file path or an http(s) URL; optionally `pages`, e.g. "
+        "'1-3'. Returns the transcribed text, page by page for several pages."
+    ),
+)
 
 
 def _label_list(pages: Sequence[PageResult]) -> str:

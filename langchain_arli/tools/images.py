@@ -61,7 +61,6 @@ from arli.images.contract import (
     ArliImageToVideoInput,
     ArliImageUpscaleInput,
     AspectRatio,
-    NoArgs,
     image_tool,
     with_model_choices,
 )
@@ -104,7 +103,7 @@ def _description(function: str) -> Any:
 
 
 def _schema(function: str) -> Any:
-    return Field(default=image_tool(function).schema or NoArgs)
+    return Field(default=image_tool(function).arguments)
 
 
 class _ArliImageToolBase(BaseTool):

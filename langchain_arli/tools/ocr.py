@@ -31,7 +31,13 @@ from pydantic import (
 from arli._errors import ArliError
 from arli._kwargs import check_model_arguments, raise_arli_errors
 from arli.ocr.engine import OCREngine, OnPageError
-from arli.ocr.tooling import DEFAULT_MAX_CHARS, ArliOCRInput, OCRToolbox, OCRToolOutput
+from arli.ocr.tooling import (
+    DEFAULT_MAX_CHARS,
+    OCR_TOOL,
+    ArliOCRInput,
+    OCRToolbox,
+    OCRToolOutput,
+)
 from arli.tool_contract import validation_text
 
 __all__ = ["ArliOCRInput", "ArliOCRTool"]
@@ -84,12 +90,8 @@ class ArliOCRTool(BaseTool):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    name: str = "arli_ocr"
-    description: str = (
-        "Read the text of an image or a PDF (scans, photos of documents, screenshots, forms) "
-        "by OCR. Pass `source`: a file path or an http(s) URL; optionally `pages`, e.g. "
-        "'1-3'. Returns the transcribed text, page by page for several pages."
-    )
+    name: str = OCR_TOOL.name("arli_")
+    description: str = OCR_TOOL.describe("arli_")
     args_schema: type[BaseModel] = ArliOCRInput
     response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
 

@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from arli._errors import ArliError
 from arli.tool_contract import ToolContract, check_arguments, with_message
 
-__all__ = ["ContractToolSpec", "arguments", "spec_function"]
+__all__ = ["ContractToolSpec", "arguments", "spec_function", "spec_pair"]
 
 
 def arguments(values: dict[str, Any]) -> dict[str, Any]:
@@ -29,7 +29,7 @@ def arguments(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _signature(contract: ToolContract, returns: Any) -> inspect.Signature:
-    fields = contract.schema.model_fields if contract.schema is not None else {}
+    fields = contract.arguments.model_fields
     kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
     params = [inspect.Parameter("self", kind)] + [
         inspect.Parameter(
@@ -73,11 +73,48 @@ def spec_function(
     return made
 
 
+def spec_pair(
+    contract: ToolContract, returns: Any
+) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """The spec method of the tool ``contract`` and its async twin (:func:`spec_function`)."""
+    return spec_function(contract, returns), spec_function(contract, returns, is_async=True)
+
+
 class ContractToolSpec(BaseToolSpec):
     """A tool spec whose functions are validated and explained by the core contract."""
 
-    def _schema(self, fn_name: str) -> type[BaseModel]:
+    def _contract(self, fn_name: str) -> ToolContract:
+        """The core contract of the function ``fn_name``."""
         raise NotImplementedError
+
+    def _schema(self, fn_name: str) -> type[BaseModel]:
+        """The argument model of ``fn_name`` (the contract's, narrowed by a subclass)."""
+        return self._contract(fn_name).arguments
+
+    def _describe(self, contract: ToolContract) -> str:
+        """The description of ``contract`` the agent reads."""
+        return contract.describe("")
+
+    def get_metadata_from_fn_name(
+        self, fn_name: str, spec_functions: list[SPEC_FUNCTION_TYPE] | None = None
+    ) -> ToolMetadata | None:
+        """The tool metadata of a function, from the core contract.
+
+        The description is ``name(arg, optional=None, ...)`` and the contract's text (the
+        argument types and descriptions are in the schema), which keeps every tool under
+        the 1024-character limit of OpenAI-style function calling that LlamaIndex's
+        ``ToolMetadata.to_openai_tool`` enforces.
+        """
+        schema = self._schema(fn_name)
+        shown = schema.model_json_schema()
+        required = set(shown.get("required", []))
+        params = ", ".join(
+            name if name in required else f"{name}=None" for name in shown.get("properties", {})
+        )
+        doc = self._describe(self._contract(fn_name))
+        return ToolMetadata(
+            name=fn_name, description=f"{fn_name}({params})\n{doc}", fn_schema=schema
+        )
 
     def _run_tool(self, fn_name: str, args: dict[str, Any]) -> Any:
         raise NotImplementedError

@@ -26,7 +26,6 @@ import inspect
 from typing import Any
 
 from llama_index.core.tools.tool_spec.base import SPEC_FUNCTION_TYPE
-from llama_index.core.tools.types import ToolMetadata
 from pydantic import BaseModel, SecretStr
 
 from arli._errors import ArliError
@@ -48,13 +47,13 @@ from arli.images.contract import (
     LIST_UPSCALERS,
     UPSCALE,
     VIDEO,
-    NoArgs,
     image_tool,
     schema_for_prefix,
 )
 from arli.images.models import ImageResult
 from arli.images.tooling import ImageToolbox
-from llama_index_arli.tools._contract import ContractToolSpec, spec_function
+from arli.tool_contract import ToolContract
+from llama_index_arli.tools._contract import ContractToolSpec, spec_pair
 
 __all__ = ["ArliImageToolSpec"]
 
@@ -162,34 +161,19 @@ class ArliImageToolSpec(ContractToolSpec):
         """The backend's name: ``"arli"``, ``"arli-proxy"`` or ``"aiart"``."""
         return self.toolbox.backend
 
-    def get_metadata_from_fn_name(
-        self, fn_name: str, spec_functions: list[SPEC_FUNCTION_TYPE] | None = None
-    ) -> ToolMetadata | None:
-        """The tool metadata of a function, from the core contract (:mod:`arli.images.contract`).
+    def _contract(self, fn_name: str) -> ToolContract:
+        return image_tool(fn_name)
 
-        The description is ``name(arg, optional=None, ...)`` and the contract's text (the
-        argument types and descriptions are in the schema), which keeps every tool under
-        the 1024-character limit of OpenAI-style function calling that LlamaIndex's
-        ``ToolMetadata.to_openai_tool`` enforces. For AiArt the generate and edit schemas
-        leave out the arguments AiArt cannot use and list its aspect ratios.
-        """
-        contract = image_tool(fn_name)
-        schema = self._schema(fn_name)
-        shown = schema.model_json_schema()
-        required = set(shown.get("required", []))
-        params = ", ".join(
-            name if name in required else f"{name}=None" for name in shown.get("properties", {})
-        )
-        doc = contract.describe("", aiart=self.backend == "aiart")
-        return ToolMetadata(
-            name=fn_name, description=f"{fn_name}({params})\n{doc}", fn_schema=schema
-        )
+    def _describe(self, contract: ToolContract) -> str:
+        return contract.describe("", aiart=self.backend == "aiart")
 
     def _schema(self, fn_name: str) -> type[BaseModel]:
+        """The contract's schema; for AiArt without the arguments it cannot use.
+
+        The generate and edit schemas then leave those out and list its aspect ratios.
+        """
         contract = image_tool(fn_name)
-        if contract.schema is None:
-            return NoArgs
-        schema = schema_for_prefix(contract.schema, "")
+        schema = schema_for_prefix(contract.arguments, "")
         if contract.operation:
             schema = schema_for_backend(schema, contract.operation, self.client)
         return schema
@@ -206,17 +190,10 @@ class ArliImageToolSpec(ContractToolSpec):
     async def _aexplain(self, exc: ArliError) -> str | None:
         return await self.toolbox.aexplain(exc)
 
-    generate_image = spec_function(GENERATE, ImageResult)
-    agenerate_image = spec_function(GENERATE, ImageResult, is_async=True)
-    edit_image = spec_function(EDIT, ImageResult)
-    aedit_image = spec_function(EDIT, ImageResult, is_async=True)
-    upscale_image = spec_function(UPSCALE, ImageResult)
-    aupscale_image = spec_function(UPSCALE, ImageResult, is_async=True)
-    list_image_models = spec_function(LIST_MODELS, str)
-    alist_image_models = spec_function(LIST_MODELS, str, is_async=True)
-    list_samplers = spec_function(LIST_SAMPLERS, str)
-    alist_samplers = spec_function(LIST_SAMPLERS, str, is_async=True)
-    list_upscalers = spec_function(LIST_UPSCALERS, str)
-    alist_upscalers = spec_function(LIST_UPSCALERS, str, is_async=True)
-    image_to_video = spec_function(VIDEO, VideoResult)
-    aimage_to_video = spec_function(VIDEO, VideoResult, is_async=True)
+    generate_image, agenerate_image = spec_pair(GENERATE, ImageResult)
+    edit_image, aedit_image = spec_pair(EDIT, ImageResult)
+    upscale_image, aupscale_image = spec_pair(UPSCALE, ImageResult)
+    list_image_models, alist_image_models = spec_pair(LIST_MODELS, str)
+    list_samplers, alist_samplers = spec_pair(LIST_SAMPLERS, str)
+    list_upscalers, alist_upscalers = spec_pair(LIST_UPSCALERS, str)
+    image_to_video, aimage_to_video = spec_pair(VIDEO, VideoResult)

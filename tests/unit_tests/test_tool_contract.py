@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 from arli import (
     AiArtClient,
     ArliConfigError,
+    ArliValidationError,
     ImageClient,
     Img2ImgRequest,
     Txt2ImgRequest,
@@ -39,6 +40,7 @@ from arli.images.contract import (
 )
 from arli.images.tooling import ImageToolbox
 from arli.ocr.engine import OCREngine
+from arli.ocr.tooling import OCR_TOOL, ArliOCRInput
 from langchain_arli import ArliImageToolkit, ArliOCRTool
 from llama_index_arli import ArliImageToolSpec, ArliOCRToolSpec
 from tests.aiart_helpers import INIT
@@ -258,6 +260,20 @@ def test_every_contract_is_offered_by_both_skins(tmp_path: Path) -> None:
             )
     assert offered_li == set(IMAGE_TOOLS)
     assert offered_lc == {"arli_" + f for f in IMAGE_TOOLS}
+
+
+def test_the_ocr_tools_are_built_from_one_contract(tmp_path: Path) -> None:
+    engine = OCREngine(api_key=KEY, base_url=NOWHERE, model="m")
+    lc = ArliOCRTool(engine=engine, input_dirs=[tmp_path])
+    spec = ArliOCRToolSpec(engine=engine, input_dirs=[tmp_path])
+    (li,) = spec.to_tool_list()
+    assert (lc.name, li.metadata.name) == ("arli_ocr", "read_document")
+    assert lc.description == OCR_TOOL.describe("arli_")
+    assert li.metadata.description.endswith("\n" + OCR_TOOL.describe(""))
+    assert lc.args_schema is li.metadata.fn_schema is ArliOCRInput
+    # the Python method takes the contract's arguments, by position too
+    with pytest.raises(ArliValidationError, match="pages=3 is not valid"):
+        spec.read_document("x.pdf", 3)
 
 
 def test_one_adapter_per_backend_behind_one_interface(tmp_path: Path) -> None:
