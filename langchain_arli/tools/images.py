@@ -46,6 +46,7 @@ from pydantic import (
 
 from arli._errors import ArliError
 from arli._kwargs import check_model_arguments, raise_arli_errors
+from arli._providers import PROVIDERS
 from arli.images.aiart import AiArtClient, VideoResult
 from arli.images.backends import (
     BackendName,
@@ -83,7 +84,8 @@ __all__ = [
     "ArliListUpscalersTool",
 ]
 
-_KEY_ENV = ["ARLI_IMAGE_KEY", "ARLIAI_API_KEY"]
+#: Where the ``"arli"`` backend's key is looked for (the provider preset says).
+_KEY_ENV = list(PROVIDERS["arli"].image_key_env)
 _PREFIX = "arli_"
 
 Content = str | list[str | dict[str, Any]]
@@ -145,6 +147,8 @@ class _ArliImageToolBase(BaseTool):
     """Accept http(s) image URLs from the agent."""
     return_image_blocks: bool = False
     """Add standard image content blocks after the text (for multimodal chat models)."""
+    response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
+    """The text for the model and the result itself (the listings answer with text only)."""
     handle_tool_error: bool | str | Callable[[ToolException], str] | None = True
     """Send errors the agent can fix back to it as the tool's answer."""
     handle_validation_error: bool | str | Callable[[ValidationError | Any], str] | None = (
@@ -290,7 +294,6 @@ class ArliImageGenerationTool(_ArliImageToolBase):
     name: str = _name("generate_image")
     description: str = _description("generate_image")
     args_schema: type[BaseModel] = _schema("generate_image")
-    response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
 
     params: dict[str, Any] = Field(default_factory=dict)
     """Every other txt2img field for each call (the agent's arguments win)."""
@@ -336,7 +339,6 @@ class ArliImageEditTool(_ArliImageToolBase):
     name: str = _name("edit_image")
     description: str = _description("edit_image")
     args_schema: type[BaseModel] = _schema("edit_image")
-    response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
 
     params: dict[str, Any] = Field(default_factory=dict)
     """Every other img2img field for each call (the agent's arguments win)."""
@@ -371,7 +373,6 @@ class ArliImageUpscaleTool(_ArliImageToolBase):
     name: str = _name("upscale_image")
     description: str = _description("upscale_image")
     args_schema: type[BaseModel] = _schema("upscale_image")
-    response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
 
     params: dict[str, Any] = Field(default_factory=dict)
     """Every other upscale field for each call (the agent's arguments win)."""
@@ -417,7 +418,6 @@ class ArliImageToVideoTool(_ArliImageToolBase):
     name: str = _name("image_to_video")
     description: str = _description("image_to_video")
     args_schema: type[BaseModel] = _schema("image_to_video")
-    response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
 
     backend: BackendName | ImageClient | AiArtClient = "aiart"
     """The backend: ``"aiart"`` (default; the only one with videos) or an AiArtClient."""

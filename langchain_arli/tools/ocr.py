@@ -30,6 +30,7 @@ from pydantic import (
 
 from arli._errors import ArliError
 from arli._kwargs import check_model_arguments, raise_arli_errors
+from arli._providers import PROVIDERS
 from arli.ocr.engine import OCREngine, OnPageError
 from arli.ocr.tooling import (
     DEFAULT_MAX_CHARS,
@@ -42,7 +43,8 @@ from arli.tool_contract import validation_text
 
 __all__ = ["ArliOCRInput", "ArliOCRTool"]
 
-_KEY_ENV = ["ARLI_TEXT_KEY", "ARLIAI_API_KEY"]
+#: Where the text key is looked for (the provider preset says).
+_KEY_ENV = list(PROVIDERS["arli"].text_key_env)
 
 
 def _validation_message(exc: ValidationError | Any) -> str:
