@@ -26,6 +26,8 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from pydantic import BaseModel
+
 from arli._errors import (
     ArliConfigError,
     ArliConnectionError,
@@ -41,9 +43,9 @@ from arli._errors import (
 )
 from arli.images._sizes import size_for_aspect_ratio
 from arli.images.aiart import AiArtClient, GenerationTimeoutError, VideoResult
-from arli.images.backends import adapter_for
+from arli.images.backends import adapter_for, schema_for_backend
 from arli.images.client import ImageClient
-from arli.images.contract import ASPECT_RATIOS, AspectRatio
+from arli.images.contract import ASPECT_RATIOS, AspectRatio, image_tool, schema_for_prefix
 from arli.images.models import ImageResult
 from arli.tool_contract import invalid_argument_text, resolve_agent_path, with_message
 
@@ -183,6 +185,26 @@ class ImageToolbox:
         """Raise a clear :class:`~arli.ArliConfigError` if the backend cannot do ``capability``."""
         if not self.supports(capability):
             raise self.adapter.unsupported(capability)
+
+    def offer(
+        self, function: str, prefix: str, schema: type[BaseModel] | None = None
+    ) -> tuple[str, type[BaseModel]]:
+        """The description and argument model an agent is offered for the tool ``function``.
+
+        Both name the other tools with the skin's ``prefix`` (``"arli_"`` or ``""``) and fit
+        this backend: with AiArt, the description is AiArt's and the generate and edit
+        models leave out what it cannot use (and list its aspect ratios).
+
+        Args:
+            function: the tool (a key of :data:`arli.images.contract.IMAGE_TOOLS`).
+            prefix: the skin's tool name prefix.
+            schema: the argument model to narrow instead of the contract's.
+        """
+        contract = image_tool(function)
+        offered = schema_for_prefix(schema or contract.arguments, prefix)
+        if contract.operation:
+            offered = schema_for_backend(offered, contract.operation, self.client)
+        return contract.describe(prefix, aiart=self.backend == "aiart"), offered
 
     # -- arguments -----------------------------------------------------------------------
 

@@ -51,9 +51,7 @@ from arli.images.aiart import AiArtClient, VideoResult
 from arli.images.backends import (
     BackendName,
     adapter_for,
-    backend_name,
     make_image_backend,
-    schema_for_backend,
 )
 from arli.images.client import ImageClient
 from arli.images.contract import (
@@ -190,11 +188,9 @@ class _ArliImageToolBase(BaseTool):
         schema = self.args_schema
         if not (isinstance(schema, type) and issubclass(schema, BaseModel)):
             return self
-        if contract.operation:
-            schema = schema_for_backend(schema, contract.operation, client)
-        aiart = backend_name(client) == "aiart"
-        if aiart and self.description == type(self).model_fields["description"].default:
-            self.description = contract.describe(_PREFIX, aiart=True)
+        description, schema = self._toolbox.offer(contract.function, _PREFIX, schema)
+        if self.description == type(self).model_fields["description"].default:
+            self.description = description
         if self.models and "model" in schema.model_fields:
             schema = with_model_choices(schema, list(self.models))
         self.args_schema = schema

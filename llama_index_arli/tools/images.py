@@ -36,7 +36,6 @@ from arli.images.backends import (
     BackendName,
     backend_supports,
     make_image_backend,
-    schema_for_backend,
 )
 from arli.images.client import ImageClient
 from arli.images.contract import (
@@ -48,7 +47,6 @@ from arli.images.contract import (
     UPSCALE,
     VIDEO,
     image_tool,
-    schema_for_prefix,
 )
 from arli.images.models import ImageResult
 from arli.images.tooling import ImageToolbox
@@ -165,18 +163,10 @@ class ArliImageToolSpec(ContractToolSpec):
         return image_tool(fn_name)
 
     def _describe(self, contract: ToolContract) -> str:
-        return contract.describe("", aiart=self.backend == "aiart")
+        return self.toolbox.offer(contract.function, "")[0]
 
     def _schema(self, fn_name: str) -> type[BaseModel]:
-        """The contract's schema; for AiArt without the arguments it cannot use.
-
-        The generate and edit schemas then leave those out and list its aspect ratios.
-        """
-        contract = image_tool(fn_name)
-        schema = schema_for_prefix(contract.arguments, "")
-        if contract.operation:
-            schema = schema_for_backend(schema, contract.operation, self.client)
-        return schema
+        return self.toolbox.offer(fn_name, "")[1]
 
     def _run_tool(self, fn_name: str, args: dict[str, Any]) -> Any:
         return self.toolbox.call(fn_name, **args)
