@@ -106,15 +106,10 @@ def _schema(function: str) -> Any:
     return Field(default=image_tool(function).arguments)
 
 
-class _ArliImageToolBase(BaseTool):
-    """Connection and output settings shared by the Arli image tools."""
+class _ImageBackendOptions(BaseModel):
+    """The backend, connection and output settings of the image tools and their toolkit."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
-
-    #: The contract this tool offers (name, arguments, description, backend needs).
-    _function: ClassVar[str] = "generate_image"
-    #: The field that carries other request fields, named when an argument is unknown.
-    _extras: ClassVar[str | None] = "params"
 
     api_key: SecretStr | None = Field(
         default_factory=secret_from_env(_KEY_ENV, default=None), repr=False, exclude=True
@@ -128,7 +123,8 @@ class _ArliImageToolBase(BaseTool):
     """The backend's base URL (else its environment variable: ``ARLI_IMAGE_BASE_URL`` /
     ``ARLI_BASE_URL``, ``ARLI_PROXY_BASE_URL`` or ``AIART_BASE_URL``; else its default)."""
     client: ImageClient | AiArtClient | None = Field(default=None, repr=False, exclude=True)
-    """A client to use instead of building one (wins over ``backend``)."""
+    """A client to use instead of building one (wins over ``backend``; a toolkit shares
+    it between its tools)."""
     client_options: dict[str, Any] = Field(default_factory=dict, repr=False)
     """Other options for the client built here: :class:`~arli.ArliSettings` fields
     (``image_timeout``, ``max_retries``...), ``routes`` for Arli, ``download_hosts`` for
@@ -145,6 +141,24 @@ class _ArliImageToolBase(BaseTool):
     """Accept http(s) image URLs from the agent."""
     return_image_blocks: bool = False
     """Add standard image content blocks after the text (for multimodal chat models)."""
+
+    def _make_client(self) -> ImageClient | AiArtClient:
+        """``client``, else the backend's client built from the settings."""
+        return self.client or make_image_backend(
+            self.backend, api_key=self.api_key, base_url=self.base_url, **self.client_options
+        )
+
+
+class _ArliImageToolBase(_ImageBackendOptions, BaseTool):
+    """Connection and output settings shared by the Arli image tools."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    #: The contract this tool offers (name, arguments, description, backend needs).
+    _function: ClassVar[str] = "generate_image"
+    #: The field that carries other request fields, named when an argument is unknown.
+    _extras: ClassVar[str | None] = "params"
+
     response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
     """The text for the model and the result itself (the listings answer with text only)."""
     handle_tool_error: bool | str | Callable[[ToolException], str] | None = True
@@ -172,9 +186,7 @@ class _ArliImageToolBase(BaseTool):
 
     @model_validator(mode="after")
     def _build_toolbox(self) -> Self:
-        client = self.client or make_image_backend(
-            self.backend, api_key=self.api_key, base_url=self.base_url, **self.client_options
-        )
+        client = self._make_client()
         self._toolbox = ImageToolbox(
             client,
             output_dir=self.output_dir,
@@ -473,7 +485,7 @@ class ArliListUpscalersTool(_ArliListTool):
     args_schema: type[BaseModel] = _schema("list_upscalers")
 
 
-class ArliImageToolkit(BaseToolkit):
+class ArliImageToolkit(_ImageBackendOptions, BaseToolkit):
     """The image tools with one shared client: generate, edit, upscale, listings, video.
 
     The tools depend on the backend: ``"arli"`` (default) and ``"arli-proxy"`` give
@@ -504,32 +516,8 @@ class ArliImageToolkit(BaseToolkit):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    api_key: SecretStr | None = Field(
-        default_factory=secret_from_env(_KEY_ENV, default=None), repr=False, exclude=True
-    )
-    """Image API key (else ``ARLI_IMAGE_KEY`` or ``ARLIAI_API_KEY``); only ``"arli"`` uses it."""
-    backend: BackendName | ImageClient | AiArtClient = "arli"
-    """``"arli"`` (default), ``"arli-proxy"``, ``"aiart"``, or a client to share."""
-    base_url: str | None = None
-    """The backend's base URL (else its environment variable, else its default)."""
-    client: ImageClient | AiArtClient | None = Field(default=None, repr=False, exclude=True)
-    """A client shared by the tools (wins over ``backend``)."""
-    client_options: dict[str, Any] = Field(default_factory=dict, repr=False)
-    """Other options for the client built here (:class:`~arli.ArliSettings` fields...)."""
-    output_dir: Path = Path(DEFAULT_OUTPUT_DIR)
-    """Directory the images are saved in."""
-    model: str | None = None
-    """The model used when the agent names none."""
-    models: list[str] | None = None
-    """Restrict the agent's ``model`` argument to these names."""
     fetch_models: bool = False
     """Fill ``models`` from the server's listing when the tools are built."""
-    input_dirs: list[Path] | None = None
-    """Directories the agent may read images from (default: ``output_dir``)."""
-    allow_urls: bool = True
-    """Accept http(s) image URLs from the agent."""
-    return_image_blocks: bool = False
-    """Add standard image blocks to the tools' content (for multimodal chat models)."""
     generation_params: dict[str, Any] = Field(default_factory=dict)
     """``params`` of the generation tool."""
     edit_params: dict[str, Any] = Field(default_factory=dict)
@@ -556,9 +544,7 @@ class ArliImageToolkit(BaseToolkit):
 
     @model_validator(mode="after")
     def _build_client(self) -> Self:
-        self._client = self.client or make_image_backend(
-            self.backend, api_key=self.api_key, base_url=self.base_url, **self.client_options
-        )
+        self._client = self._make_client()
         return self
 
     def get_tools(self) -> list[BaseTool]:
