@@ -26,12 +26,43 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from typing import Any, TypeVar
 
-__all__ = ["Steps", "arun", "run"]
+__all__ = ["Steps", "arun", "run", "transport_options"]
 
 T = TypeVar("T")
 
 #: A call's logic: yields ``(kind, *args)`` steps, receives their outcomes, returns the result.
 Steps = Generator[tuple[Any, ...], Any, T]
+
+
+def transport_options(
+    kind: str,
+    request_timeout: float | None = None,
+    max_retries: int | None = None,
+    retry_read_timeouts: bool | None = None,
+    **options: Any,
+) -> dict[str, Any]:
+    """The transport options of one call (a ``send`` step's options), the unset ones left out.
+
+    The one place where the clients' per-call names meet the transport's: ``kind`` (the
+    transport's ``timeout``: which read-timeout setting applies, ``"text"``, ``"image"``
+    or ``"listing"``) and ``request_timeout`` (the transport's ``timeout_seconds``: this
+    call's read timeout in seconds, overriding the setting).
+
+    Args:
+        kind: the timeout kind.
+        request_timeout: this call's read timeout in seconds (``None``: the setting's).
+        max_retries: this call's retries (``None``: the settings').
+        retry_read_timeouts: re-send after a read timeout (``None``: the transport's rule).
+        **options: other transport options, passed as they are (``json_body``, ``params``...).
+    """
+    out: dict[str, Any] = {"timeout": kind, **options}
+    if request_timeout is not None:
+        out["timeout_seconds"] = request_timeout
+    if max_retries is not None:
+        out["max_retries"] = max_retries
+    if retry_read_timeouts is not None:
+        out["retry_read_timeouts"] = retry_read_timeouts
+    return out
 
 
 class _Driver:

@@ -43,7 +43,7 @@ from arli._errors import (
 )
 from arli._kwargs import checks_arguments
 from arli._settings import SETTINGS_ARGUMENTS, ArliSettings
-from arli._steps import Steps, arun, run
+from arli._steps import Steps, arun, run, transport_options
 from arli._transport import HTTPResult, PooledClient, Transport, get_transport
 from arli.images._pixels import DEFAULT_MAX_PIXELS
 from arli.images.aiart_answers import as_object, download_errors, image_result, image_url_of
@@ -109,16 +109,6 @@ _asleep = asyncio.sleep
 
 
 # -- the client -------------------------------------------------------------------------------
-
-
-def _call_options(request_timeout: float | None, max_retries: int | None) -> dict[str, Any]:
-    """The transport options of one generation call: its timeout class and overrides."""
-    out: dict[str, Any] = {"timeout": "image"}
-    if request_timeout is not None:
-        out["timeout_seconds"] = request_timeout
-    if max_retries is not None:
-        out["max_retries"] = max_retries
-    return out
 
 
 @checks_arguments(passes_to=SETTINGS_ARGUMENTS)
@@ -303,7 +293,7 @@ class AiArtClient(PooledClient):
         max_retries: int | None,
     ) -> Steps[HTTPResult]:
         """Send a generation: JSON for ``generate``, else a multipart upload of ``image``."""
-        options = _call_options(request_timeout, max_retries)
+        options = transport_options("image", request_timeout, max_retries)
         if isinstance(req, AiArtGenerateRequest):
             route = "generate"
             options["json_body"] = req.wire()
@@ -344,7 +334,7 @@ class AiArtClient(PooledClient):
     def _check_steps(self, generation_id: str) -> Steps[VideoStatus]:
         """One poll of a video."""
         path = self._result_path(generation_id)
-        result: HTTPResult = yield "send", "GET", path, {"timeout": "listing"}
+        result: HTTPResult = yield "send", "GET", path, transport_options("listing")
         return parse_video_status(generation_id, result, self.resolve_url)
 
     def _video_steps(

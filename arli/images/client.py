@@ -30,7 +30,7 @@ from arli._errors import ArliConfigError, ArliError, ArliResponseError, ArliVali
 from arli._kwargs import checks_arguments
 from arli._providers import get_provider
 from arli._settings import SETTINGS_ARGUMENTS, ArliSettings
-from arli._steps import Steps, arun, run
+from arli._steps import Steps, arun, run, transport_options
 from arli._transport import PooledClient, Transport, get_transport
 from arli.images._inputs import aload_input, init_size, load_input, prepare_mask
 from arli.images._pixels import DEFAULT_MAX_PIXELS
@@ -143,19 +143,11 @@ class ImageRoutes:
 
 @dataclass(frozen=True)
 class _CallOptions:
-    timeout: float | None = None
+    """A generation's per-call overrides (the arguments of the same names)."""
+
+    request_timeout: float | None = None
     max_retries: int | None = None
     retry_read_timeouts: bool | None = None
-
-    def transport_kwargs(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if self.timeout is not None:
-            out["timeout_seconds"] = self.timeout
-        if self.max_retries is not None:
-            out["max_retries"] = self.max_retries
-        if self.retry_read_timeouts is not None:
-            out["retry_read_timeouts"] = self.retry_read_timeouts
-        return out
 
 
 @checks_arguments(passes_to=SETTINGS_ARGUMENTS)
@@ -273,7 +265,13 @@ class ImageClient(PooledClient):
     def _post_steps(self, path: str, body: dict[str, Any], opts: _CallOptions) -> Steps[Any]:
         """A generation: the server's limit read first when asked, then the POST."""
         yield from self._limit_steps()
-        options = {"json_body": body, "timeout": "image", **opts.transport_kwargs()}
+        options = transport_options(
+            "image",
+            opts.request_timeout,
+            opts.max_retries,
+            opts.retry_read_timeouts,
+            json_body=body,
+        )
         data = yield "send", "POST", path, options
         return data
 
@@ -282,7 +280,7 @@ class ImageClient(PooledClient):
         hit = self._cached(key, refresh)
         if hit is not None:
             return hit  # type: ignore[no-any-return]
-        data = yield "send", "GET", getattr(self.routes, key), {"timeout": "listing"}
+        data = yield "send", "GET", getattr(self.routes, key), transport_options("listing")
         return self._store(key, parse(data))
 
     def _cached(self, key: str, refresh: bool) -> Any:
@@ -630,11 +628,11 @@ class ImageClient(PooledClient):
         return await arun(self._parallel_steps(apply), self._aops())
 
     def _options_steps(self) -> Steps[dict[str, Any]]:
-        data = yield "send", "GET", self.routes.options, {"timeout": "listing"}
+        data = yield "send", "GET", self.routes.options, transport_options("listing")
         return _options(data)
 
     def _parallel_steps(self, apply: bool) -> Steps[ParallelRequests]:
-        data = yield "send", "GET", self._parallel_route(), {"timeout": "listing"}
+        data = yield "send", "GET", self._parallel_route(), transport_options("listing")
         info = parse_parallel_requests(data)
         if apply:
             self._apply_limit(info)

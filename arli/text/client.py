@@ -24,7 +24,7 @@ from arli._kwargs import checks_arguments
 from arli._limits import check_limit
 from arli._providers import Provider, check_text_provider, get_provider
 from arli._settings import SETTINGS_ARGUMENTS, ArliSettings
-from arli._steps import Steps, arun, run
+from arli._steps import Steps, arun, run, transport_options
 from arli._transport import PooledClient, Transport, get_transport
 from arli.text.parse import (
     ChatChunk,
@@ -89,7 +89,7 @@ def _plain_call(
     out = dict(body)
     out["stream"] = False
     out.pop("stream_options", None)
-    return {"json_body": out, "timeout": "text", "timeout_seconds": request_timeout, **options}
+    return transport_options("text", request_timeout, json_body=out, **options)
 
 
 class _StreamEnd:
@@ -234,7 +234,7 @@ class TextClient(PooledClient):
         :class:`~arli.IncompleteResponseError` is raised.
         """
         args = _chat_stream(self.routes.chat, body, include_usage)
-        return self._stream(*args, timeout_seconds=request_timeout, **request_options)
+        return self._stream(*args, **transport_options("text", request_timeout, **request_options))
 
     def astream_chat(
         self,
@@ -246,7 +246,7 @@ class TextClient(PooledClient):
     ) -> AsyncIterator[ChatChunk]:
         """Async :meth:`stream_chat`."""
         args = _chat_stream(self.routes.chat, body, include_usage)
-        return self._astream(*args, timeout_seconds=request_timeout, **request_options)
+        return self._astream(*args, **transport_options("text", request_timeout, **request_options))
 
     def _stream(
         self,
@@ -326,7 +326,7 @@ class TextClient(PooledClient):
     ) -> Iterator[CompletionChunk]:
         """Stream a text completion, yielding parsed chunks (see :meth:`stream_chat`)."""
         args = _completion_stream(self.routes.completions, body, include_usage)
-        return self._stream(*args, timeout_seconds=request_timeout, **request_options)
+        return self._stream(*args, **transport_options("text", request_timeout, **request_options))
 
     def astream_complete(
         self,
@@ -338,7 +338,7 @@ class TextClient(PooledClient):
     ) -> AsyncIterator[CompletionChunk]:
         """Async :meth:`stream_complete`."""
         args = _completion_stream(self.routes.completions, body, include_usage)
-        return self._astream(*args, timeout_seconds=request_timeout, **request_options)
+        return self._astream(*args, **transport_options("text", request_timeout, **request_options))
 
     # -- tokenize, models ----------------------------------------------------------------
 
@@ -375,7 +375,7 @@ class TextClient(PooledClient):
         else:
             body["messages"] = list(messages or ())
         body.update(extra)
-        options = {"json_body": body, "timeout": "listing", "retry_read_timeouts": True}
+        options = transport_options("listing", retry_read_timeouts=True, json_body=body)
         paths = (self._tokenize_path,) if self._tokenize_path else self.routes.tokenize
         first_error: NotFoundError | None = None
         for path in paths:
@@ -431,7 +431,7 @@ class TextClient(PooledClient):
 
     def _models_steps(self, available_on_current_plan: object) -> Steps[list[ModelInfo]]:
         query = self._models_query(available_on_current_plan)
-        data = yield "send", "GET", self.routes.models, {"params": query, "timeout": "listing"}
+        data = yield "send", "GET", self.routes.models, transport_options("listing", params=query)
         return parse_models(data)
 
     def _models_query(self, available_on_current_plan: object) -> dict[str, int] | None:
