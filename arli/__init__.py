@@ -1,41 +1,43 @@
 """Arli AI core: framework-free clients for the Arli text and image APIs.
 
 Nothing here imports LangChain or LlamaIndex; ``langchain_arli`` and ``llama_index_arli``
-are thin adapters over this package. Public names are imported on first use, so
-``import arli`` stays light (add new exports to ``_EXPORTS`` by module, to ``__all__`` and to the
-``TYPE_CHECKING`` imports).
+are thin adapters over this package. The error classes are imported with the
+package (:mod:`arli._errors` needs only the standard library); every other public name on
+first use, so ``import arli`` stays light: add a new one to ``_EXPORTS`` by module, to
+``__all__`` and to the ``TYPE_CHECKING`` imports.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from arli._errors import (  # stdlib only: cheap, and wanted by every caller
+    ArliConfigError,
+    ArliConnectionError,
+    ArliError,
+    ArliResponseError,
+    ArliStatusError,
+    ArliTimeoutError,
+    ArliValidationError,
+    AuthenticationError,
+    BadRequestError,
+    ConstraintViolationError,
+    GenerationTimeoutError,
+    IncompleteResponseError,
+    InternalServerError,
+    NotFoundError,
+    OCRDependencyError,
+    OCRError,
+    OCRPageError,
+    OCRSourceError,
+    PermissionDeniedError,
+    RateLimitError,
+    UnprocessableEntityError,
+)
 from arli._lazy import lazy_exports
 from arli._version import __version__
 
 if TYPE_CHECKING:
-    from arli._errors import (
-        ArliConfigError,
-        ArliConnectionError,
-        ArliError,
-        ArliResponseError,
-        ArliStatusError,
-        ArliTimeoutError,
-        ArliValidationError,
-        AuthenticationError,
-        BadRequestError,
-        ConstraintViolationError,
-        IncompleteResponseError,
-        InternalServerError,
-        NotFoundError,
-        OCRDependencyError,
-        OCRError,
-        OCRPageError,
-        OCRSourceError,
-        PermissionDeniedError,
-        RateLimitError,
-        UnprocessableEntityError,
-    )
     from arli._limits import (
         Limiter,
         get_limiter,
@@ -54,7 +56,6 @@ if TYPE_CHECKING:
         AiArtClient,
         GeneratedImage,
         GenerationInfo,
-        GenerationTimeoutError,
         ImageClient,
         ImageModel,
         ImageResult,
@@ -87,29 +88,6 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS: dict[str, tuple[str, ...]] = {
-    "arli._errors": (
-        "ArliConfigError",
-        "ArliConnectionError",
-        "ArliError",
-        "ArliResponseError",
-        "ArliStatusError",
-        "ArliTimeoutError",
-        "ArliValidationError",
-        "AuthenticationError",
-        "BadRequestError",
-        "ConstraintViolationError",
-        "GenerationTimeoutError",
-        "IncompleteResponseError",
-        "InternalServerError",
-        "NotFoundError",
-        "OCRDependencyError",
-        "OCRError",
-        "OCRPageError",
-        "OCRSourceError",
-        "PermissionDeniedError",
-        "RateLimitError",
-        "UnprocessableEntityError",
-    ),
     "arli._settings": (
         "ArliSettings",
         "DEFAULT_BASE_URL",

@@ -1,4 +1,4 @@
-"""``arli``'s public names: one table by module, the same names in ``__all__``, lazily imported."""
+"""``arli``'s public names: the errors, one lazy table by module, the same names in ``__all__``."""
 
 from __future__ import annotations
 
@@ -12,9 +12,12 @@ import arli
 from arli._lazy import exported_names
 
 
-def test_all_names_exactly_the_lazy_table_and_each_resolves_to_its_module() -> None:
+def test_all_names_the_errors_and_the_lazy_table_and_each_resolves_to_its_module() -> None:
     where = exported_names(arli._EXPORTS)
-    assert set(arli.__all__) - {"__version__"} == set(where)
+    errors = {n for n in arli.__all__ if isinstance(getattr(arli, n), type)}
+    errors = {n for n in errors if issubclass(getattr(arli, n), arli.ArliError)}
+    assert set(arli.__all__) - {"__version__"} == set(where) | errors
+    assert errors == {n for n in arli._errors.__all__ if n[0].isupper()}
     for name, origin in where.items():
         assert getattr(arli, name) is getattr(importlib.import_module(origin), name), name
         assert name in dir(arli)
