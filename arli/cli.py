@@ -18,7 +18,7 @@ import sys
 import typing
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import Any, TextIO
 
 from arli._errors import ArliConfigError, ArliError, ArliStatusError, ArliValidationError
 from arli._version import __version__
@@ -538,9 +538,5 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         return 0
 
 
-def _exit(status: int) -> NoReturn:  # pragma: no cover
-    raise SystemExit(status)
-
-
 if __name__ == "__main__":  # pragma: no cover
-    _exit(main())
+    raise SystemExit(main())

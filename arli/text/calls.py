@@ -95,10 +95,18 @@ class CallResult(Generic[R]):
     parsed: list[Any] | None = None
 
 
-def _verify(options: CallOptions, plan: RequestPlan, answers: list[Any]) -> list[Any] | None:
+def _answers(result: ChatCompletion | Completion) -> list[tuple[str | None, str | None]]:
+    """Each choice's ``(text, finish_reason)``: what the constraint check reads."""
+    if isinstance(result, ChatCompletion):
+        return [(c.content, c.finish_reason) for c in result.choices]
+    return [(c.text, c.finish_reason) for c in result.choices]
+
+
+def _verify(options: CallOptions, plan: RequestPlan, result: R) -> CallResult[R]:
+    """The finished call, its constrained answer checked (when asked and constrained)."""
     if not options.check_output or plan.constraint is None:
-        return None
-    return verify_choices(plan, answers)
+        return CallResult(result, plan, None)
+    return CallResult(result, plan, verify_choices(plan, _answers(result)))
 
 
 class _CallStream(Generic[C]):
@@ -106,6 +114,7 @@ class _CallStream(Generic[C]):
 
     accumulator: ChatStreamAccumulator | CompletionStreamAccumulator
     _parse: Callable[[Any], C]
+    _route: str  # the :class:`~arli.text.client.TextRoutes` attribute of the path
 
     def __init__(self, calls: TextCalls, options: CallOptions, plan: RequestPlan) -> None:
         self._calls = calls
@@ -113,36 +122,22 @@ class _CallStream(Generic[C]):
         self.plan = plan
         self.parsed: list[Any] | None = None
 
-    def _path(self) -> str:
-        raise NotImplementedError
-
-    def _answers(self) -> list[tuple[str | None, str | None]]:
-        raise NotImplementedError
-
     def _finish(self) -> None:
         """Run once the stream ended well: check a constrained answer."""
         if self.options.check_output and self.plan.constraint is not None:
-            self.parsed = verify_choices(self.plan, self._answers())
+            self.parsed = verify_choices(self.plan, _answers(self.accumulator.result()))
+
+    def _args(self) -> tuple[Any, ...]:
+        path = getattr(self._calls.client.routes, self._route)
+        return path, self.plan.body, self.accumulator, type(self)._parse, self._finish
 
     def __iter__(self) -> Iterator[C]:
-        return self._calls.client._stream(
-            self._path(),
-            self.plan.body,
-            self.accumulator,  # type: ignore[arg-type]  # the subclass's, for its chunks
-            type(self)._parse,
-            self._finish,
-            timeout_seconds=self.options.request_timeout,
-        )
+        client = self._calls.client
+        return client._stream(*self._args(), timeout_seconds=self.options.request_timeout)
 
     def __aiter__(self) -> AsyncIterator[C]:
-        return self._calls.client._astream(
-            self._path(),
-            self.plan.body,
-            self.accumulator,  # type: ignore[arg-type]  # the subclass's, for its chunks
-            type(self)._parse,
-            self._finish,
-            timeout_seconds=self.options.request_timeout,
-        )
+        client = self._calls.client
+        return client._astream(*self._args(), timeout_seconds=self.options.request_timeout)
 
 
 class ChatCallStream(_CallStream[ChatChunk]):
@@ -155,16 +150,11 @@ class ChatCallStream(_CallStream[ChatChunk]):
 
     accumulator: ChatStreamAccumulator
     _parse = staticmethod(parse_chat_chunk)
+    _route = "chat"
 
     def __init__(self, calls: TextCalls, options: CallOptions, plan: RequestPlan) -> None:
         super().__init__(calls, options, plan)
         self.accumulator = ChatStreamAccumulator()
-
-    def _path(self) -> str:
-        return self._calls.client.routes.chat
-
-    def _answers(self) -> list[tuple[str | None, str | None]]:
-        return [(c.content, c.finish_reason) for c in self.accumulator.result().choices]
 
     def result(self) -> ChatCompletion:
         """The completion assembled from the chunks so far."""
@@ -176,16 +166,11 @@ class CompletionCallStream(_CallStream[CompletionChunk]):
 
     accumulator: CompletionStreamAccumulator
     _parse = staticmethod(parse_completion_chunk)
+    _route = "completions"
 
     def __init__(self, calls: TextCalls, options: CallOptions, plan: RequestPlan) -> None:
         super().__init__(calls, options, plan)
         self.accumulator = CompletionStreamAccumulator()
-
-    def _path(self) -> str:
-        return self._calls.client.routes.completions
-
-    def _answers(self) -> list[tuple[str | None, str | None]]:
-        return [(c.text, c.finish_reason) for c in self.accumulator.result().choices]
 
     def result(self) -> Completion:
         """The completion assembled from the chunks so far."""
@@ -284,18 +269,7 @@ class TextCalls:
         Raises:
             ArliValidationError: an unknown, out-of-range or refused parameter.
         """
-        return plan_chat(
-            model=options.model,
-            messages=messages,
-            instance=options.instance,
-            call_kwargs=call_kwargs,
-            instance_extra_body=options.extra_body,
-            style=options.style,
-            stream=stream,
-            include_usage=options.stream_usage,
-            allowed=self.client.provider.text_params,
-            provider_label=self.client.provider.label,
-        )
+        return plan_chat(messages=messages, **self._plan_args(options, call_kwargs, stream))
 
     def plan_completion(
         self,
@@ -306,32 +280,36 @@ class TextCalls:
         stream: bool = False,
     ) -> RequestPlan:
         """The ``/v1/completions`` body and its constraint (see :meth:`plan_chat`)."""
-        return plan_completion(
-            model=options.model,
-            prompt=prompt,
-            instance=options.instance,
-            call_kwargs=call_kwargs,
-            instance_extra_body=options.extra_body,
-            style=options.style,
-            stream=stream,
-            include_usage=options.stream_usage,
-            allowed=self.client.provider.text_params,
-            provider_label=self.client.provider.label,
-        )
+        return plan_completion(prompt=prompt, **self._plan_args(options, call_kwargs, stream))
+
+    def _plan_args(
+        self, options: CallOptions, call_kwargs: Mapping[str, Any], stream: bool
+    ) -> dict[str, Any]:
+        """What :func:`plan_chat` and :func:`plan_completion` take besides the input."""
+        provider = self.client.provider
+        return {
+            "model": options.model,
+            "instance": options.instance,
+            "call_kwargs": call_kwargs,
+            "instance_extra_body": options.extra_body,
+            "style": options.style,
+            "stream": stream,
+            "include_usage": options.stream_usage,
+            "allowed": provider.text_params,
+            "provider_label": provider.label,
+        }
 
     def send_chat(self, options: CallOptions, plan: RequestPlan) -> CallResult[ChatCompletion]:
         """Send a planned chat body and check the answer."""
         completion = self.client.chat(plan.body, request_timeout=options.request_timeout)
-        answers = [(c.content, c.finish_reason) for c in completion.choices]
-        return CallResult(completion, plan, _verify(options, plan, answers))
+        return _verify(options, plan, completion)
 
     async def asend_chat(
         self, options: CallOptions, plan: RequestPlan
     ) -> CallResult[ChatCompletion]:
         """Async :meth:`send_chat`."""
         completion = await self.client.achat(plan.body, request_timeout=options.request_timeout)
-        answers = [(c.content, c.finish_reason) for c in completion.choices]
-        return CallResult(completion, plan, _verify(options, plan, answers))
+        return _verify(options, plan, completion)
 
     # -- whole calls ------------------------------------------------------------------------
 
@@ -388,8 +366,7 @@ class TextCalls:
         """Plan, send and check one ``/v1/completions`` call (a list: one choice each)."""
         plan = self.plan_completion(options, prompt, call_kwargs)
         completion = self.client.complete(plan.body, request_timeout=options.request_timeout)
-        answers = [(c.text, c.finish_reason) for c in completion.choices]
-        return CallResult(completion, plan, _verify(options, plan, answers))
+        return _verify(options, plan, completion)
 
     async def acomplete(
         self, options: CallOptions, prompt: str | list[str], call_kwargs: Mapping[str, Any]
@@ -397,8 +374,7 @@ class TextCalls:
         """Async :meth:`complete`."""
         plan = self.plan_completion(options, prompt, call_kwargs)
         completion = await self.client.acomplete(plan.body, request_timeout=options.request_timeout)
-        answers = [(c.text, c.finish_reason) for c in completion.choices]
-        return CallResult(completion, plan, _verify(options, plan, answers))
+        return _verify(options, plan, completion)
 
     def stream_complete(
         self, options: CallOptions, prompt: str, call_kwargs: Mapping[str, Any]
