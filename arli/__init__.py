@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         OCRSourceError,
         PermissionDeniedError,
         RateLimitError,
+        StreamStalledError,
         UnprocessableEntityError,
     )
     from arli._limits import (
@@ -129,6 +130,7 @@ _LAZY: dict[str, str] = {
     "PermissionDeniedError": "arli._errors",
     "RateLimitError": "arli._errors",
     "RetryPolicy": "arli._transport",
+    "StreamStalledError": "arli._errors",
     "Sampler": "arli.images",
     "TextClient": "arli.text",
     "TokenizeResult": "arli.text",
@@ -190,6 +192,7 @@ __all__ = [
     "RateLimitError",
     "RetryPolicy",
     "Sampler",
+    "StreamStalledError",
     "TextClient",
     "TokenizeResult",
     "ToolCall",
