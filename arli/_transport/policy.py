@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import email.utils
 import random
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 
 from arli._errors import ArliConnectionError, ArliTimeoutError
 from arli._kwargs import checks_arguments
@@ -106,6 +107,10 @@ class RetryPolicy:
         return self.backoff(attempt)
 
 
+#: The wall clock an HTTP-date ``Retry-After`` is measured against (tests freeze it).
+clock = time.time
+
+
 def parse_should_retry(headers: Mapping[str, str]) -> bool | None:
     """The server's ``x-should-retry: true|false`` (``None`` when absent or neither)."""
     value = headers.get("x-should-retry")
@@ -141,5 +146,5 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    current = datetime.now(UTC).timestamp() if now is None else now
+    current = clock() if now is None else now
     return max(0.0, when.timestamp() - current)

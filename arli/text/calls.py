@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from arli._kwargs import checks_arguments
+from arli._transport import CallStats
 from arli.text.client import TextClient
 from arli.text.parse import (
     ChatChunk,
@@ -62,6 +63,9 @@ class CallOptions:
         image_fetch_timeout: seconds allowed to download one image (``None``: the default).
         request_timeout: read timeout in seconds of each call (``None``: the client's
             ``text_timeout`` setting).
+        stall_timeout: seconds a started stream may go without an event
+            (:class:`~arli.StreamStalledError`; ``None``: ``ARLI_STREAM_STALL_TIMEOUT``,
+            else 120 s; ``0``: no limit).
     """
 
     model: str
@@ -74,6 +78,7 @@ class CallOptions:
     image_max_bytes: int | None = None
     image_fetch_timeout: float | None = None
     request_timeout: float | None = None
+    stall_timeout: float | None = None
 
 
 @dataclass(slots=True)
@@ -85,11 +90,13 @@ class CallResult(Generic[R]):
         plan: what was sent (body and constraint).
         parsed: per choice, the value the constraint check parsed (JSON for JSON
             constraints); ``None`` when nothing was checked.
+        retries_taken: the retries the transport made before the answer came (0: none).
     """
 
     result: R
     plan: RequestPlan
     parsed: list[Any] | None = None
+    retries_taken: int = 0
 
 
 def _verify(options: CallOptions, plan: RequestPlan, answers: list[Any]) -> list[Any] | None:
@@ -99,7 +106,12 @@ def _verify(options: CallOptions, plan: RequestPlan, answers: list[Any]) -> list
 
 
 class _CallStream(Generic[C]):
-    """The shared half of a streamed call: the one accumulator, the sending, the check."""
+    """The shared half of a streamed call: the one accumulator, the sending, the check.
+
+    Attributes:
+        stats: what the stream's attempts took (``stats.retries_taken``, also
+            :attr:`retries_taken`), filled in as it is sent.
+    """
 
     accumulator: ChatStreamAccumulator | CompletionStreamAccumulator
     _parse: Callable[[Any], C]
@@ -109,6 +121,12 @@ class _CallStream(Generic[C]):
         self.options = options
         self.plan = plan
         self.parsed: list[Any] | None = None
+        self.stats = CallStats()
+
+    @property
+    def retries_taken(self) -> int:
+        """The retries the transport made before the stream's first event (0: none)."""
+        return self.stats.retries_taken
 
     def _path(self) -> str:
         raise NotImplementedError
@@ -129,6 +147,8 @@ class _CallStream(Generic[C]):
             type(self)._parse,
             self._finish,
             timeout_seconds=self.options.request_timeout,
+            stall_timeout=self.options.stall_timeout,
+            stats=self.stats,
         )
 
     def __aiter__(self) -> AsyncIterator[C]:
@@ -139,6 +159,8 @@ class _CallStream(Generic[C]):
             type(self)._parse,
             self._finish,
             timeout_seconds=self.options.request_timeout,
+            stall_timeout=self.options.stall_timeout,
+            stats=self.stats,
         )
 
 
@@ -313,17 +335,23 @@ class TextCalls:
 
     def send_chat(self, options: CallOptions, plan: RequestPlan) -> CallResult[ChatCompletion]:
         """Send a planned chat body and check the answer."""
-        completion = self.client.chat(plan.body, request_timeout=options.request_timeout)
+        stats = CallStats()
+        completion = self.client.chat(
+            plan.body, request_timeout=options.request_timeout, stats=stats
+        )
         answers = [(c.content, c.finish_reason) for c in completion.choices]
-        return CallResult(completion, plan, _verify(options, plan, answers))
+        return CallResult(completion, plan, _verify(options, plan, answers), stats.retries_taken)
 
     async def asend_chat(
         self, options: CallOptions, plan: RequestPlan
     ) -> CallResult[ChatCompletion]:
         """Async :meth:`send_chat`."""
-        completion = await self.client.achat(plan.body, request_timeout=options.request_timeout)
+        stats = CallStats()
+        completion = await self.client.achat(
+            plan.body, request_timeout=options.request_timeout, stats=stats
+        )
         answers = [(c.content, c.finish_reason) for c in completion.choices]
-        return CallResult(completion, plan, _verify(options, plan, answers))
+        return CallResult(completion, plan, _verify(options, plan, answers), stats.retries_taken)
 
     # -- whole calls ------------------------------------------------------------------------
 
@@ -379,18 +407,24 @@ class TextCalls:
     ) -> CallResult[Completion]:
         """Plan, send and check one ``/v1/completions`` call (a list: one choice each)."""
         plan = self.plan_completion(options, prompt, call_kwargs)
-        completion = self.client.complete(plan.body, request_timeout=options.request_timeout)
+        stats = CallStats()
+        completion = self.client.complete(
+            plan.body, request_timeout=options.request_timeout, stats=stats
+        )
         answers = [(c.text, c.finish_reason) for c in completion.choices]
-        return CallResult(completion, plan, _verify(options, plan, answers))
+        return CallResult(completion, plan, _verify(options, plan, answers), stats.retries_taken)
 
     async def acomplete(
         self, options: CallOptions, prompt: str | list[str], call_kwargs: Mapping[str, Any]
     ) -> CallResult[Completion]:
         """Async :meth:`complete`."""
         plan = self.plan_completion(options, prompt, call_kwargs)
-        completion = await self.client.acomplete(plan.body, request_timeout=options.request_timeout)
+        stats = CallStats()
+        completion = await self.client.acomplete(
+            plan.body, request_timeout=options.request_timeout, stats=stats
+        )
         answers = [(c.text, c.finish_reason) for c in completion.choices]
-        return CallResult(completion, plan, _verify(options, plan, answers))
+        return CallResult(completion, plan, _verify(options, plan, answers), stats.retries_taken)
 
     def stream_complete(
         self, options: CallOptions, prompt: str, call_kwargs: Mapping[str, Any]
