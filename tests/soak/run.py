@@ -35,12 +35,11 @@ import json
 import os
 import platform
 import random
-import subprocess
 import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,10 +47,10 @@ from typing import Any
 import httpx
 
 from arli import ArliError
+from bench._server import reference_server
 
-ROOT = Path(__file__).resolve().parents[2]
 MODEL = "Mistral-Nemo-12B-Instruct-2407"
-KEY = "soak-key"
+KEY = "bench-key"  # the key bench._server.reference_server starts the server with
 CHAT = "/v1/chat/completions"
 PROMPT = "Hello"
 
@@ -178,40 +177,6 @@ def checked_out(http: httpx.AsyncClient) -> tuple[int, int]:
 
 
 # -- the server --------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def reference_server(token_latency: float) -> Iterator[str]:
-    """Run the reference server in a child process on 127.0.0.1; yield its URL."""
-    command = [
-        sys.executable,
-        "-m",
-        "tests.reference_server",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--api-key",
-        KEY,
-        "--token-latency",
-        str(token_latency),
-    ]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    with subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    ) as server:
-        try:
-            assert server.stdout is not None
-            line = server.stdout.readline()
-            if "listening on http://127.0.0.1:" not in line:
-                raise RuntimeError(f"the reference server did not start: {line!r}")
-            yield line.rsplit(" ", 1)[1].strip()
-        finally:
-            server.terminate()
-            try:
-                server.wait(10)
-            except subprocess.TimeoutExpired:
-                server.kill()
 
 
 def control(url: str, method: str, path: str, body: Any = None) -> Any:
@@ -384,7 +349,7 @@ def run(opts: Any) -> Report:
     gc.collect()
     base_sockets, base_threads, base_rss = open_sockets(), threading.active_count(), rss_mb()
     gauges = Gauges()
-    with reference_server(opts.token_latency) as url:
+    with reference_server("--token-latency", str(opts.token_latency)) as url:
         asyncio.run(soak(url, opts, report, gauges))
         gc.collect()
         sockets, threads = open_sockets(), threading.active_count()

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +32,7 @@ from arli import (
     StreamStalledError,
 )
 from arli._transport import CallStats, RetryPolicy, Transport
+from tests.unit_tests._bodies import BreakingBody
 
 PATH = "/v1/chat/completions"
 FROZEN = 1_696_004_797.0  # the openai SDK's frozen time.time()
@@ -54,24 +55,6 @@ class Reply:
     breaks_after: int | None = None  # the body raises ReadError after this many chunks
 
 
-class _Body(httpx.SyncByteStream, httpx.AsyncByteStream):
-    def __init__(self, reply: Reply) -> None:
-        self.reply = reply
-
-    def _chunks(self) -> Iterator[bytes]:
-        for n, chunk in enumerate(self.reply.chunks):
-            if n == self.reply.breaks_after:
-                raise httpx.ReadError("connection reset")
-            yield chunk
-
-    def __iter__(self) -> Iterator[bytes]:
-        yield from self._chunks()
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        for chunk in self._chunks():
-            yield chunk
-
-
 class Server:
     """Plays the replies in order (the last one again when they run out); keeps requests."""
 
@@ -84,7 +67,11 @@ class Server:
         self.requests.append(request)
         if reply.raises is not None:
             raise reply.raises("failed", request=request)
-        return httpx.Response(reply.status, headers=reply.headers, stream=_Body(reply))
+        return httpx.Response(
+            reply.status,
+            headers=reply.headers,
+            stream=BreakingBody(reply.chunks, reply.breaks_after),
+        )
 
     def header(self, name: str) -> list[str | None]:
         return [r.headers.get(name) for r in self.requests]
@@ -432,14 +419,14 @@ def test_the_stall_limit_comes_from_the_call_then_the_environment(
 
 
 def test_a_read_timeout_inside_a_stream_is_a_stall(sleeps: list[float]) -> None:
-    class Stalls(_Body):
+    class Stalls(BreakingBody):
         def _chunks(self) -> Iterator[bytes]:
             yield EVENT
             raise httpx.ReadTimeout("timed out")
 
     def handler(request: httpx.Request) -> httpx.Response:
         headers = {"content-type": "text/event-stream"}
-        return httpx.Response(200, headers=headers, stream=Stalls(Reply()))
+        return httpx.Response(200, headers=headers, stream=Stalls(()))
 
     t = Transport(
         base_url="http://api.test",
