@@ -32,6 +32,7 @@ from arli._errors import (  # stdlib only: cheap, and wanted by every caller
     OCRSourceError,
     PermissionDeniedError,
     RateLimitError,
+    StreamStalledError,
     UnprocessableEntityError,
 )
 from arli._lazy import lazy_exports
@@ -183,6 +184,7 @@ __all__ = [
     "RateLimitError",
     "RetryPolicy",
     "Sampler",
+    "StreamStalledError",
     "TextClient",
     "TokenizeResult",
     "ToolCall",

@@ -269,8 +269,11 @@ def _parse_tool_calls(calls: list[ToolCall]) -> tuple[list[Any], list[Any]]:
     return valid, invalid
 
 
-def completion_to_result(completion: ChatCompletion) -> ChatResult:
+def completion_to_result(completion: ChatCompletion, retries_taken: int = 0) -> ChatResult:
     """Core chat completion → LangChain ``ChatResult`` (one generation per choice).
+
+    ``retries_taken`` (the transport's retries before the answer) goes into each message's
+    ``response_metadata["retries_taken"]``.
 
     Raises:
         ArliResponseError: the completion has no choice (LangChain needs one).
@@ -292,6 +295,7 @@ def completion_to_result(completion: ChatCompletion) -> ChatResult:
             "stop_reason": choice.stop_reason,
             "system_fingerprint": completion.system_fingerprint,
             "id": completion.id,
+            "retries_taken": retries_taken,
         }
         if choice.logprobs is not None:
             metadata["logprobs"] = choice.logprobs

@@ -231,7 +231,7 @@ class ChatArli(ArliTextModel, BaseChatModel):
         call = self._calls.chat(
             self._options(), to_openai_messages(messages), self._call_kwargs(stop, kwargs)
         )
-        return completion_to_result(call.result)
+        return completion_to_result(call.result, call.retries_taken)
 
     async def _agenerate(
         self,
@@ -245,7 +245,7 @@ class ChatArli(ArliTextModel, BaseChatModel):
         call = await self._calls.achat(
             self._options(), to_openai_messages(messages), self._call_kwargs(stop, kwargs)
         )
-        return completion_to_result(call.result)
+        return completion_to_result(call.result, call.retries_taken)
 
     def _stream(
         self,

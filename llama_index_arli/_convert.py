@@ -378,11 +378,12 @@ def _finish(finish_reason: str | None, stop_reason: str | int | None) -> dict[st
     return out
 
 
-def chat_response(completion: ChatCompletion) -> ChatResponse:
+def chat_response(completion: ChatCompletion, retries_taken: int = 0) -> ChatResponse:
     """Core chat completion → ``ChatResponse`` (the first choice; all of them are in ``raw``).
 
     ``additional_kwargs`` holds the token counts (``prompt_tokens``, ``completion_tokens``,
-    ``total_tokens``), ``finish_reason``/``stop_reason``, ``model`` and ``id``.
+    ``total_tokens``), ``finish_reason``/``stop_reason``, ``model``, ``id`` and
+    ``retries_taken`` (the transport's retries before the answer).
     """
     choice = completion.choices[0] if completion.choices else None
     if choice is None:
@@ -396,18 +397,23 @@ def chat_response(completion: ChatCompletion) -> ChatResponse:
     extra.update(usage_kwargs(completion.usage))
     extra["model"] = completion.model
     extra["id"] = completion.id
+    extra["retries_taken"] = retries_taken
     return ChatResponse(
         message=message, raw=completion.raw, additional_kwargs=extra, logprobs=logprobs
     )
 
 
-def completion_response(completion: Completion) -> CompletionResponse:
-    """Core text completion → ``CompletionResponse`` (first choice; all of them in ``raw``)."""
+def completion_response(completion: Completion, retries_taken: int = 0) -> CompletionResponse:
+    """Core text completion → ``CompletionResponse`` (first choice; all of them in ``raw``).
+
+    ``additional_kwargs`` holds what :func:`chat_response` puts there.
+    """
     choice = completion.choices[0] if completion.choices else None
     extra = _finish(choice.finish_reason, choice.stop_reason) if choice else {}
     extra.update(usage_kwargs(completion.usage))
     extra["model"] = completion.model
     extra["id"] = completion.id
+    extra["retries_taken"] = retries_taken
     return CompletionResponse(
         text=choice.text if choice else "",
         raw=completion.raw,

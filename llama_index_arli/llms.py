@@ -403,14 +403,14 @@ class Arli(SamplingParams, ToolCallingLLM, GuidedStructuredLLM):
             self._options(), to_openai_messages(messages), self._call_kwargs(kwargs)
         )
         hand_over(call.parsed)
-        return chat_response(call.result)
+        return chat_response(call.result, call.retries_taken)
 
     async def _achat(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> ChatResponse:
         call = await self._calls.achat(
             self._options(), to_openai_messages(messages), self._call_kwargs(kwargs)
         )
         hand_over(call.parsed)
-        return chat_response(call.result)
+        return chat_response(call.result, call.retries_taken)
 
     def _stream_chat(
         self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]
@@ -470,7 +470,7 @@ class Arli(SamplingParams, ToolCallingLLM, GuidedStructuredLLM):
         call = self._calls.complete(
             self._options(), self._prompt(prompt, formatted), self._call_kwargs(kwargs)
         )
-        return completion_response(call.result)
+        return completion_response(call.result, call.retries_taken)
 
     @llm_completion_callback()
     async def acomplete(
@@ -482,7 +482,7 @@ class Arli(SamplingParams, ToolCallingLLM, GuidedStructuredLLM):
         call = await self._calls.acomplete(
             self._options(), self._prompt(prompt, formatted), self._call_kwargs(kwargs)
         )
-        return completion_response(call.result)
+        return completion_response(call.result, call.retries_taken)
 
     @llm_completion_callback()
     def stream_complete(

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from arli._kwargs import checks_arguments
+from arli._transport import CallStats
 from arli.text.client import TextClient
 from arli.text.history import SendReasoning, with_reasoning
 from arli.text.parse import (
@@ -64,6 +65,9 @@ class CallOptions:
         send_reasoning: re-send earlier assistant reasoning (:mod:`arli.text.history`).
         request_timeout: read timeout in seconds of each call (``None``: the client's
             ``text_timeout`` setting).
+        stall_timeout: seconds a started stream may go without an event
+            (:class:`~arli.StreamStalledError`; ``None``: ``ARLI_STREAM_STALL_TIMEOUT``,
+            else 120 s; ``0``: no limit).
     """
 
     model: str
@@ -77,6 +81,7 @@ class CallOptions:
     image_fetch_timeout: float | None = None
     send_reasoning: SendReasoning = "auto"
     request_timeout: float | None = None
+    stall_timeout: float | None = None
 
 
 @dataclass(slots=True)
@@ -88,11 +93,13 @@ class CallResult(Generic[R]):
         plan: what was sent (body and constraint).
         parsed: per choice, the value the constraint check parsed (JSON for JSON
             constraints); ``None`` when nothing was checked.
+        retries_taken: the retries the transport made before the answer came (0: none).
     """
 
     result: R
     plan: RequestPlan
     parsed: list[Any] | None = None
+    retries_taken: int = 0
 
 
 def _answers(result: ChatCompletion | Completion) -> list[tuple[str | None, str | None]]:
@@ -102,15 +109,22 @@ def _answers(result: ChatCompletion | Completion) -> list[tuple[str | None, str 
     return [(c.text, c.finish_reason) for c in result.choices]
 
 
-def _verify(options: CallOptions, plan: RequestPlan, result: R) -> CallResult[R]:
+def _verify(
+    options: CallOptions, plan: RequestPlan, result: R, retries_taken: int = 0
+) -> CallResult[R]:
     """The finished call, its constrained answer checked (when asked and constrained)."""
     if not options.check_output or plan.constraint is None:
-        return CallResult(result, plan, None)
-    return CallResult(result, plan, verify_choices(plan, _answers(result)))
+        return CallResult(result, plan, None, retries_taken)
+    return CallResult(result, plan, verify_choices(plan, _answers(result)), retries_taken)
 
 
 class _CallStream(Generic[C]):
-    """The shared half of a streamed call: the one accumulator, the sending, the check."""
+    """The shared half of a streamed call: the one accumulator, the sending, the check.
+
+    Attributes:
+        stats: what the stream's attempts took (``stats.retries_taken``, also
+            :attr:`retries_taken`), filled in as it is sent.
+    """
 
     accumulator: ChatStreamAccumulator | CompletionStreamAccumulator
     _parse: Callable[[Any], C]
@@ -121,6 +135,12 @@ class _CallStream(Generic[C]):
         self.options = options
         self.plan = plan
         self.parsed: list[Any] | None = None
+        self.stats = CallStats()
+
+    @property
+    def retries_taken(self) -> int:
+        """The retries the transport made before the stream's first event (0: none)."""
+        return self.stats.retries_taken
 
     def _finish(self) -> None:
         """Run once the stream ended well: check a constrained answer."""
@@ -133,11 +153,21 @@ class _CallStream(Generic[C]):
 
     def __iter__(self) -> Iterator[C]:
         client = self._calls.client
-        return client._stream(*self._args(), timeout_seconds=self.options.request_timeout)
+        return client._stream(
+            *self._args(),
+            timeout_seconds=self.options.request_timeout,
+            stall_timeout=self.options.stall_timeout,
+            stats=self.stats,
+        )
 
     def __aiter__(self) -> AsyncIterator[C]:
         client = self._calls.client
-        return client._astream(*self._args(), timeout_seconds=self.options.request_timeout)
+        return client._astream(
+            *self._args(),
+            timeout_seconds=self.options.request_timeout,
+            stall_timeout=self.options.stall_timeout,
+            stats=self.stats,
+        )
 
 
 class ChatCallStream(_CallStream[ChatChunk]):
@@ -301,15 +331,21 @@ class TextCalls:
 
     def send_chat(self, options: CallOptions, plan: RequestPlan) -> CallResult[ChatCompletion]:
         """Send a planned chat body and check the answer."""
-        completion = self.client.chat(plan.body, request_timeout=options.request_timeout)
-        return _verify(options, plan, completion)
+        stats = CallStats()
+        completion = self.client.chat(
+            plan.body, request_timeout=options.request_timeout, stats=stats
+        )
+        return _verify(options, plan, completion, stats.retries_taken)
 
     async def asend_chat(
         self, options: CallOptions, plan: RequestPlan
     ) -> CallResult[ChatCompletion]:
         """Async :meth:`send_chat`."""
-        completion = await self.client.achat(plan.body, request_timeout=options.request_timeout)
-        return _verify(options, plan, completion)
+        stats = CallStats()
+        completion = await self.client.achat(
+            plan.body, request_timeout=options.request_timeout, stats=stats
+        )
+        return _verify(options, plan, completion, stats.retries_taken)
 
     # -- whole calls ------------------------------------------------------------------------
 
@@ -365,16 +401,22 @@ class TextCalls:
     ) -> CallResult[Completion]:
         """Plan, send and check one ``/v1/completions`` call (a list: one choice each)."""
         plan = self.plan_completion(options, prompt, call_kwargs)
-        completion = self.client.complete(plan.body, request_timeout=options.request_timeout)
-        return _verify(options, plan, completion)
+        stats = CallStats()
+        completion = self.client.complete(
+            plan.body, request_timeout=options.request_timeout, stats=stats
+        )
+        return _verify(options, plan, completion, stats.retries_taken)
 
     async def acomplete(
         self, options: CallOptions, prompt: str | list[str], call_kwargs: Mapping[str, Any]
     ) -> CallResult[Completion]:
         """Async :meth:`complete`."""
         plan = self.plan_completion(options, prompt, call_kwargs)
-        completion = await self.client.acomplete(plan.body, request_timeout=options.request_timeout)
-        return _verify(options, plan, completion)
+        stats = CallStats()
+        completion = await self.client.acomplete(
+            plan.body, request_timeout=options.request_timeout, stats=stats
+        )
+        return _verify(options, plan, completion, stats.retries_taken)
 
     def stream_complete(
         self, options: CallOptions, prompt: str, call_kwargs: Mapping[str, Any]

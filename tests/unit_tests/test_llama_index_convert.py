@@ -377,6 +377,7 @@ def test_chat_response_blocks_usage_and_raw() -> None:
         "total_tokens": 20,
         "model": "m",
         "id": "chatcmpl-1",
+        "retries_taken": 0,
     }
     assert response.raw is COMPLETION
     assert response.logprobs == [
@@ -399,7 +400,7 @@ def test_chat_response_blocks_usage_and_raw() -> None:
 def test_chat_response_without_choices_or_usage() -> None:
     response = chat_response(parse_chat_completion({"id": "x", "model": "m", "choices": []}))
     assert response.message.content == ""
-    assert response.additional_kwargs == {"model": "m", "id": "x"}
+    assert response.additional_kwargs == {"model": "m", "id": "x", "retries_taken": 0}
 
 
 def test_completion_response_with_legacy_logprobs() -> None:
