@@ -82,6 +82,7 @@ class PageResult:
         warnings: notes about the page (a retry that failed, a loop that stayed...).
         elapsed: seconds spent on the page (rendering excluded).
         exception: the exception behind ``error`` (not serialized).
+        cached_attempts: for a cached page, the requests its transcription took then.
     """
 
     source: str
@@ -106,6 +107,7 @@ class PageResult:
     warnings: list[str] = field(default_factory=list)
     elapsed: float = 0.0
     exception: BaseException | None = field(default=None, repr=False, compare=False)
+    cached_attempts: int = field(default=0, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -120,7 +122,9 @@ class PageResult:
     def as_dict(self) -> dict[str, Any]:
         """The result as a JSON-serializable dict (without :attr:`exception`)."""
         out = {
-            f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "exception"
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.name not in ("exception", "cached_attempts")
         }
         out["error"] = self.error.as_dict() if self.error is not None else None
         out["warnings"] = list(self.warnings)
@@ -309,6 +313,7 @@ def apply_cache_entry(result: PageResult, entry: Mapping[str, Any]) -> None:
     result.repetition = bool(entry.get("repetition", False))
     result.warnings = [str(w) for w in entry.get("warnings", [])]
     result.cached = True
+    result.cached_attempts = int(entry.get("attempts", 0))
 
 
 def cache_entry(result: PageResult) -> dict[str, Any]:
@@ -322,5 +327,6 @@ def cache_entry(result: PageResult) -> dict[str, Any]:
         "truncated": result.truncated,
         "repetition": result.repetition,
         "warnings": list(result.warnings),
+        "attempts": result.attempts,
         "stored_at": time.time(),
     }
