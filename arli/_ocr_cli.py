@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from arli.ocr import OCREngine, OCRResult
+from arli._errors import OCRPageError, OCRSourceError
+from arli.ocr import OCREngine, OCRReport, OCRResult, PageResult
 
 __all__ = ["check_output", "format_result", "run_job_command", "run_ocr"]
 
@@ -26,6 +27,7 @@ def format_result(result: OCRResult, *, jsonl: bool) -> str:
             record = {
                 "source": page.source,
                 "page": page.page,
+                "page_number": page.page,
                 "page_label": page.page_label,
                 "total_pages": page.total_pages,
                 "text": page.text,
@@ -42,7 +44,7 @@ def format_result(result: OCRResult, *, jsonl: bool) -> str:
         if page.source != current:
             current = page.source
             parts.append(f"# {page.source}\n")
-        marker = f"<!-- page {page.page_label} -->"
+        marker = f"<!-- page {page.page_label} -->" if page.page else "<!-- document -->"
         if page.error is not None:
             marker += f"\n<!-- not transcribed: {page.error.error_type} -->"
         parts.append(f"{marker}\n\n{page.text}".rstrip() + "\n")
@@ -139,22 +141,6 @@ def check_output(path: str | None, *, overwrite: bool) -> None:
         raise ArliValidationError(msg, field="output")
 
 
-def _check_inputs(args: argparse.Namespace) -> None:
-    """Open every local document and check ``--pages`` against it before any request."""
-    from arli._errors import ArliValidationError  # noqa: PLC0415
-    from arli.ocr.job.inputs import plan  # noqa: PLC0415
-    from arli.ocr.job.tasks import JobOptions  # noqa: PLC0415
-
-    local = [f for f in args.files if "://" not in f[:12]]
-    if not local:
-        return
-    _, failures = plan(local, JobOptions(pages=args.pages, text_layer="never"))
-    bad = [f for f in failures if f.cause == "pages"]
-    if bad:
-        msg = "; ".join(f.error for f in bad) + " (nothing was sent)"
-        raise ArliValidationError(msg, field="pages")
-
-
 #: Flags that only a bulk job (``--out DIR``) uses, with their "not given" value.
 _JOB_FLAGS = {
     "max_in_flight": None,
@@ -185,7 +171,6 @@ def run_ocr(args: argparse.Namespace, out: TextIO, client_options: dict[str, Any
         return run_job_command(args, client_options)
     _refuse_job_flags(args)
     check_output(args.output, overwrite=args.overwrite)
-    _check_inputs(args)
     options: dict[str, Any] = {
         "output_format": args.format,
         "on_page_error": args.on_error,
@@ -200,25 +185,40 @@ def run_ocr(args: argparse.Namespace, out: TextIO, client_options: dict[str, Any
             options[name] = value
     if args.concurrency is not None:
         options["max_concurrency"] = args.concurrency
+    report = OCRReport(model="")
+    pages: list[PageResult] = []
     with OCREngine(**options) as engine:
         try:
-            result = engine.ocr(list(args.files), pages=args.pages)
+            for page in engine.iter_pages(list(args.files), pages=args.pages, report=report):
+                pages.append(page)
         except KeyboardInterrupt:
+            _write(OCRResult(pages, report), args, out)
             hint = (
                 f"the pages finished are in the page cache {args.cache}; rerun to resume"
                 if args.cache
                 else "use --out DIR (resumable) or --cache DIR so a rerun pays only new pages"
             )
-            sys.stderr.write(f"\ninterrupted: {hint}\n")
+            sys.stderr.write(f"\ninterrupted after {len(pages)} page(s), written; {hint}\n")
             return 130
+        except (OCRPageError, OCRSourceError):
+            # the pages paid for before the failure are not thrown away
+            _write(OCRResult(pages, report), args, out)
+            raise
+    result = OCRResult(pages, report)
+    _write(result, args, out)
+    sys.stderr.write(result.report.summary() + "\n")
+    return 0 if result.report.ok else 1
+
+
+def _write(result: OCRResult, args: argparse.Namespace, out: TextIO) -> None:
+    """Write the pages (all of them, or those finished before a failure or Ctrl-C)."""
+    if not result.pages and args.output is None:
+        return
     jsonl = bool(args.output and args.output.endswith(".jsonl"))
     text = format_result(result, jsonl=jsonl)
     if args.output:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
         Path(args.output).write_text(text, encoding="utf-8")
+        sys.stderr.write(f"wrote {args.output} ({len(result.pages)} page(s))\n")
     else:
         out.write(text)
-    sys.stderr.write(result.report.summary() + "\n")
-    if args.output:
-        sys.stderr.write(f"wrote {args.output}\n")
-    return 0 if result.report.ok else 1

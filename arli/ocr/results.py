@@ -62,7 +62,9 @@ class PageResult:
     Attributes:
         source: the document (path, URL or name).
         source_index: the document's position in the run's inputs.
-        page: the 1-based page number in the document (never renumbered).
+        page: the 1-based page number in the document (never renumbered); ``0`` for the
+            document-level result of a document that could not be opened
+            (``on_page_error="placeholder"``).
         page_label: the PDF page label, else the page number as text.
         total_pages: how many pages the document has (not just the selected ones).
         text: the transcription ("" for a blank page or a failed one).
@@ -116,7 +118,7 @@ class PageResult:
 
     @property
     def page_index(self) -> int:
-        """The 0-based page number (LangChain's ``page`` metadata)."""
+        """The 0-based page number (LangChain's ``page`` metadata; -1: the whole document)."""
         return self.page - 1
 
     def as_dict(self) -> dict[str, Any]:
@@ -139,13 +141,16 @@ class PageResult:
 def page_metadata(result: PageResult) -> dict[str, Any]:
     """The metadata both framework skins attach to a page's document.
 
-    Keys: ``page_label``, ``total_pages``, ``model``, ``prompt_tokens``,
+    Keys: ``page_number`` (1-based, the same number as ``page`` in the CLI's JSONL and the
+    bulk job's ``pages.jsonl``; ``0`` for a document that could not be opened), ``page_label``,
+    ``total_pages``, ``model``, ``prompt_tokens``,
     ``completion_tokens``, ``finish_reason`` (``""`` when no model answered),
     ``image_width``, ``image_height``, ``truncated``, ``blank``, ``cached``; ``dpi`` for
     PDF pages; ``ocr_error`` and ``ocr_attempts`` for a failed page. No value is ``None``
     (several vector stores reject ``None`` metadata).
     """
     meta: dict[str, Any] = {
+        "page_number": result.page,
         "page_label": result.page_label,
         "total_pages": result.total_pages,
         "model": result.model,
