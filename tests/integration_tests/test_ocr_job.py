@@ -248,3 +248,28 @@ def test_a_job_flag_is_never_silently_ignored(tmp_path, monkeypatch, capsys, arg
         assert srv.requests_for(CHAT) == []
     assert status == 2
     assert needle in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "prices",
+    [
+        {"price_per_mtok_in": 2.0, "price_per_mtok_out": 10.0},
+        {"price_per_request": 0.001},
+    ],
+)
+def test_the_report_and_the_cli_summary_price_the_job(tmp_path, prices) -> None:
+    src = corpus(tmp_path, docs=1, pages=3)
+    with ReferenceServer(api_key=KEY) as srv:
+        result = run_job([src], tmp_path / "out", options(srv, **prices), show_progress=False)
+    tokens, cost = result.report["tokens"], result.report["cost"]
+    assert tokens["requests"] == 3
+    if "price_per_request" in prices:
+        expected = 3 * 0.001
+    else:
+        expected = (tokens["prompt"] * 2.0 + tokens["completion"] * 10.0) / 1e6
+    assert tokens["prompt"] > 0
+    assert cost["usd"] == pytest.approx(expected)
+    assert cost["usd_per_1000_pages"] == pytest.approx(expected / 3 * 1000, rel=1e-3)
+    from arli.ocr.job.report import summary
+
+    assert f"${expected:.4f}" in summary(result.report)
