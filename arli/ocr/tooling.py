@@ -116,9 +116,9 @@ def agent_text(result: OCRResult, *, max_chars: int | None = DEFAULT_MAX_CHARS) 
     failed = [p for p in pages if p.error is not None]
     for page in failed:
         assert page.error is not None
+        where = f"Page {page.page_label}" if page.page else "The document"
         notes.append(
-            f"Page {page.page_label} could not be read ({page.error.error_type}: "
-            f"{page.error.error[:200]})."
+            f"{where} could not be read ({page.error.error_type}: {page.error.error[:200]})."
         )
     blank = [p for p in pages if p.blank]
     if blank:
