@@ -25,6 +25,7 @@ bad arguments with the same text. This module does not use
 import inspect
 from typing import Any
 
+from llama_index.core.base.llms.types import ImageBlock, TextBlock
 from llama_index.core.tools.tool_spec.base import SPEC_FUNCTION_TYPE
 from pydantic import BaseModel, SecretStr
 
@@ -88,6 +89,9 @@ class ArliImageToolSpec(ContractToolSpec):
         backend: ``"arli"`` (default), ``"arli-proxy"``, ``"aiart"``, or a client.
         client: an :class:`~arli.ImageClient` or :class:`~arli.AiArtClient` to use instead
             of building one (wins over ``backend``).
+        return_image_blocks: image tools answer ``[TextBlock(summary), ImageBlock...]``
+            instead of the :class:`~arli.ImageResult`, so a ``FunctionAgent`` on a vision
+            model sees the images it made (default ``False``: the result object).
         output_dir: directory the images are saved in; nothing is written elsewhere.
         model: the model used when the agent names none.
         base_size: side of a square image; other aspect ratios keep about as many pixels.
@@ -136,8 +140,10 @@ class ArliImageToolSpec(ContractToolSpec):
         base_url: str | None = None,
         backend: BackendName | ImageClient | AiArtClient = "arli",
         client: ImageClient | AiArtClient | None = None,
+        return_image_blocks: bool = False,
         **options: Any,
     ):
+        self.return_image_blocks = return_image_blocks
         toolbox = {name: options.pop(name) for name in _TOOLBOX_OPTIONS & options.keys()}
         image_client = client or make_image_backend(
             backend, api_key=api_key, base_url=base_url, **options
@@ -168,11 +174,23 @@ class ArliImageToolSpec(ContractToolSpec):
     def _schema(self, fn_name: str) -> type[BaseModel]:
         return self.toolbox.offer(fn_name, "")[1]
 
+    def _blocks(self, result: Any) -> Any:
+        """With ``return_image_blocks``: an image result as ``[TextBlock, ImageBlock...]``.
+
+        ``FunctionTool`` keeps a list of blocks as the tool output's blocks, so an agent on
+        a vision model sees the images (relayed to a user turn by :class:`Arli`).
+        """
+        if not (self.return_image_blocks and isinstance(result, ImageResult)):
+            return result
+        blocks: list[TextBlock | ImageBlock] = [TextBlock(text=result.summary())]
+        blocks += [ImageBlock(image=img.data, image_mimetype=img.mime_type) for img in result]
+        return blocks
+
     def _run_tool(self, fn_name: str, args: dict[str, Any]) -> Any:
-        return self.toolbox.call(fn_name, **args)
+        return self._blocks(self.toolbox.call(fn_name, **args))
 
     async def _arun_tool(self, fn_name: str, args: dict[str, Any]) -> Any:
-        return await self.toolbox.acall(fn_name, **args)
+        return self._blocks(await self.toolbox.acall(fn_name, **args))
 
     def _explain(self, exc: ArliError) -> str | None:
         return self.toolbox.explain(exc)
