@@ -175,7 +175,11 @@ class ChatArli(ArliTextModel, BaseChatModel):
         on the profile's first read (once per base URL in the process; left out when the
         server does not say).
         """
-        known = capabilities(facts_for(self.provider, self.model))
+        # only the keys this langchain-core's ModelProfile declares (older ones lack some,
+        # e.g. tool_call_streaming before 1.5, and warn about keys they do not know)
+        declared = ModelProfile.__annotations__
+        facts = capabilities(facts_for(self.provider, self.model))
+        known = {key: value for key, value in facts.items() if key in declared}
         return LazyProfile(known, self._max_input_tokens)  # type: ignore[return-value]
 
     def _max_input_tokens(self) -> int | None:
