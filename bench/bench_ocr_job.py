@@ -23,8 +23,6 @@ Run it alone with ``python -m bench ocr_job``.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,6 +33,7 @@ import httpx
 
 from bench._common import Result
 from bench._server import ROOT, reference_server
+from bench.bench_ocr import child_json
 
 KEY = "bench-key"
 MODEL = "Mistral-Nemo-12B-Instruct-2407"
@@ -194,17 +193,7 @@ print(json.dumps({"pages": result.report["pages"]["total"], "peak_rss_kib": stat
 
 
 def _memory(folder: Path, out: Path, url: str) -> dict[str, int]:
-    text = subprocess.run(
-        [sys.executable, "-c", _MEMORY_CHILD, str(folder), str(out), url],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    ).stdout
-    data: dict[str, int] = json.loads(text.strip().splitlines()[-1])
-    return data
+    return child_json(_MEMORY_CHILD, str(folder), str(out), url, timeout=900)
 
 
 def run() -> list[Result]:

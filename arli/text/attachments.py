@@ -13,11 +13,11 @@ turns. So, for both skins:
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Sequence
 from typing import Any
 
 from arli._errors import ArliValidationError, OCRSourceError
+from arli.media import _b64decode
 
 __all__ = ["PDF_MAX_PAGES", "decode_base64", "pdf_image_parts", "relay_tool_images"]
 
@@ -30,11 +30,7 @@ _TOOL_IMAGE_NOTE = "[the image(s) this tool returned follow in the next user mes
 def decode_base64(data: str, *, what: str) -> bytes:
     """Decode base64 (a ``data:`` URL or bare), with an error that names ``what``."""
     text = data.split(",", 1)[1] if data.startswith("data:") else data
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        msg = f"{what} is not valid base64: {exc}"
-        raise ArliValidationError(msg, field="content", allowed="base64 data") from None
+    return _b64decode(text, what)
 
 
 def pdf_image_parts(
