@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "argument_names",
+    "arli_error_from_validation",
     "check_arguments",
     "check_model_arguments",
     "checks_arguments",
@@ -162,20 +163,64 @@ def check_model_arguments(
             check_arguments(label or model.__name__, data, known, extras=extras)
 
 
-@contextlib.contextmanager
-def raise_arli_errors() -> Iterator[None]:
-    """Re-raise the arli error a pydantic validator raised, instead of its wrapper.
+#: Parts of a field name whose value is never quoted in an error message.
+_SECRET_PARTS = ("key", "secret", "password", "token", "header", "auth")
 
-    pydantic turns a ``ValueError`` raised in a validator (our errors are ValueErrors)
-    into a ``ValidationError``; when that holds exactly one error and it is ours, ours is
-    raised (same message, same ``field``). Several errors stay a ``ValidationError``.
+
+def _shown(field: str, value: Any) -> str:
+    if any(part in field.lower() for part in _SECRET_PARTS):
+        return ""
+    shown = repr(value)
+    return "=" + (shown if len(shown) <= 60 else shown[:57] + "...")
+
+
+def arli_error_from_validation(exc: Any, label: str = "") -> ArliError:
+    """The arli error for a ``pydantic.ValidationError`` (ours if a validator raised it).
+
+    One error a validator of ours raised is returned as it is. Anything else becomes one
+    :class:`~arli.ArliValidationError` in the shape of ours (``label: field=value is
+    invalid: what pydantic said``); values of fields that may hold secrets are not quoted.
+    """
+    errors = exc.errors()
+    causes = [(e.get("ctx") or {}).get("error") for e in errors]
+    if len(errors) == 1 and isinstance(causes[0], ArliError):
+        return causes[0]
+    parts: list[str] = []
+    fields: set[str] = set()
+    for error, cause in zip(errors, causes, strict=True):
+        path = [str(p) for p in error.get("loc") or ()]
+        if path and path[0] in fields:
+            continue  # one message per field (a union reports each of its members)
+        fields.add(path[0] if path else "")
+        loc = ".".join(p for p in path if "[" not in p) or "value"
+        if isinstance(cause, ArliError):
+            parts.append(str(cause))
+        elif error.get("type") == "missing":
+            parts.append(f"{loc} is required")
+        else:
+            value = _shown(loc, error.get("input"))
+            parts.append(f"{loc}{value} is invalid: {error.get('msg')}")
+    prefix = f"{label}: " if label else ""
+    first = str((errors[0].get("loc") or ("",))[0]) if errors else None
+    return ArliValidationError(prefix + "; ".join(parts), field=first or None)
+
+
+@contextlib.contextmanager
+def raise_arli_errors(label: str = "") -> Iterator[None]:
+    """Raise an arli error instead of a ``pydantic.ValidationError``.
+
+    See :func:`arli_error_from_validation`: ``except arli.ArliError`` catches every error
+    of a constructor or an assignment.
+
+    Args:
+        label: the class name the message starts with (for errors pydantic wrote).
 
     Example:
         .. code-block:: python
 
             def __init__(self, **data: Any) -> None:
                 check_model_arguments(type(self), data, extras="extra_body")
-                with raise_arli_errors():
+                with raise_arli_errors(type(self).__name__):
                     super().__init__(**data)
     """
     from pydantic import ValidationError  # noqa: PLC0415 - plain classes need no pydantic
@@ -183,11 +228,7 @@ def raise_arli_errors() -> Iterator[None]:
     try:
         yield
     except ValidationError as exc:
-        errors = exc.errors()
-        cause = (errors[0].get("ctx") or {}).get("error") if len(errors) == 1 else None
-        if isinstance(cause, ArliError):
-            raise cause from None
-        raise
+        raise arli_error_from_validation(exc, label) from None
 
 
 def _signature_names(target: Any) -> set[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from operator import itemgetter
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import LanguageModelInput
@@ -24,17 +24,15 @@ from langchain_core.output_parsers.openai_tools import (
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
 from langchain_core.tools import BaseTool
-from langchain_core.utils import from_env, secret_from_env
 from langchain_core.utils.function_calling import convert_to_json_schema, convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
-from pydantic import Field, SecretStr
+from pydantic import Field
 
 from arli import ArliValidationError
-from arli._providers import PROVIDERS, TextProvider
 from arli.text.calls import CallOptions
 from arli.text.guided import json_schema_format
 from arli.text.payload import normalize_tool_choice
-from langchain_arli._common import ArliTextModel
+from langchain_arli._common import ArliTextModel, FeatherlessSettings
 from langchain_arli._convert import (
     chunk_to_generation,
     completion_to_result,
@@ -43,8 +41,6 @@ from langchain_arli._convert import (
 )
 
 __all__ = ["ChatArli", "ChatFeatherless"]
-
-_FEATHERLESS = PROVIDERS["featherless"]
 
 _StructuredMethod = Literal["guided_json", "json_schema", "function_calling", "json_mode"]
 
@@ -160,11 +156,6 @@ class ChatArli(ArliTextModel, BaseChatModel):
         return self.asdict()
 
     # -- requests ---------------------------------------------------------------------------------
-
-    def _build_client(self) -> None:
-        super()._build_client()
-        if self.inline_image_urls is None:  # the provider's preset: Arli takes base64 only
-            self.inline_image_urls = self._client.provider.inline_image_urls
 
     def _options(self) -> CallOptions:
         options = super()._options()
@@ -377,7 +368,7 @@ for _method in (ChatArli._generate, ChatArli._agenerate):
     _method.__signature__ = inspect.signature(_method)  # type: ignore[union-attr]
 
 
-class ChatFeatherless(ChatArli):
+class ChatFeatherless(FeatherlessSettings, ChatArli):
     """Featherless AI chat model, on the same core as :class:`ChatArli`.
 
     Featherless serves thousands of open models behind an OpenAI-compatible API. It
@@ -404,21 +395,6 @@ class ChatFeatherless(ChatArli):
     Structured output defaults to ``method="json_schema"`` (``response_format``), the
     OpenAI way Featherless serves.
     """
-
-    _providers: ClassVar[tuple[str, ...]] = ("featherless",)
-    _secret_env: ClassVar[str] = _FEATHERLESS.text_key_env[0]
-
-    provider: TextProvider = "featherless"
-    """Always ``"featherless"`` (api.featherless.ai)."""
-
-    api_key: SecretStr | None = Field(
-        default_factory=secret_from_env(list(_FEATHERLESS.text_key_env), default=None)
-    )
-    """The Featherless API key (else ``FEATHERLESS_API_KEY``)."""
-    base_url: str | None = Field(
-        default_factory=from_env(list(_FEATHERLESS.base_url_env), default=None)
-    )
-    """Base URL (default ``https://api.featherless.ai``; a trailing ``/v1`` is fine)."""
 
     @property
     def _llm_type(self) -> str:
