@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 from typing import Any, ClassVar, Literal
 
 import httpx
@@ -19,6 +21,27 @@ from arli.text.guided import GuidedStyle
 __all__ = ["ArliTextModel", "FeatherlessSettings", "GuidedStyle"]
 
 _FEATHERLESS = PROVIDERS["featherless"]
+
+
+def _trust_namespace(namespace: str = "langchain_arli") -> None:
+    """Let ``langchain_core.load`` import this package, as it does LangChain's partners.
+
+    ``load`` checks a constructor's namespace *after* it has put the secrets of
+    ``secrets_map`` into the constructor's arguments, and its refusal quotes them:
+    ``load(dumpd(llm), secrets_map=..., allowed_objects=[ChatArli])`` without
+    ``valid_namespaces=["langchain_arli"]`` printed the API key. With the package trusted
+    like ``langchain_openai``, that call works; which classes may be built stays the
+    caller's choice (``allowed_objects``, whose refusal quotes no argument). Only this
+    package, already imported, is added.
+    """
+    with contextlib.suppress(ImportError, AttributeError):  # another langchain-core layout
+        # the module: the package's ``load`` attribute is the function of that name
+        namespaces = importlib.import_module("langchain_core.load.load").DEFAULT_NAMESPACES
+        if isinstance(namespaces, list) and namespace not in namespaces:
+            namespaces.append(namespace)
+
+
+_trust_namespace()
 
 
 class ArliTextModel(TextModelBase, BaseModel):

@@ -8,16 +8,19 @@ depends on it; a copy with other settings is a new object with its own client.
 from __future__ import annotations
 
 import copy
+import json
 import pickle
 import socket
-from collections.abc import Iterator
+import traceback
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from langchain_core.load import dumpd, load
 from langchain_core.runnables import ConfigurableField
 
 from arli import ArliConfigError, ArliError, ArliValidationError, TextClient
-from langchain_arli import ArliLLM, ChatArli, ChatFeatherless
+from langchain_arli import ArliLLM, ChatArli, ChatFeatherless, FeatherlessLLM
 from llama_index_arli import Arli
 
 RAW = "sk-settings-audit-4b1f"
@@ -157,3 +160,47 @@ def test_deepcopy_and_pickle_work_or_raise_an_arli_error(cls: type[Any]) -> None
         assert copy.deepcopy(injected).http_client is http  # shared, not copied
         with pytest.raises(ArliConfigError, match="cannot be pickled"):
             pickle.dumps(injected)
+
+
+LOADABLE = [
+    (ChatArli, "ARLIAI_API_KEY"),
+    (ArliLLM, "ARLIAI_API_KEY"),
+    (ChatFeatherless, "FEATHERLESS_API_KEY"),
+    (FeatherlessLLM, "FEATHERLESS_API_KEY"),
+]
+
+
+@pytest.mark.parametrize(("cls", "variable"), LOADABLE)
+def test_load_of_dumpd_rebuilds_the_model_with_the_key_of_secrets_map(
+    cls: type[Any], variable: str
+) -> None:
+    llm = cls(model="m", api_key="sk-first-key-0000", base_url="http://one.test", min_p=0.05)
+    manifest = dumpd(llm)
+    assert RAW not in json.dumps(manifest) and "sk-first-key-0000" not in json.dumps(manifest)
+    secrets = {variable: f"{RAW}\n"}  # as read from a secrets file
+    documented = {"valid_namespaces": ["langchain_arli"], "allowed_objects": [cls]}
+    for options in (documented, {"allowed_objects": [cls]}):  # the namespace is trusted
+        restored = load(manifest, secrets_map=secrets, **options)
+        assert type(restored) is cls
+        assert (restored.model, restored.min_p) == ("m", 0.05)
+        assert restored.client.transport.base_url == "http://one.test"
+        assert restored.client.settings.text_api_key.get_secret_value() == RAW
+
+
+@pytest.mark.parametrize(("cls", "variable"), LOADABLE)
+def test_a_refused_load_never_shows_the_key(cls: type[Any], variable: str) -> None:
+    manifest = dumpd(cls(model="m", api_key="k"))
+    tampered = copy.deepcopy(manifest)
+    tampered["kwargs"]["temperature"] = -5
+    secrets = {variable: RAW}
+    refusals: list[Callable[[], Any]] = [
+        lambda: load(manifest, secrets_map=secrets),  # LangChain's default: core classes only
+        lambda: load(manifest, secrets_map=secrets, allowed_objects="all"),
+        lambda: load(tampered, secrets_map=secrets, allowed_objects=[cls]),
+        lambda: load(manifest, secrets_map={variable: f"{RAW}\nx"}, allowed_objects=[cls]),
+    ]
+    for refusal in refusals:
+        with pytest.raises(ValueError) as info:
+            refusal()
+        shown = "".join(traceback.format_exception(info.value)) + repr(info.value.args)
+        assert RAW not in shown
