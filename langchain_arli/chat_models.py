@@ -22,7 +22,7 @@ from langchain_core.output_parsers.openai_tools import (
     PydanticToolsParser,
 )
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
-from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
+from langchain_core.runnables import Runnable, RunnableLambda, RunnableMap, RunnablePassthrough
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_json_schema, convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
@@ -30,7 +30,12 @@ from pydantic import Field
 
 from arli import ArliValidationError
 from arli.text.calls import CallOptions
-from arli.text.guided import json_schema_format
+from arli.text.guided import (
+    GuidedConstraint,
+    check_answer,
+    constraint_from_response_format,
+    json_schema_format,
+)
 from arli.text.payload import normalize_tool_choice
 from langchain_arli._common import ArliTextModel, FeatherlessSettings
 from langchain_arli._convert import (
@@ -294,7 +299,9 @@ class ChatArli(ArliTextModel, BaseChatModel):
                 ``"function_calling"`` (a forced tool call) or ``"json_mode"``
                 (``response_format: json_object``; say the format in the prompt).
             include_raw: return ``{"raw", "parsed", "parsing_error"}`` instead of raising
-                on a parsing error.
+                on a parsing error, an answer that breaks its constraint included (the
+                :class:`arli.ConstraintViolationError` is the ``parsing_error``, the whole
+                answer the ``raw`` message).
             strict: for ``json_schema``/``function_calling``, the ``strict`` flag.
             **kwargs: more parameters bound to the model.
 
@@ -309,11 +316,18 @@ class ChatArli(ArliTextModel, BaseChatModel):
             raise ValueError(msg)
         is_pydantic = isinstance(schema, type) and is_basemodel_subclass(schema)
         json_schema = convert_to_json_schema(schema)
+        # include_raw: the answer must reach the output even when it breaks its constraint,
+        # so the model does not raise; the parser checks it (the error is parsing_error).
+        model = (
+            self.model_copy(update={"check_guided_output": False})
+            if include_raw and self.check_guided_output
+            else self
+        )
         ls_format = {"kwargs": {"method": method, "strict": strict}, "schema": json_schema}
         parser: Runnable[Any, Any]
         if method == "function_calling":
             tool_name = convert_to_openai_tool(schema)["function"]["name"]
-            llm = self.bind_tools(
+            llm = model.bind_tools(
                 [schema],
                 tool_choice=tool_name,
                 parallel_tool_calls=False,
@@ -335,10 +349,17 @@ class ChatArli(ArliTextModel, BaseChatModel):
                 )
             else:
                 kwargs["response_format"] = {"type": "json_object"}
-            llm = self.bind(ls_structured_output_format=ls_format, **kwargs)
+            llm = model.bind(ls_structured_output_format=ls_format, **kwargs)
             parser = (
                 PydanticOutputParser(pydantic_object=schema) if is_pydantic else JsonOutputParser()
             )
+            constraint = (
+                GuidedConstraint("json", json_schema)
+                if method == "guided_json"
+                else constraint_from_response_format(kwargs["response_format"])
+            )
+            if model is not self and constraint is not None:
+                parser = RunnableLambda(self._answer_checker(constraint)) | parser
         if not include_raw:
             return llm | parser
         parsed = RunnablePassthrough.assign(
@@ -348,6 +369,17 @@ class ChatArli(ArliTextModel, BaseChatModel):
         return RunnableMap(raw=llm) | parsed.with_fallbacks(
             [fallback], exception_key="parsing_error"
         )
+
+    def _answer_checker(self, constraint: GuidedConstraint) -> Callable[[AIMessage], AIMessage]:
+        """A step raising the core's :class:`arli.ConstraintViolationError` for ``constraint``."""
+        style = self.guided_decoding_style
+
+        def check(message: AIMessage) -> AIMessage:
+            finish = message.response_metadata.get("finish_reason")
+            check_answer(constraint, message.text, finish_reason=finish, style=style)
+            return message
+
+        return check
 
     # -- tokens and models ------------------------------------------------------------------------
 

@@ -176,7 +176,7 @@ def test_load_of_dumpd_rebuilds_the_model_with_the_key_of_secrets_map(
 ) -> None:
     llm = cls(model="m", api_key="sk-first-key-0000", base_url="http://one.test", min_p=0.05)
     manifest = dumpd(llm)
-    assert RAW not in json.dumps(manifest) and "sk-first-key-0000" not in json.dumps(manifest)
+    assert "sk-first-key-0000" not in json.dumps(manifest)
     secrets = {variable: f"{RAW}\n"}  # as read from a secrets file
     documented = {"valid_namespaces": ["langchain_arli"], "allowed_objects": [cls]}
     for options in (documented, {"allowed_objects": [cls]}):  # the namespace is trusted
