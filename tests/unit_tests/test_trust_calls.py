@@ -3,21 +3,27 @@
 - ``with_structured_output(..., include_raw=True)`` returns LangChain's
   ``{"raw", "parsed": None, "parsing_error"}`` for an answer that breaks its constraint
   (the constraint is still checked, by the parser) instead of raising.
+- A configuration error (a wrong base URL answering 404, a rejected key) raises to the
+  programmer from every tool; it is never handed to the agent as an argument to fix
+  ("Check `an argument`"). A 404 naming a model, sampler or upscaler still is.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from langchain_core.messages import AIMessage
+from langchain_core.tools import ToolException
 from pydantic import BaseModel
 
-from arli import ConstraintViolationError
+from arli import AuthenticationError, ConstraintViolationError, NotFoundError
 from langchain_arli import ChatArli
+from tests.reference_server import ReferenceServer
 
 
 class Joke(BaseModel):
@@ -90,3 +96,61 @@ def test_include_raw_keeps_an_unchecked_model_unchecked() -> None:
     out = llm.with_structured_output(Joke.model_json_schema(), include_raw=True).invoke("x")
     assert out["parsed"] == {"setup": "why?"}  # the caller turned the check off
     assert out["parsing_error"] is None
+
+
+# -- configuration errors are the programmer's ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[ReferenceServer]:
+    with ReferenceServer(api_key="sk-right-key-0000") as srv:
+        yield srv
+
+
+def _image_tools(base_url: str, api_key: str, out: Path) -> list[Callable[[], Any]]:
+    from langchain_arli import ArliImageGenerationTool
+    from llama_index_arli import ArliImageToolSpec
+
+    key: dict[str, Any] = {"api_key": api_key, "base_url": base_url, "model": "FLUX.2-klein-4B"}
+    fast = {"max_retries": 0}
+    langchain_tool = ArliImageGenerationTool(**key, output_dir=out, client_options=fast)
+    spec = ArliImageToolSpec(**key, output_dir=out, **fast)
+    return [
+        lambda: langchain_tool.invoke({"prompt": "a fox", "width": 64, "height": 64}),
+        lambda: spec.generate_image(prompt="a fox", width=64, height=64),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("mistake", "raised"),
+    [("wrong base URL", NotFoundError), ("wrong key", AuthenticationError)],
+)
+def test_a_configuration_error_reaches_the_programmer_not_the_agent(
+    mistake: str, raised: type[Exception], server: ReferenceServer, tmp_path: Path
+) -> None:
+    url, key = server.url, "sk-right-key-0000"
+    if mistake == "wrong base URL":
+        url += "/not-the-api"
+    else:
+        key = "sk-wrong-key-0000"
+    for call in _image_tools(url, key, tmp_path):
+        with pytest.raises(raised) as info:
+            call()
+        assert not isinstance(info.value, ToolException)
+        assert "an argument" not in str(info.value)
+        assert "call the tool again" not in str(info.value)
+
+
+def test_an_unknown_model_is_still_told_to_the_agent(tmp_path: Path) -> None:
+    from arli import ImageClient
+    from arli.images.tooling import ImageToolbox
+
+    box = ImageToolbox(ImageClient(api_key="k", base_url="http://t"), output_dir=tmp_path)
+    model_missing = NotFoundError("Model 'fluxx' not found", status_code=404)
+    route_missing = NotFoundError("Not Found", status_code=404)
+    box.adapter.names = lambda listing: ["FLUX.2-klein-4B"]  # type: ignore[method-assign]
+    told = box.explain(model_missing)
+    assert told is not None
+    assert "`model`" in told
+    assert "FLUX.2-klein-4B" in told
+    assert box.explain(route_missing) is None  # a route the server lacks: configuration
