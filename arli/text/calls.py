@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from arli._errors import ArliValidationError
 from arli._kwargs import checks_arguments
 from arli.text.client import TextClient
 from arli.text.parse import (
@@ -274,8 +275,12 @@ class TextCalls:
         """The chat body and its constraint (messages must be inlined already).
 
         Raises:
-            ArliValidationError: an unknown, out-of-range or refused parameter.
+            ArliValidationError: an empty message list; an unknown, out-of-range or
+                refused parameter.
         """
+        if not messages:
+            msg = "messages is empty: a chat needs at least one message"
+            raise ArliValidationError(msg, field="messages", allowed="one message or more")
         return plan_chat(
             model=options.model,
             messages=messages,
@@ -298,6 +303,9 @@ class TextCalls:
         stream: bool = False,
     ) -> RequestPlan:
         """The ``/v1/completions`` body and its constraint (see :meth:`plan_chat`)."""
+        if isinstance(prompt, list) and not prompt:
+            msg = "prompt is an empty list: a completion needs at least one prompt"
+            raise ArliValidationError(msg, field="prompt", allowed="a prompt or a list of them")
         return plan_completion(
             model=options.model,
             prompt=prompt,

@@ -6,11 +6,22 @@
 - A configuration error (a wrong base URL answering 404, a rejected key) raises to the
   programmer from every tool; it is never handed to the agent as an argument to fix
   ("Check `an argument`"). A 404 naming a model, sampler or upscaler still is.
+- An empty message list (or prompt list) is refused before anything is sent; the pooled
+  async clients of an event loop are closed when the loop shuts down (no ``ResourceWarning``
+  and no socket left open after ``asyncio.run``); every public object can be deep-copied and
+  pickled, or refuses with an error saying why.
 """
 
 from __future__ import annotations
 
+import asyncio
+import copy
+import gc
 import json
+import os
+import pickle
+import re
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,9 +32,16 @@ from langchain_core.messages import AIMessage
 from langchain_core.tools import ToolException
 from pydantic import BaseModel
 
-from arli import AuthenticationError, ConstraintViolationError, NotFoundError
+from arli import (
+    ArliError,
+    ArliValidationError,
+    AuthenticationError,
+    ConstraintViolationError,
+    NotFoundError,
+)
 from langchain_arli import ChatArli
 from tests.reference_server import ReferenceServer
+from tests.unit_tests.test_unknown_arguments import CASES, PUBLIC
 
 
 class Joke(BaseModel):
@@ -154,3 +172,120 @@ def test_an_unknown_model_is_still_told_to_the_agent(tmp_path: Path) -> None:
     assert "`model`" in told
     assert "FLUX.2-klein-4B" in told
     assert box.explain(route_missing) is None  # a route the server lacks: configuration
+
+
+# -- small refusals and the life of per-loop clients ------------------------------------------
+
+
+def _empty_calls() -> list[Callable[[], Any]]:
+    from llama_index_arli import Arli
+
+    lc = ChatArli(model="m", api_key="k", base_url="http://t", http_client=refusing())
+    li = Arli(model="m", api_key="k", base_url="http://t", http_client=refusing())
+    li.discover_context_window = False
+    return [
+        lambda: lc.invoke([]),
+        lambda: list(lc.stream([])),
+        lambda: asyncio.run(lc.ainvoke([])),
+        lambda: li.chat([]),
+        lambda: list(li.stream_chat([])),
+        lambda: asyncio.run(li.achat([])),
+    ]
+
+
+def refusing() -> httpx.Client:
+    """An httpx client that fails the test if a request is sent."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise AssertionError(f"a request was sent: {request.url}")
+
+    return httpx.Client(transport=httpx.MockTransport(handler))
+
+
+@pytest.mark.parametrize("index", range(6))
+def test_an_empty_message_list_is_refused_before_sending(index: int) -> None:
+    with pytest.raises(ArliValidationError, match="messages is empty") as info:
+        _empty_calls()[index]()
+    assert info.value.field == "messages"
+
+
+def test_an_empty_prompt_list_is_refused_before_sending() -> None:
+    from arli import TextClient
+    from arli.text.calls import CallOptions, TextCalls
+
+    calls = TextCalls(TextClient(api_key="k", base_url="http://t", http_client=refusing()))
+    with pytest.raises(ArliValidationError, match="prompt is an empty list"):
+        calls.complete(CallOptions(model="m"), [], {})
+
+
+def _open_sockets() -> int:
+    return sum(1 for fd in os.listdir("/proc/self/fd") if "socket" in _link(fd))
+
+
+def _link(fd: str) -> str:
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return ""
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts sockets in /proc")
+def test_per_loop_clients_are_closed_when_their_loop_closes(server: ReferenceServer) -> None:
+    from llama_index.core.llms import ChatMessage
+
+    from arli import TextClient
+    from llama_index_arli import Arli
+
+    model = "Mistral-Nemo-12B-Instruct-2407"
+    key: dict[str, Any] = {"api_key": "sk-right-key-0000", "base_url": server.url}
+    lc = ChatArli(model=model, **key)
+    li = Arli(model=model, **key, discover_context_window=False)
+    core = TextClient(**key)
+    body = {"model": model, "messages": [{"role": "user", "content": "x"}]}
+
+    async def calls() -> None:
+        await lc.ainvoke("x")
+        await li.achat([ChatMessage(role="user", content="x")])
+        await core.achat(body)
+        [c async for c in core.astream_chat(body)]
+
+    gc.collect()
+    before = _open_sockets()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(4):  # each run: a new loop, so new pooled clients
+            asyncio.run(calls())
+        gc.collect()
+    leaks = [w for w in caught if issubclass(w.category, ResourceWarning)]
+    assert leaks == []
+    assert _open_sockets() <= before  # every connection of those loops was closed
+    asyncio.run(calls())  # and the objects still work on the next loop
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_deepcopy_and_pickle_of_public_objects_work_or_raise_clearly(
+    name: str, tmp_path: Path
+) -> None:
+    cls, case = PUBLIC[name], CASES[name]
+    obj = cls(*case.args, **case.kwargs(tmp_path))
+    for how, twin in (("deepcopy", copy.deepcopy), ("pickle", _pickled)):
+        try:
+            copied = twin(obj)
+        except (ArliError, TypeError) as exc:  # refused, with a message that says why
+            assert "cannot be pickled" in str(exc), (how, str(exc))  # not "cannot pickle lock"
+            assert how == "pickle"  # a deep copy always works
+        else:
+            assert type(copied) is type(obj)
+            if isinstance(obj, BaseModel) or type(obj).__eq__ is object.__eq__:
+                if type(obj).__repr__ is not object.__repr__:  # addresses of inner objects aside
+                    assert _no_addresses(repr(copied)) == _no_addresses(repr(obj)), how
+            else:
+                assert copied == obj, how
+
+
+def _pickled(obj: Any) -> Any:
+    return pickle.loads(pickle.dumps(obj))
+
+
+def _no_addresses(text: str) -> str:
+    return re.sub(r" at 0x[0-9a-f]+", "", text)
