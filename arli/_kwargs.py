@@ -18,7 +18,10 @@ in the shape per-call parameters use (:func:`arli.text.payload.split_call_kwargs
 - plain classes (and dataclasses) are decorated with :func:`checks_arguments`, which keeps
   their signature (for type checkers and ``inspect``) and checks names before ``__init__``
   runs; a class whose ``**kwargs`` go on to another class or function names it in
-  ``passes_to``, so a typo is caught where the user wrote it.
+  ``passes_to``, so a typo is caught where the user wrote it. The values given are then
+  checked against the annotations of ``__init__`` (:func:`check_argument_types`), so a
+  wrong type is the same :class:`~arli.ArliValidationError` a pydantic class raises, not
+  a bare ``TypeError``/``AttributeError`` from inside.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ if TYPE_CHECKING:
 __all__ = [
     "argument_names",
     "arli_error_from_validation",
+    "check_argument_types",
     "check_arguments",
     "check_model_arguments",
     "checks_arguments",
@@ -285,9 +289,69 @@ def checks_arguments(
                 known = argument_names(cls)
                 if not known.issuperset(kwargs):
                     check_arguments(type(self).__name__, kwargs, known, extras=extras)
+                check_argument_types(init, kwargs, type(self).__name__)
             init(self, *args, **kwargs)
 
         setattr(cls, "__init__", __init__)  # noqa: B010 - mypy refuses assigning a method
         return cls
 
     return decorate
+
+
+# -- the types of a plain class's arguments ---------------------------------------------------
+
+
+@functools.cache
+def _arguments_model(init: Callable[..., Any]) -> type[BaseModel] | None:
+    """A pydantic model of the annotated keywords of ``init`` (those pydantic can check)."""
+    from pydantic import ConfigDict, Field, TypeAdapter, create_model  # noqa: PLC0415
+
+    config = ConfigDict(arbitrary_types_allowed=True, protected_namespaces=())
+    try:
+        parameters = inspect.signature(init).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    namespace = getattr(init, "__globals__", {})
+    fields: dict[str, Any] = {}
+    for parameter in parameters:
+        if parameter.name == "self" or parameter.annotation is inspect.Parameter.empty:
+            continue
+        if parameter.kind not in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY):
+            continue
+        hint = parameter.annotation
+        try:
+            if isinstance(hint, str):
+                hint = eval(hint, namespace)  # noqa: S307 - our own annotations
+            TypeAdapter(hint, config=config)
+        except Exception:  # noqa: BLE001, S112 - a type pydantic cannot check: not checked here
+            continue
+        fields[f"arg_{parameter.name}"] = (hint, Field(None, alias=parameter.name))
+    if not fields:
+        return None
+    try:
+        return create_model(f"{init.__qualname__}Arguments", __config__=config, **fields)
+    except Exception:  # noqa: BLE001 - never refuse a construction because of our check
+        return None
+
+
+def check_argument_types(init: Callable[..., Any], kwargs: Mapping[str, Any], label: str) -> None:
+    """Refuse a keyword whose value does not fit the annotation of ``init`` (before it runs).
+
+    A plain class would otherwise fail inside with a bare ``TypeError``/``AttributeError``
+    (``ImageClient(base_url=1)``: ``'int' object has no attribute 'strip'``). Values are only
+    checked (pydantic's lax mode: ``1`` fits a ``float``), never converted.
+
+    Raises:
+        ArliValidationError: ``label: name=value is invalid: what was expected`` (values of
+            secret-holding arguments are not quoted).
+    """
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    model = _arguments_model(init)
+    if model is None:
+        return
+    given = {name: value for name, value in kwargs.items() if value is not None}
+    try:
+        model.model_validate(given)
+    except ValidationError as exc:
+        raise arli_error_from_validation(exc, label) from None

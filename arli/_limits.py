@@ -75,9 +75,9 @@ class Limiter:
     """
 
     def __init__(self, limit: int):
-        if limit < 1:
+        if isinstance(limit, bool) or limit < 1:
             msg = f"limit must be >= 1, got {limit}"
-            raise ValueError(msg)
+            raise ArliConfigError(msg)
         self._limit = limit
         self._in_flight = 0
         self._max_in_flight = 0

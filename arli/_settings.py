@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from arli._errors import ArliConfigError, ArliValidationError
 from arli._kwargs import (
     arli_error_from_validation,
+    check_argument_types,
     check_arguments,
     check_model_arguments,
     model_argument_names,
@@ -201,6 +202,10 @@ class ArliSettings(BaseModel):
                 above what the provider allows.
         """
         check_arguments("ArliSettings.resolve", options, model_argument_names(cls))
+        explicit = {"text_base_url": text_base_url, "image_base_url": image_base_url}
+        check_argument_types(
+            _RESOLVE, {**explicit, "base_url": base_url, "env": env}, "ArliSettings"
+        )
         environ: Mapping[str, str] = os.environ if env is None else env
         try:
             preset = get_provider(provider)
@@ -317,3 +322,6 @@ class ArliSettings(BaseModel):
 
 #: What a client's ``**options`` are passed to (for :func:`arli._kwargs.checks_arguments`).
 SETTINGS_ARGUMENTS: tuple[Any, ...] = (ArliSettings.resolve, ArliSettings)
+
+#: The function whose annotations the explicit arguments of ``resolve`` are checked against.
+_RESOLVE = ArliSettings.resolve.__func__  # type: ignore[attr-defined]

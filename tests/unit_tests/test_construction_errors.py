@@ -9,6 +9,7 @@ catalogue of public classes is the one the unknown-argument test keeps complete.
 
 from __future__ import annotations
 
+import inspect
 import os
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ import pytest
 from pydantic import BaseModel
 
 from arli import ArliError, ArliValidationError
-from arli._kwargs import argument_names
+from arli._kwargs import _DECLARED, _signature_names, argument_names
 from tests.unit_tests.test_unknown_arguments import CASES, PUBLIC
 
 OURS = ("arli", "langchain_arli", "llama_index_arli")
@@ -56,13 +57,25 @@ def _arguments(cls: type) -> list[str]:
     return sorted(argument_names(cls))
 
 
+def _own_arguments(cls: type) -> set[str]:
+    """The keywords of a plain class's own ``__init__`` (not those it passes on)."""
+    declared = _DECLARED.get(cls)
+    return _signature_names(declared[0]) if declared else set()
+
+
 def _attempts() -> list[tuple[str, str, Any]]:
     attempts: list[tuple[str, str, Any]] = []
     for name in sorted(CASES):
         cls = PUBLIC[name]
+        own = _own_arguments(cls)
+        declared = _DECLARED.get(cls)
+        if declared and CASES[name].args:  # given positionally by the case: not again
+            names = [p for p in inspect.signature(declared[0]).parameters if p != "self"]
+            own -= set(names[: len(CASES[name].args)])
         for argument in _arguments(cls):
             values = list(BAD.get(argument, []))
-            if issubclass(cls, BaseModel):  # typed fields: a wrong type is refused too
+            # typed fields and annotated arguments: a wrong type is refused too
+            if issubclass(cls, BaseModel) or argument in own:
                 values.append(Weird())
             attempts.extend((name, argument, value) for value in values)
     return attempts
@@ -83,6 +96,23 @@ def test_the_attempts_cover_each_kind_of_error_for_the_text_models() -> None:
     for cls in ("langchain_arli.chat_models.ChatArli", "llama_index_arli.llms.Arli"):
         for argument in ("api_key", "base_url", "max_retries", "timeout", "temperature"):
             assert (cls, argument) in seen
+    wrong_types = {(n, a) for n, a, v in ATTEMPTS if isinstance(v, Weird)}
+    for plain in ("arli.images.client.ImageClient", "arli.ocr.engine.OCREngine"):
+        assert (plain, "base_url") in wrong_types  # plain classes get wrong types too
+
+
+def test_a_wrong_type_for_a_plain_class_names_the_argument() -> None:
+    from arli import ImageClient, OCREngine, TextClient
+
+    with pytest.raises(ArliValidationError) as info:
+        ImageClient(api_key="k", base_url=1)  # type: ignore[arg-type]
+    assert str(info.value) == ("ImageClient: base_url=1 is invalid: Input should be a valid string")
+    assert info.value.field == "base_url"
+    with pytest.raises(ArliValidationError, match=r"^OCREngine: dpi='high' is invalid"):
+        OCREngine(api_key="k", dpi="high")  # type: ignore[arg-type]
+    with pytest.raises(ArliValidationError, match=r"^ArliSettings: env='x' is invalid"):
+        TextClient(api_key="k", env="x")  # type: ignore[arg-type]
+    assert OCREngine(api_key="k", dpi=200).render_options.dpi == 200  # an int fits a float
 
 
 @pytest.mark.parametrize(
