@@ -93,6 +93,14 @@ class CallResult(Generic[R]):
     parsed: list[Any] | None = None
 
 
+def _check_model(options: CallOptions, call_kwargs: Mapping[str, Any]) -> None:
+    """Refuse a blank model id, the model's own or a per-call one (never silently replaced)."""
+    model = call_kwargs.get("model", options.model)
+    if isinstance(model, str) and not model.strip():
+        msg = "model must be a model id, not an empty string (list_models() lists them)"
+        raise ArliValidationError(msg, field="model", allowed="a model id")
+
+
 def _verify(options: CallOptions, plan: RequestPlan, answers: list[Any]) -> list[Any] | None:
     if not options.check_output or plan.constraint is None:
         return None
@@ -281,6 +289,7 @@ class TextCalls:
         if not messages:
             msg = "messages is empty: a chat needs at least one message"
             raise ArliValidationError(msg, field="messages", allowed="one message or more")
+        _check_model(options, call_kwargs)
         return plan_chat(
             model=options.model,
             messages=messages,
@@ -306,6 +315,7 @@ class TextCalls:
         if isinstance(prompt, list) and not prompt:
             msg = "prompt is an empty list: a completion needs at least one prompt"
             raise ArliValidationError(msg, field="prompt", allowed="a prompt or a list of them")
+        _check_model(options, call_kwargs)
         return plan_completion(
             model=options.model,
             prompt=prompt,

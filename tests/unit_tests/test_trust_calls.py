@@ -289,3 +289,34 @@ def _pickled(obj: Any) -> Any:
 
 def _no_addresses(text: str) -> str:
     return re.sub(r" at 0x[0-9a-f]+", "", text)
+
+
+def _skin_calls(**call: Any) -> list[Callable[[], Any]]:
+    from llama_index.core.llms import ChatMessage
+
+    from arli import OCREngine
+    from llama_index_arli import Arli
+
+    lc = ChatArli(model="m", api_key="k", base_url="http://t", http_client=refusing())
+    li = Arli(model="m", api_key="k", base_url="http://t", http_client=refusing())
+    li.discover_context_window = False
+    return [
+        lambda: lc.invoke("x", **call),
+        lambda: lc.bind(**call).invoke("x"),
+        lambda: li.chat([ChatMessage(role="user", content="x")], **call),
+        lambda: li.complete("x", **call),
+        lambda: OCREngine(api_key="k", **call),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("call", "refusal"),
+    [({"model": " "}, "model must be a model id"), ({"temperature": True}, "not a number")],
+    ids=["blank-model", "bool-temperature"],
+)
+@pytest.mark.parametrize("index", range(5))
+def test_a_blank_model_or_a_bool_sampler_is_refused_per_call(
+    call: dict[str, Any], refusal: str, index: int
+) -> None:
+    with pytest.raises(ArliValidationError, match=refusal):
+        _skin_calls(**call)[index]()
