@@ -367,8 +367,16 @@ class ChatArli(ArliTextModel, BaseChatModel):
                 on a parsing error, an answer that breaks its constraint included (the
                 :class:`arli.ConstraintViolationError` is the ``parsing_error``, the whole
                 answer the ``raw`` message).
-            strict: for ``json_schema``/``function_calling``, the ``strict`` flag.
-            **kwargs: more parameters bound to the model.
+            strict: for ``json_schema``/``function_calling``, the ``strict`` flag (also
+                given to ``tools``).
+            **kwargs: more parameters bound to the model. ``tools=[...]`` binds tools
+                alongside the format, as ``langchain-openai`` does: the model may call one
+                of them instead of answering, and then ``parsed`` is ``None`` (the tool
+                calls are on the ``raw`` message with ``include_raw=True``). With
+                ``function_calling`` the model must call a tool (``tool_choice=
+                "required"``); the schema's call is the answer. Servers that constrain
+                the whole output to the format (vLLM's guided decoding) cannot emit a
+                tool call then: prefer ``function_calling`` with tools there.
 
         Raises:
             ValueError: for an unknown method.
@@ -389,22 +397,27 @@ class ChatArli(ArliTextModel, BaseChatModel):
             else self
         )
         ls_format = {"kwargs": {"method": method, "strict": strict}, "schema": json_schema}
+        tools = list(kwargs.pop("tools", None) or [])
         parser: Runnable[Any, Any]
         if method == "function_calling":
             tool_name = convert_to_openai_tool(schema)["function"]["name"]
             llm = model.bind_tools(
-                [schema],
-                tool_choice=tool_name,
+                [schema, *tools],
+                # with other tools the model picks one; the schema's call is the answer
+                tool_choice="required" if tools else tool_name,
                 parallel_tool_calls=False,
                 strict=strict,
                 ls_structured_output_format=ls_format,
                 **kwargs,
             )
-            parser = (
-                PydanticToolsParser(tools=[schema], first_tool_only=True)
-                if is_pydantic
-                else JsonOutputKeyToolsParser(key_name=tool_name, first_tool_only=True)
-            )
+            if tools:  # another tool's call parses to None (the raw message carries it)
+                parser = JsonOutputKeyToolsParser(key_name=tool_name, first_tool_only=True)
+                if is_pydantic:
+                    parser = parser | RunnableLambda(_to_model(schema))
+            elif is_pydantic:
+                parser = PydanticToolsParser(tools=[schema], first_tool_only=True)
+            else:
+                parser = JsonOutputKeyToolsParser(key_name=tool_name, first_tool_only=True)
         else:
             if method == "guided_json":
                 kwargs["guided_json"] = json_schema
@@ -414,7 +427,8 @@ class ChatArli(ArliTextModel, BaseChatModel):
                 )
             else:
                 kwargs["response_format"] = {"type": "json_object"}
-            llm = model.bind(ls_structured_output_format=ls_format, **kwargs)
+            bound = model.bind_tools(tools, strict=strict) if tools else model
+            llm = bound.bind(ls_structured_output_format=ls_format, **kwargs)
             parser = (
                 PydanticOutputParser(pydantic_object=schema) if is_pydantic else JsonOutputParser()
             )
@@ -425,6 +439,8 @@ class ChatArli(ArliTextModel, BaseChatModel):
             )
             if model is not self and constraint is not None:
                 parser = RunnableLambda(self._answer_checker(constraint)) | parser
+            if tools:  # the model called a tool instead of answering: parsed is None
+                parser = RunnableLambda(_unless_tool_calls(parser))
         if not include_raw:
             return llm | parser
         parsed = RunnablePassthrough.assign(
@@ -440,6 +456,8 @@ class ChatArli(ArliTextModel, BaseChatModel):
         style = self.guided_decoding_style
 
         def check(message: AIMessage) -> AIMessage:
+            if message.tool_calls:  # tools bound alongside: a call is not an answer
+                return message
             finish = message.response_metadata.get("finish_reason")
             check_answer(constraint, message.text, finish_reason=finish, style=style)
             return message
@@ -463,6 +481,24 @@ class ChatArli(ArliTextModel, BaseChatModel):
 # call (see bench/results.md, 'inspect.signature').
 for _method in (ChatArli._generate, ChatArli._agenerate):
     _method.__signature__ = inspect.signature(_method)  # type: ignore[union-attr]
+
+
+def _unless_tool_calls(parser: Runnable[Any, Any]) -> Callable[[AIMessage], Any]:
+    """``parser``'s value of an answer; ``None`` for a message that called tools."""
+
+    def parse(message: AIMessage) -> Any:
+        return None if message.tool_calls else parser.invoke(message)
+
+    return parse
+
+
+def _to_model(schema: Any) -> Callable[[dict[str, Any] | None], Any]:
+    """The pydantic object of a tool call's arguments (``None`` stays ``None``)."""
+
+    def build(arguments: dict[str, Any] | None) -> Any:
+        return None if arguments is None else schema(**arguments)
+
+    return build
 
 
 class ChatFeatherless(FeatherlessSettings, ChatArli):

@@ -111,10 +111,14 @@ def _check_model(options: CallOptions, call_kwargs: Mapping[str, Any]) -> None:
         raise ArliValidationError(msg, field="model", allowed="a model id")
 
 
-def _answers(result: ChatCompletion | Completion) -> list[tuple[str | None, str | None]]:
-    """Each choice's ``(text, finish_reason)``: what the constraint check reads."""
+def _answers(result: ChatCompletion | Completion) -> list[tuple[str | None, str | None] | None]:
+    """Each choice's ``(text, finish_reason)``: what the constraint check reads.
+
+    A choice that called tools (tools bound alongside a format) has no answer to check:
+    ``None``, its parsed value too.
+    """
     if isinstance(result, ChatCompletion):
-        return [(c.content, c.finish_reason) for c in result.choices]
+        return [None if c.tool_calls else (c.content, c.finish_reason) for c in result.choices]
     return [(c.text, c.finish_reason) for c in result.choices]
 
 

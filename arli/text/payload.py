@@ -549,19 +549,23 @@ def _merged_extra(
 
 
 def verify_choices(
-    plan: RequestPlan, answers: Sequence[tuple[str | None, str | None]]
+    plan: RequestPlan, answers: Sequence[tuple[str | None, str | None] | None]
 ) -> list[Any]:
     """Check each ``(text, finish_reason)`` against the plan's constraint.
 
     Returns the parsed values (JSON for JSON constraints, else the text); with no
-    constraint, the texts unchanged.
+    constraint, the texts unchanged. An answer given as ``None`` (a choice that called
+    tools instead of answering) is not checked and parses to ``None``.
 
     Raises:
         ConstraintViolationError: for the first answer that breaks the constraint.
     """
-    if plan.constraint is None:
-        return [text for text, _ in answers]
+    constraint = plan.constraint
+    if constraint is None:
+        return [None if answer is None else answer[0] for answer in answers]
     return [
-        check_answer(plan.constraint, text, finish_reason=finish, style=plan.style)
-        for text, finish in answers
+        None
+        if answer is None
+        else check_answer(constraint, answer[0], finish_reason=answer[1], style=plan.style)
+        for answer in answers
     ]

@@ -64,12 +64,3 @@ class TestChatFeatherlessStandard(ChatModelIntegrationTests):
     @property
     def model_override_value(self) -> str:
         return "tiny"
-
-    @pytest.mark.xfail(
-        reason=(
-            "tool_example_to_messages gives every example a random uuid4 tool-call id, so "
-            "the request body differs on every run and cannot match a recorded cassette"
-        )
-    )
-    def test_structured_few_shot_examples(self, model: Any, my_adder_tool: Any) -> None:
-        super().test_structured_few_shot_examples(model, my_adder_tool)

@@ -245,5 +245,9 @@ def test_llama_index_function_calling_comes_from_the_facts_unless_set() -> None:
 def test_upstream_init_chat_model_refuses_our_provider_as_the_readme_says() -> None:
     # the README sends users to langchain_arli.init_chat_model because of exactly this
     upstream = pytest.importorskip("langchain.chat_models")
-    with pytest.raises(ValueError, match=r"Unsupported model_provider='arli'"):
+    with pytest.raises(ValueError, match=r"Unable to infer model provider"):
         upstream.init_chat_model("arli:Mistral-Nemo-12B-Instruct-2407", api_key="k")
+    with pytest.raises(ValueError, match=r"Unsupported (model_)?provider='arli'"):
+        upstream.init_chat_model("Mistral-Nemo-12B-Instruct-2407", model_provider="arli")
+    ours = init_chat_model("arli:Mistral-Nemo-12B-Instruct-2407", api_key="k")
+    assert isinstance(ours, ChatArli)
