@@ -31,6 +31,7 @@ from pydantic import Field, SecretStr
 
 from arli import ArliValidationError
 from arli._providers import PROVIDERS, TextProvider
+from arli.media import DEFAULT_MAX_PIXELS
 from arli.text.calls import CallOptions
 from arli.text.guided import json_schema_format
 from arli.text.payload import normalize_tool_choice
@@ -141,6 +142,8 @@ class ChatArli(ArliTextModel, BaseChatModel):
     """Largest image (bytes) accepted in a message."""
     image_fetch_timeout: float = Field(default=30.0, gt=0)
     """Seconds allowed to download one image URL."""
+    image_max_pixels: int = Field(default=DEFAULT_MAX_PIXELS, gt=0)
+    """Largest image (width x height, read from its header) accepted in a message."""
 
     @property
     def _llm_type(self) -> str:
@@ -171,6 +174,7 @@ class ChatArli(ArliTextModel, BaseChatModel):
         options.inline_image_urls = self.inline_image_urls
         options.image_max_bytes = self.image_max_bytes
         options.image_fetch_timeout = self.image_fetch_timeout
+        options.image_max_pixels = self.image_max_pixels
         return options
 
     @staticmethod

@@ -17,7 +17,13 @@ import httpx
 
 from arli._errors import ArliValidationError
 from arli._kwargs import unknown_argument
-from arli.media import aload_image, load_image
+from arli.media import (
+    DEFAULT_MAX_PIXELS,
+    ImageSourcePolicy,
+    aload_image,
+    check_data_uri_pixels,
+    load_image,
+)
 from arli.text.guided import (
     GuidedConstraint,
     apply_constraint,
@@ -325,7 +331,7 @@ def _check_data_uri(url: str) -> None:
         raise ArliValidationError(msg, field="image_url", allowed="data:image/* URIs")
 
 
-def _image_parts(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _image_parts(messages: list[dict[str, Any]], max_pixels: int) -> list[dict[str, Any]]:
     """The ``image_url`` objects (dicts holding ``url``) that are not ``data:`` URIs yet.
 
     Raises:
@@ -345,6 +351,7 @@ def _image_parts(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     url = image_url.get("url")
                     if isinstance(url, str) and url[:5].lower() == "data:":
                         _check_data_uri(url)
+                        check_data_uri_pixels(url, max_pixels, option="image_max_pixels")
                     elif isinstance(url, str):
                         found.append(image_url)
     return found
@@ -354,7 +361,26 @@ def _check_url(url: str, inline_urls: bool) -> bool:
     """Whether this non-data URL must be fetched (True) or may be left as is (False)."""
     if url.lower().startswith(("http://", "https://")):
         return inline_urls
-    return True  # a local path: always read and inline
+    return True  # base64, or a local path: read only if the policy allows local files
+
+
+def _inline_plan(
+    messages: list[dict[str, Any]],
+    inline_urls: bool,
+    max_bytes: int | None,
+    timeout: float | None,
+    policy: ImageSourcePolicy | None,
+    max_pixels: int | None,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The ``image_url`` objects to load, and the options to load them with."""
+    pixels = DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
+    options: dict[str, Any] = {"policy": policy or ImageSourcePolicy(), "max_pixels": pixels}
+    if max_bytes is not None:
+        options["max_bytes"] = max_bytes
+    if timeout is not None:
+        options["timeout"] = timeout
+    todo = [p for p in _image_parts(messages, pixels) if _check_url(p["url"], inline_urls)]
+    return todo, options
 
 
 def inline_images(
@@ -364,25 +390,28 @@ def inline_images(
     max_bytes: int | None = None,
     timeout: float | None = None,
     http_client: httpx.Client | None = None,
+    policy: ImageSourcePolicy | None = None,
+    max_pixels: int | None = None,
 ) -> list[dict[str, Any]]:
     """Replace image URLs and file paths in OpenAI-format messages by ``data:`` URIs.
 
-    Arli's vision models take base64 only. http(s) URLs are downloaded (size cap,
-    timeout, redirects only to http(s), never with the API key) unless ``inline_urls`` is
-    False; local paths are always read. Messages are modified in place and returned.
+    Arli's vision models take base64 only. Message content is untrusted: what it may name
+    is ``policy``'s to say (default :class:`~arli.media.ImageSourcePolicy`: ``data:``
+    URIs, base64 and public http(s) URLs; no local files). http(s) URLs are downloaded
+    (size cap, timeout, every redirect checked, never with the API key) unless
+    ``inline_urls`` is False. An image above ``max_pixels`` (default
+    :data:`~arli.media.DEFAULT_MAX_PIXELS`), read from its header, is refused. Messages are
+    modified in place and returned.
 
     Raises:
-        ArliValidationError: an image that cannot be read, fetched or recognized.
+        ArliValidationError: an image that cannot be read, fetched or recognized, or that
+            the policy refuses (the message names the option that allows it).
     """
-    options: dict[str, Any] = {}
-    if max_bytes is not None:
-        options["max_bytes"] = max_bytes
-    if timeout is not None:
-        options["timeout"] = timeout
-    for image_url in _image_parts(messages):
-        url = image_url["url"]
-        if _check_url(url, inline_urls):
-            image_url["url"] = load_image(url, http_client=http_client, **options).data_uri()
+    todo, options = _inline_plan(messages, inline_urls, max_bytes, timeout, policy, max_pixels)
+    for image_url in todo:
+        image_url["url"] = load_image(
+            image_url["url"], http_client=http_client, **options
+        ).data_uri()
     return messages
 
 
@@ -393,18 +422,14 @@ async def ainline_images(
     max_bytes: int | None = None,
     timeout: float | None = None,
     http_client: httpx.AsyncClient | None = None,
+    policy: ImageSourcePolicy | None = None,
+    max_pixels: int | None = None,
 ) -> list[dict[str, Any]]:
     """Async :func:`inline_images` (downloads do not block the event loop)."""
-    options: dict[str, Any] = {}
-    if max_bytes is not None:
-        options["max_bytes"] = max_bytes
-    if timeout is not None:
-        options["timeout"] = timeout
-    for image_url in _image_parts(messages):
-        url = image_url["url"]
-        if _check_url(url, inline_urls):
-            image = await aload_image(url, http_client=http_client, **options)
-            image_url["url"] = image.data_uri()
+    todo, options = _inline_plan(messages, inline_urls, max_bytes, timeout, policy, max_pixels)
+    for image_url in todo:
+        image = await aload_image(image_url["url"], http_client=http_client, **options)
+        image_url["url"] = image.data_uri()
     return messages
 
 
