@@ -453,11 +453,14 @@ class ImageClient(PooledClient):
             ArliResponseError: no usable image came back.
         """
         req: Img2ImgRequest = Img2ImgRequest.build(request, **params)
-        inits = [load_input(src, f"init_images[{i}]") for i, src in enumerate(req.init_images)]
+        inits = [
+            load_input(src, f"init_images[{i}]", self.max_pixels)
+            for i, src in enumerate(req.init_images)
+        ]
         mask = None
         if req.mask is not None:
             mask = prepare_mask(
-                load_input(req.mask, "mask"),
+                load_input(req.mask, "mask", self.max_pixels),
                 inits[0],
                 invert=bool(req.inpainting_mask_invert),
                 max_pixels=self.max_pixels,
@@ -479,11 +482,12 @@ class ImageClient(PooledClient):
         """Async :meth:`img2img` (downloads and mask conversion do not block the loop)."""
         req: Img2ImgRequest = Img2ImgRequest.build(request, **params)
         inits = [
-            await aload_input(src, f"init_images[{i}]") for i, src in enumerate(req.init_images)
+            await aload_input(src, f"init_images[{i}]", self.max_pixels)
+            for i, src in enumerate(req.init_images)
         ]
         mask = None
         if req.mask is not None:
-            raw_mask = await aload_input(req.mask, "mask")
+            raw_mask = await aload_input(req.mask, "mask", self.max_pixels)
             mask = await asyncio.to_thread(
                 prepare_mask,
                 raw_mask,
@@ -540,7 +544,7 @@ class ImageClient(PooledClient):
             ArliResponseError: no usable image came back.
         """
         req: UpscaleRequest = UpscaleRequest.build(request, **params)
-        image = load_input(req.image, "image")
+        image = load_input(req.image, "image", self.max_pixels)
         body = {"image": image.b64(), **req.wire_fields()}
         opts = _CallOptions(request_timeout, max_retries, retry_read_timeouts)
         data = self._post(self._upscale_path(req, endpoint), body, opts)
@@ -559,7 +563,7 @@ class ImageClient(PooledClient):
     ) -> ImageResult:
         """Async :meth:`upscale`."""
         req: UpscaleRequest = UpscaleRequest.build(request, **params)
-        image = await aload_input(req.image, "image")
+        image = await aload_input(req.image, "image", self.max_pixels)
         body = {"image": image.b64(), **req.wire_fields()}
         opts = _CallOptions(request_timeout, max_retries, retry_read_timeouts)
         data = await self._apost(self._upscale_path(req, endpoint), body, opts)

@@ -32,6 +32,7 @@ import pytest
 from PIL import Image
 
 from arli import (
+    AiArtClient,
     ArliConnectionError,
     ArliResponseError,
     ArliTimeoutError,
@@ -374,11 +375,34 @@ def test_a_bomb_given_to_ocr_is_refused_before_decoding(
     assert srv.requests_for(CHAT) == []
 
 
-def test_a_bomb_as_mask_or_init_image_is_refused_before_any_request(srv: ReferenceServer) -> None:
-    client = ImageClient(model="FLUX.2-klein-4B", api_key=KEY, base_url=srv.url, max_retries=0)
+async def test_a_bomb_as_mask_or_init_image_is_refused_before_any_request(
+    srv: ReferenceServer,
+) -> None:
+    client = ImageClient(model="FLUX.2-klein-4B", api_key=KEY, base_url=srv.url, max_retries=2)
     bomb = png_bomb(100_000, 100_000)
-    with pytest.raises(ArliValidationError, match=r"the mask is 100000x100000 .*bomb guard"):
+    with pytest.raises(ArliValidationError, match=r"mask is 100000x100000 .*bomb guard"):
         client.img2img(init_images=INIT, mask=bomb, prompt="p")
+    # Every upload is checked from its header before it is sent - without a mask too, and
+    # for upscaling: 1.6 gigapixels in a few hundred bytes would be uploaded, answered with
+    # a 500 and uploaded again on each retry.
+    giga = png_bomb(40_000, 40_000)
+    refused = r"is 40000x40000 = 1600000000 pixels, more than the 67108864 pixel limit"
+    with pytest.raises(ArliValidationError, match=rf"init_images\[1\] {refused}.*max_pixels"):
+        client.img2img(init_images=[INIT, giga], prompt="p")
+    with pytest.raises(ArliValidationError, match=rf"init_images\[0\] {refused}"):
+        await client.aimg2img(init_images=giga, prompt="p")
+    with pytest.raises(ArliValidationError, match=rf"image {refused}"):
+        client.upscale(image=giga)
+    with pytest.raises(ArliValidationError, match=rf"image {refused}"):
+        await client.aupscale(image=giga)
+    assert [r for r in srv.requests if "img" in r.path or "upscale" in r.path] == []
+    # AiArt's uploads (image edits, image to video) are checked the same way.
+    aiart = AiArtClient(base_url=srv.url, max_retries=2)
+    with pytest.raises(ArliValidationError, match=rf"{refused}.*max_pixels"):
+        aiart.img2img(giga, "p")
+    with pytest.raises(ArliValidationError, match=refused):
+        await aiart.astart_img2video(giga)
+    assert [r for r in srv.requests if r.path.startswith("/api/")] == []
     # The mask is resized to the init image's size, read from its header: that is checked too.
     with pytest.raises(ArliValidationError, match=r"init_images\[0\] is 100000x100000.*bomb"):
         client.img2img(init_images=bomb, mask=MASK, prompt="p")
