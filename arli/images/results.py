@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
 __all__ = [
+    "check_destination",
     "parse_image_response",
     "safe_filename",
     "GeneratedImage",
@@ -81,6 +82,51 @@ def safe_filename(name: str, extension: str) -> str:
     stem = raw.rsplit(".", 1)[0] if "." in raw.lstrip(".") else raw
     stem = _SAFE_NAME.sub("-", stem).strip(".-")[:120] or "image"
     return f"{stem}.{extension}"
+
+
+def _save_target(target: Path, name: str | None) -> tuple[Path, str | None]:
+    """(directory, name): a path with an image suffix that is not a directory names the file."""
+    if name is None and target.suffix.lower() in _IMAGE_SUFFIXES and not target.is_dir():
+        return target.parent, target.name
+    return target, name
+
+
+def check_destination(destination: str | os.PathLike[str], *, option: str = "directory") -> Path:
+    """Refuse a save destination that cannot be written, before anything is generated.
+
+    ``destination`` is what :meth:`ImageResult.save` takes: a directory (created when
+    needed) or a path with an image suffix (``out/fox.png``), which names the file. It is
+    usable when it is (or will be created under) a writable directory; nothing is created.
+    Generating first and failing at the save would pay for images that are thrown away.
+
+    Args:
+        destination: the directory or file name.
+        option: how the caller names it in the message (``output_dir``, ``-o/--output``).
+
+    Returns:
+        The destination as a :class:`~pathlib.Path` (``~`` expanded).
+
+    Raises:
+        ArliValidationError: it is an existing file (without an image suffix), something
+            on its way is a file, or the directory it would be written to is not writable.
+    """
+    target = Path(destination).expanduser()
+    directory, _ = _save_target(target, None)
+    allowed = "a writable directory (created when needed) or a file name such as out/fox.png"
+    probe = directory
+    while not probe.exists() and not probe.is_symlink() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        what = "is an existing file" if probe == target else f"is inside {str(probe)!r}, a file"
+        msg = (
+            f"{option} {str(target)!r} {what}, not a directory: pass a directory, or a file "
+            "name ending in .png, .jpg or .webp"
+        )
+        raise ArliValidationError(msg, field=option, allowed=allowed)
+    if not os.access(probe, os.W_OK | os.X_OK):
+        msg = f"{option} {str(target)!r} cannot be written: {str(probe)!r} is not writable"
+        raise ArliValidationError(msg, field=option, allowed=allowed)
+    return target
 
 
 def _write_new(directory: Path, name: str, data: bytes, overwrite: bool) -> Path:
@@ -224,9 +270,7 @@ class GeneratedImage:
         Raises:
             ArliValidationError: for a file name that would leave ``directory``.
         """
-        target = Path(directory).expanduser()
-        if name is None and target.suffix.lower() in _IMAGE_SUFFIXES and not target.is_dir():
-            target, name = target.parent, target.name
+        target, name = _save_target(Path(directory).expanduser(), name)
         self.path = _save_bytes(
             target, self.data, self.extension, self.default_name, name, prefix, "arli", overwrite
         )

@@ -66,6 +66,7 @@ from arli.images.contract import (
     with_model_choices,
 )
 from arli.images.models import ImageResult
+from arli.images.results import check_destination
 from arli.images.tooling import DEFAULT_OUTPUT_DIR, ImageToolbox
 from arli.tool_contract import ToolContract, validation_text
 
@@ -561,6 +562,7 @@ class ArliImageToolkit(BaseToolkit):
 
     @model_validator(mode="after")
     def _build_client(self) -> Self:
+        check_destination(self.output_dir, option="output_dir")  # before any tool generates
         self._client = self.client or make_image_backend(
             self.backend, api_key=self.api_key, base_url=self.base_url, **self.client_options
         )
