@@ -281,8 +281,10 @@ class GeneratedImage:
 class ImageResult:
     """The images of one txt2img, img2img or upscale call, with what the server reported.
 
-    Iterate it for the images; ``result.data`` / ``result.mime_type`` / ``result.to_pil()``
-    are those of the first image. ``str(result)`` is a short summary (saved paths, seeds,
+    Iterate it for the images; ``result.image`` is the first. ``result.data`` /
+    ``result.mime_type`` / ``result.to_pil()`` are those of its only image: on a result with
+    several images they raise rather than quietly give the first one's (use
+    ``result.images[i]``, or iterate). ``str(result)`` is a short summary (saved paths, seeds,
     size, model) suitable for an agent.
 
     Attributes:
@@ -319,15 +321,25 @@ class ImageResult:
             raise ArliResponseError(msg)
         return self.images[0]
 
+    def _only(self, what: str) -> GeneratedImage:
+        """The one image, for a property that would otherwise hide the others."""
+        if len(self.images) > 1:
+            msg = (
+                f"the result holds {len(self.images)} images, so result.{what} is ambiguous: "
+                f"use result.images[i].{what} (or iterate the result; result.image is the first)"
+            )
+            raise ArliValidationError(msg, field=what, allowed="a result with one image")
+        return self.image
+
     @property
     def data(self) -> bytes:
-        """The bytes of the first image."""
-        return self.image.data
+        """The bytes of the image (raises for a result with several images)."""
+        return self._only("data").data
 
     @property
     def mime_type(self) -> str:
-        """The format of the first image."""
-        return self.image.mime_type
+        """The format of the image (raises for a result with several images)."""
+        return self._only("mime_type").mime_type
 
     @property
     def seeds(self) -> list[int | None]:
@@ -340,8 +352,12 @@ class ImageResult:
         return [img.path for img in self.images if img.path is not None]
 
     def to_pil(self) -> Image.Image:
-        """The first image decoded with Pillow (see :meth:`GeneratedImage.to_pil`)."""
-        return self.image.to_pil()
+        """The image decoded with Pillow (see :meth:`GeneratedImage.to_pil`).
+
+        Raises:
+            ArliValidationError: the result holds several images (decode each of them).
+        """
+        return self._only("to_pil()").to_pil()
 
     def save(self, directory: str | os.PathLike[str], *, prefix: str | None = None) -> list[Path]:
         """Save every image into ``directory`` under unique, safe names; return the paths.
