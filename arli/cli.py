@@ -148,7 +148,11 @@ def _connection_flags(parser: argparse.ArgumentParser, *, providers: Sequence[st
         help="which system to talk to (keys from its environment variables)",
     )
     parser.add_argument("--base-url", help="override the provider's base URL")
-    parser.add_argument("--api-key", help=argparse.SUPPRESS)  # prefer the environment
+    parser.add_argument(
+        "--api-key",
+        metavar="KEY",
+        help="the API key (better from the environment: flags show in process lists)",
+    )
     parser.add_argument(
         "--timeout",
         type=_positive_float,

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from arli.cli import main
+from tests.ocr_helpers import page_image
 from tests.reference_server import Fault, ReferenceServer
 
 KEY = "cli-misuse-key"
@@ -190,3 +191,17 @@ def test_an_unusable_output_is_refused_before_an_image_is_generated(
     assert saved.parent == (tmp_path / "out").resolve()
     assert saved.stem == "fox"
     assert saved.is_file()
+
+
+def test_ocr_takes_the_shared_timeout_and_retry_flags(
+    server: ReferenceServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    image = tmp_path / "page.png"
+    page_image("HELLO").save(image)
+    server.add_fault(Fault(path=CHAT, kind="status", status=503, times=-1))
+    status, _, _ = run(
+        capsys, "ocr", str(image), "--model", MODEL, "--no-progress", "--on-error", "skip",
+        "--max-retries", "0", "--timeout", "5",
+    )  # fmt: skip
+    assert status == 1  # the page failed, and was said to
+    assert len(server.requests_for(CHAT)) == 1  # the OCR engine's default is 4 retries

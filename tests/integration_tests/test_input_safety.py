@@ -35,6 +35,7 @@ from arli import (
     AiArtClient,
     ArliConnectionError,
     ArliResponseError,
+    ArliStatusError,
     ArliTimeoutError,
     ArliValidationError,
     ImageClient,
@@ -46,7 +47,7 @@ from arli.media import ImageSourcePolicy
 from arli.ocr import OCREngine
 from arli.text.payload import ainline_images, inline_images
 from tests.helpers import FIXTURES, serve_http
-from tests.reference_server import ReferenceServer
+from tests.reference_server import Fault, ReferenceServer
 
 KEY = "sk-arli-SAFETY-0123456789abcdef"
 #: Message content may name the local image host: it is allowlisted (loopback is refused
@@ -412,6 +413,17 @@ async def test_a_bomb_as_mask_or_init_image_is_refused_before_any_request(
     with pytest.raises(ArliValidationError, match=r"init_images\[0\] is 96x64 = 6144 pixels"):
         small_cap.img2img(init_images=INIT, mask=MASK, prompt="p")
     assert [r for r in srv.requests if "img2img" in r.path] == []
+
+
+def test_an_upload_the_server_refuses_for_size_is_not_sent_again(srv: ReferenceServer) -> None:
+    # Within our pixel cap the server may still refuse an upload as too large (413): that
+    # answer is final, the same bytes are not uploaded again on each retry.
+    client = ImageClient(model="FLUX.2-klein-4B", api_key=KEY, base_url=srv.url, max_retries=3)
+    srv.add_fault(Fault(path="/v1/img2img", kind="status", status=413, times=-1))
+    with pytest.raises(ArliStatusError) as info:
+        client.img2img(init_images=INIT, prompt="p")
+    assert info.value.status_code == 413
+    assert len(srv.requests_for("/v1/img2img")) == 1
 
 
 def test_a_bomb_in_a_result_is_refused_at_to_pil(srv: ReferenceServer) -> None:
