@@ -206,7 +206,6 @@ def stream_fields(body: dict[str, Any], include_usage: bool) -> dict[str, Any]:
 def _plan(
     body: dict[str, Any],
     params: Mapping[str, Any],
-    *,
     response_format: Any,
     style: str,
     extra_body: Mapping[str, Any] | None,
@@ -272,15 +271,7 @@ def build_chat_body(
             body["parallel_tool_calls"] = parallel_tool_calls
     else:
         normalize_tool_choice(tool_choice, None)  # raises for a choice without tools
-    return _plan(
-        body,
-        values,
-        response_format=response_format,
-        style=style,
-        extra_body=extra_body,
-        stream=stream,
-        include_usage=include_usage,
-    )
+    return _plan(body, values, response_format, style, extra_body, stream, include_usage)
 
 
 def build_completion_body(
@@ -302,15 +293,7 @@ def build_completion_body(
         values.pop("logprobs")
     values.pop("top_logprobs", None)
     body: dict[str, Any] = {"model": model, "prompt": prompt}
-    return _plan(
-        body,
-        values,
-        response_format=response_format,
-        style=style,
-        extra_body=extra_body,
-        stream=stream,
-        include_usage=include_usage,
-    )
+    return _plan(body, values, response_format, style, extra_body, stream, include_usage)
 
 
 # -- images in messages ----------------------------------------------------------------------
@@ -331,11 +314,18 @@ def _check_data_uri(url: str) -> None:
         raise ArliValidationError(msg, field="image_url", allowed="data:image/* URIs")
 
 
-def _image_parts(messages: list[dict[str, Any]], max_pixels: int) -> list[dict[str, Any]]:
-    """The ``image_url`` objects (dicts holding ``url``) that are not ``data:`` URIs yet.
+def _image_parts(
+    messages: list[dict[str, Any]], inline_urls: bool, max_pixels: int
+) -> list[dict[str, Any]]:
+    """The ``image_url`` objects (dicts holding ``url``) to inline.
+
+    That is those not ``data:`` URIs yet: local paths and base64, and http(s) URLs with
+    ``inline_urls``. Every ``data:`` URI is checked (type, and pixels from its header)
+    before anything is read.
 
     Raises:
-        ArliValidationError: a ``data:`` URI that does not hold an image.
+        ArliValidationError: a ``data:`` URI that does not hold an image, or holds one
+            above ``max_pixels``.
     """
     found = []
     for message in messages:
@@ -352,9 +342,28 @@ def _image_parts(messages: list[dict[str, Any]], max_pixels: int) -> list[dict[s
                     if isinstance(url, str) and url[:5].lower() == "data:":
                         _check_data_uri(url)
                         check_data_uri_pixels(url, max_pixels, option="image_max_pixels")
-                    elif isinstance(url, str):
+                    elif isinstance(url, str) and _check_url(url, inline_urls):
                         found.append(image_url)
     return found
+
+
+def _load_options(
+    max_bytes: int | None,
+    timeout: float | None,
+    policy: ImageSourcePolicy | None,
+    max_pixels: int,
+) -> dict[str, Any]:
+    """The :func:`~arli.media.load_image` options (unset ones keep its defaults).
+
+    ``policy`` defaults to :class:`~arli.media.ImageSourcePolicy`'s: message content is
+    untrusted.
+    """
+    options: dict[str, Any] = {"policy": policy or ImageSourcePolicy(), "max_pixels": max_pixels}
+    if max_bytes is not None:
+        options["max_bytes"] = max_bytes
+    if timeout is not None:
+        options["timeout"] = timeout
+    return options
 
 
 def _check_url(url: str, inline_urls: bool) -> bool:
@@ -362,25 +371,6 @@ def _check_url(url: str, inline_urls: bool) -> bool:
     if url.lower().startswith(("http://", "https://")):
         return inline_urls
     return True  # base64, or a local path: read only if the policy allows local files
-
-
-def _inline_plan(
-    messages: list[dict[str, Any]],
-    inline_urls: bool,
-    max_bytes: int | None,
-    timeout: float | None,
-    policy: ImageSourcePolicy | None,
-    max_pixels: int | None,
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """The ``image_url`` objects to load, and the options to load them with."""
-    pixels = DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
-    options: dict[str, Any] = {"policy": policy or ImageSourcePolicy(), "max_pixels": pixels}
-    if max_bytes is not None:
-        options["max_bytes"] = max_bytes
-    if timeout is not None:
-        options["timeout"] = timeout
-    todo = [p for p in _image_parts(messages, pixels) if _check_url(p["url"], inline_urls)]
-    return todo, options
 
 
 def inline_images(
@@ -407,11 +397,11 @@ def inline_images(
         ArliValidationError: an image that cannot be read, fetched or recognized, or that
             the policy refuses (the message names the option that allows it).
     """
-    todo, options = _inline_plan(messages, inline_urls, max_bytes, timeout, policy, max_pixels)
-    for image_url in todo:
-        image_url["url"] = load_image(
-            image_url["url"], http_client=http_client, **options
-        ).data_uri()
+    pixels = DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
+    options = _load_options(max_bytes, timeout, policy, pixels)
+    for image_url in _image_parts(messages, inline_urls, pixels):
+        image = load_image(image_url["url"], http_client=http_client, **options)
+        image_url["url"] = image.data_uri()
     return messages
 
 
@@ -426,8 +416,9 @@ async def ainline_images(
     max_pixels: int | None = None,
 ) -> list[dict[str, Any]]:
     """Async :func:`inline_images` (downloads do not block the event loop)."""
-    todo, options = _inline_plan(messages, inline_urls, max_bytes, timeout, policy, max_pixels)
-    for image_url in todo:
+    pixels = DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
+    options = _load_options(max_bytes, timeout, policy, pixels)
+    for image_url in _image_parts(messages, inline_urls, pixels):
         image = await aload_image(image_url["url"], http_client=http_client, **options)
         image_url["url"] = image.data_uri()
     return messages
@@ -466,24 +457,17 @@ def plan_chat(
     ``guided_decoding_style``. With ``allowed``, any other parameter is rejected (a
     provider that documents fewer parameters than Arli).
     """
-    kwargs = dict(call_kwargs)
-    style = kwargs.pop("guided_decoding_style", None) or style
-    params, structural = split_call_kwargs(kwargs)
-    merged = _merge_params(instance, params)
-    check_allowed(merged, allowed, provider_label)
-    extra = _merged_extra(instance_extra_body, structural.get("extra_body"))
+    structural, common = _merged_call(
+        model, instance, call_kwargs, instance_extra_body, style, allowed, provider_label
+    )
     return build_chat_body(
-        model=structural.get("model") or model,
         messages=messages,
-        params=merged,
         tools=structural.get("tools"),
         tool_choice=structural.get("tool_choice"),
         parallel_tool_calls=structural.get("parallel_tool_calls"),
-        response_format=structural.get("response_format"),
-        style=style,
-        extra_body=extra,
         stream=stream,
         include_usage=include_usage,
+        **common,
     )
 
 
@@ -501,26 +485,45 @@ def plan_completion(
     provider_label: str = "this provider",
 ) -> RequestPlan:
     """Like :func:`plan_chat`, for ``/v1/completions``."""
-    kwargs = dict(call_kwargs)
-    style = kwargs.pop("guided_decoding_style", None) or style
-    params, structural = split_call_kwargs(kwargs)
+    structural, common = _merged_call(
+        model, instance, call_kwargs, instance_extra_body, style, allowed, provider_label
+    )
     for key in ("tools", "tool_choice", "parallel_tool_calls"):
         if structural.get(key) is not None:
             msg = f"{key} is not supported by /v1/completions; use the chat model for tools"
             raise ArliValidationError(msg, field=key)
+    return build_completion_body(
+        prompt=prompt, stream=stream, include_usage=include_usage, **common
+    )
+
+
+def _merged_call(
+    model: str,
+    instance: Mapping[str, Any],
+    call_kwargs: Mapping[str, Any],
+    instance_extra_body: Mapping[str, Any] | None,
+    style: str,
+    allowed: frozenset[str] | None,
+    provider_label: str,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A call's structural kwargs, and the body arguments chat and completions share.
+
+    The per-call settings are merged over the instance's (parameters, ``model``,
+    ``extra_body``, ``guided_decoding_style``) and checked against what the provider
+    accepts.
+    """
+    kwargs = dict(call_kwargs)
+    style = kwargs.pop("guided_decoding_style", None) or style
+    params, structural = split_call_kwargs(kwargs)
     merged = _merge_params(instance, params)
     check_allowed(merged, allowed, provider_label)
-    extra = _merged_extra(instance_extra_body, structural.get("extra_body"))
-    return build_completion_body(
-        model=structural.get("model") or model,
-        prompt=prompt,
-        params=merged,
-        response_format=structural.get("response_format"),
-        style=style,
-        extra_body=extra,
-        stream=stream,
-        include_usage=include_usage,
-    )
+    return structural, {
+        "model": structural.get("model") or model,
+        "params": merged,
+        "response_format": structural.get("response_format"),
+        "style": style,
+        "extra_body": _merged_extra(instance_extra_body, structural.get("extra_body")),
+    }
 
 
 def _merge_params(instance: Mapping[str, Any], call: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -341,7 +341,8 @@ def test_an_allowlist_is_the_only_hosts(monkeypatch: pytest.MonkeyPatch) -> None
 @pytest.mark.parametrize(
     ("hosts", "match"),
     [
-        ("127.0.0.1", "a list of host names, not one string"),
+        # one string: refused by the constructor's argument check (a sequence of names)
+        ("127.0.0.1", "allowed_image_hosts='127.0.0.1' is invalid"),
         (["http://127.0.0.1/"], "give host names, not URLs"),
         ([""], "give host names"),
     ],
