@@ -400,3 +400,125 @@ def test_explicit_arguments_keep_their_rules(host_url: str, tmp_path: Path) -> N
     path.write_bytes(IMAGE)
     assert load_image(str(path)).data == IMAGE
     assert load_image(f"{host_url}/img").data == IMAGE
+
+
+# -- the other ways an image enters a request: tool results, PDF pages ------------------------
+
+PDF = Path(__file__).parents[1] / "fixtures" / "pdf" / "dummy.pdf"
+
+
+def lc_tool_turn(image_block: dict[str, Any]) -> list[Any]:
+    """A conversation whose last tool result holds an image (relayed to a user turn)."""
+    from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+
+    call = {"name": "draw", "args": {}, "id": "call_1", "type": "tool_call"}
+    result = ToolMessage(
+        content=[{"type": "text", "text": "done"}, image_block], tool_call_id="call_1"
+    )
+    return [HumanMessage("draw a fox"), AIMessage("", tool_calls=[call]), result]  # type: ignore[list-item]
+
+
+def li_tool_turn(**image: Any) -> list[Any]:
+    from llama_index.core.base.llms.types import ImageBlock, TextBlock, ToolCallBlock
+    from llama_index.core.llms import ChatMessage
+
+    call = ToolCallBlock(tool_call_id="c1", tool_name="draw", tool_kwargs={})
+    return [
+        ChatMessage(role="user", content="draw a fox"),
+        ChatMessage(role="assistant", blocks=[call]),
+        ChatMessage(
+            role="tool",
+            blocks=[TextBlock(text="done"), ImageBlock(**image)],
+            additional_kwargs={"tool_call_id": "c1", "name": "draw"},
+        ),
+    ]
+
+
+def relayed_image(srv: ReferenceServer) -> str:
+    """The image of the user turn the tool result's image was moved to."""
+    (request,) = srv.requests_for(CHAT)
+    last = request.json["messages"][-1]
+    assert last["role"] == "user"
+    return str(last["content"][1]["image_url"]["url"])
+
+
+def test_images_in_tool_results_meet_the_same_rules(
+    srv: ReferenceServer, port: int, tmp_path: Path
+) -> None:
+    """A tool result is message content too: its image moves to a user turn, and is checked."""
+    url = f"http://127.0.0.1:{port}/img"
+    loopback = r"127\.0\.0\.1 is a loopback address.*allowed_image_hosts"
+    with pytest.raises(ArliValidationError, match=loopback):
+        chat_arli(srv).invoke(lc_tool_turn({"type": "image", "url": url}))
+    with pytest.raises(ArliValidationError, match=loopback):
+        li_arli(srv).chat(li_tool_turn(url=url))
+    path = tmp_path / "fox.png"
+    path.write_bytes(IMAGE)
+    local = r"fox\.png' in a message .* allow_local_files=True"
+    with pytest.raises(ArliValidationError, match=local):
+        chat_arli(srv).invoke(lc_tool_turn({"type": "image", "url": str(path)}))
+    with pytest.raises(ArliValidationError, match=local):
+        li_arli(srv).chat(li_tool_turn(path=path))
+    assert Host.seen == []
+    assert srv.requests_for(CHAT) == []
+
+    chat_arli(srv, allow_local_files=True).invoke(
+        lc_tool_turn({"type": "image", "url": str(path)})
+    )
+    assert relayed_image(srv) == IMAGE_URI
+    srv.reset()
+    li_arli(srv, allow_local_files=True).chat(li_tool_turn(path=path))
+    assert relayed_image(srv) == IMAGE_URI
+
+
+def test_a_tool_result_image_over_the_pixel_cap_is_not_sent(srv: ReferenceServer) -> None:
+    data = base64.b64encode(png((300, 200))).decode()
+    block = {"type": "image", "base64": data, "mime_type": "image/png"}
+    too_many = "60000 pixels, more than the 59999 pixel limit.*image_max_pixels"
+    with pytest.raises(ArliValidationError, match=too_many):
+        chat_arli(srv, image_max_pixels=59_999).invoke(lc_tool_turn(block))
+    with pytest.raises(ArliValidationError, match=too_many):
+        li_arli(srv, image_max_pixels=59_999).chat(li_tool_turn(image=png((300, 200))))
+    assert srv.requests_for(CHAT) == []
+    chat_arli(srv, image_max_pixels=60_000).invoke(lc_tool_turn(block))
+    assert relayed_image(srv).endswith(data)
+
+
+def test_pdf_pages_are_held_to_the_pixel_cap(srv: ReferenceServer) -> None:
+    """Each rendered page is an image sent to the model: ``image_max_pixels`` applies."""
+    pytest.importorskip("pypdfium2")
+    from langchain_core.messages import HumanMessage
+    from llama_index.core.base.llms.types import DocumentBlock, TextBlock
+    from llama_index.core.llms import ChatMessage
+
+    pdf = PDF.read_bytes()
+    block = {
+        "type": "file",
+        "base64": base64.b64encode(pdf).decode(),
+        "mime_type": "application/pdf",
+    }
+    lc = [HumanMessage(content=[{"type": "text", "text": "Summarize"}, block])]  # type: ignore[list-item]
+    li = [ChatMessage(role="user", blocks=[TextBlock(text="Summarize"), DocumentBlock(data=pdf)])]
+    too_many = r"pixels, more than the 1000 pixel limit.*image_max_pixels"
+    with pytest.raises(ArliValidationError, match=too_many):
+        chat_arli(srv, image_max_pixels=1000).invoke(lc)
+    with pytest.raises(ArliValidationError, match=too_many):
+        li_arli(srv, image_max_pixels=1000).chat(li)
+    assert srv.requests_for(CHAT) == []
+    chat_arli(srv).invoke(lc)
+    assert sent_image(srv).startswith("data:image/")
+
+
+@pytest.mark.parametrize("where", ["url", "path"])
+def test_a_pdf_named_by_url_or_path_is_not_read(
+    srv: ReferenceServer, port: int, tmp_path: Path, where: str
+) -> None:
+    from langchain_core.messages import HumanMessage
+
+    (tmp_path / "secret.pdf").write_bytes(PDF.read_bytes())
+    source = f"http://127.0.0.1:{port}/img" if where == "url" else str(tmp_path / "secret.pdf")
+    block = {"type": "file", where: source, "mime_type": "application/pdf"}
+    with pytest.raises(ArliValidationError, match="a PDF block must carry its bytes as base64"):
+        chat_arli(srv, allow_local_files=True).invoke([HumanMessage(content=[block])])  # type: ignore[list-item]
+    assert Host.seen == []
+    assert srv.requests_for(CHAT) == []
