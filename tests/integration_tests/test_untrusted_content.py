@@ -462,9 +462,7 @@ def test_images_in_tool_results_meet_the_same_rules(
     assert Host.seen == []
     assert srv.requests_for(CHAT) == []
 
-    chat_arli(srv, allow_local_files=True).invoke(
-        lc_tool_turn({"type": "image", "url": str(path)})
-    )
+    chat_arli(srv, allow_local_files=True).invoke(lc_tool_turn({"type": "image", "url": str(path)}))
     assert relayed_image(srv) == IMAGE_URI
     srv.reset()
     li_arli(srv, allow_local_files=True).chat(li_tool_turn(path=path))
