@@ -5,20 +5,24 @@ line saying what went wrong and what to do, and exit with status 1 (the call fai
 (the command line was wrong); never a traceback.
 
 Every sampler extra of :class:`arli.text.params.SamplingParams` is a flag of ``chat`` and
-``complete`` (``--min-p 0.05 --dry-multiplier 0.8 ...``); ``--param NAME=JSON`` sends any
-other field.
+``complete`` (``--min-p 0.05 --dry-multiplier 0.8 ...``; a boolean field is a pair,
+``--ignore-eos`` / ``--no-ignore-eos``); ``--param NAME=JSON`` sends any other field. A
+wrong flag or value prints one line (with the closest flag when there is one), and the
+advice of an error speaks of flags (``--api-key``, ``--base-url``), not of Python keywords.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
+import re
 import sys
 import typing
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 from arli._errors import ArliConfigError, ArliError, ArliStatusError, ArliValidationError
 from arli._version import __version__
@@ -35,6 +39,32 @@ class UsageError(Exception):
     """A wrong command line: printed as one line, exit status 2."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, not the whole usage text."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.commands: dict[str, _Parser] = {}
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``arli chat: <message> (see arli chat --help)`` and exit with status 2."""
+        self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+    def flags(self) -> list[str]:
+        """Every long flag this parser takes."""
+        return [o for a in self._actions for o in a.option_strings if o.startswith("--")]
+
+    def refuse_unknown(self, extras: Sequence[str]) -> NoReturn:
+        """Refuse arguments no parser took, naming the closest flag."""
+        first = extras[0]
+        hint = ""
+        if first.startswith("-"):
+            close = difflib.get_close_matches(first.split("=", 1)[0], self.flags(), n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+        noun = "argument" if len(extras) == 1 else "arguments"
+        self.error(f"unrecognized {noun}: {' '.join(extras)}{hint}")
+
+
 # -- argument parsing -----------------------------------------------------------------------
 
 
@@ -47,36 +77,36 @@ def _flag_type(annotation: Any) -> tuple[Callable[[str], Any], bool] | None:
         (inner,) = typing.get_args(first) or (str,)
         return (int if inner is int else str), True
     if first is bool:
-        return _parse_bool, False
+        return bool, False
     if first in (int, float, str):
         return first, False
     return None
 
 
-def _parse_bool(text: str) -> bool:
-    value = text.strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    msg = f"expected true or false, got {text!r}"
-    raise argparse.ArgumentTypeError(msg)
+_BOOL_PAIR = argparse.BooleanOptionalAction
 
 
-def _add_sampler_flags(parser: argparse.ArgumentParser) -> None:
+def _add_sampler_flags(parser: argparse.ArgumentParser, *, completion: bool = False) -> None:
+    """The sampler flags; for ``completion`` (``complete``) ``--logprobs N`` takes a count."""
     from arli.text.params import SamplingParams  # noqa: PLC0415 - keep `arli --help` fast
 
     group = parser.add_argument_group("sampling (unset flags are not sent)")
     for name, field in SamplingParams.model_fields.items():
-        if name in _SPECIAL:
+        if name in _SPECIAL or (completion and name == "top_logprobs"):
+            continue
+        flag = "--" + name.replace("_", "-")
+        help_text = (field.description or "").replace("%", "%%")
+        if completion and name == "logprobs":  # a count here, not chat's true/false
+            help_text = "return the N most likely tokens with their logprobs at each position"
+            group.add_argument(flag, dest=name, type=int, metavar="N", help=help_text)
             continue
         spec = _flag_type(field.annotation)
         if spec is None:
             continue
         convert, is_list = spec
-        flag = "--" + name.replace("_", "-")
-        help_text = (field.description or "").replace("%", "%%")
-        if is_list:
+        if convert is bool:  # --ignore-eos / --no-ignore-eos; neither: not sent
+            group.add_argument(flag, dest=name, action=_BOOL_PAIR, help=help_text)
+        elif is_list:
             group.add_argument(flag, dest=name, type=convert, action="append", help=help_text)
         else:
             group.add_argument(flag, dest=name, type=convert, help=help_text)
@@ -118,11 +148,46 @@ def _connection_flags(parser: argparse.ArgumentParser, *, providers: Sequence[st
         help="which system to talk to (keys from its environment variables)",
     )
     parser.add_argument("--base-url", help="override the provider's base URL")
-    parser.add_argument("--api-key", help=argparse.SUPPRESS)  # prefer the environment
+    parser.add_argument(
+        "--api-key",
+        metavar="KEY",
+        help="the API key (better from the environment: flags show in process lists)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="read timeout per attempt (default 300 for generation, 30 for listings)",
+    )
+    parser.add_argument(
+        "--max-retries",
+        type=_retry_count,
+        metavar="N",
+        help="retries after the first attempt on 429, 5xx and connection errors "
+        "(default 2; 4 for ocr)",
+    )
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        msg = f"expected a number of seconds > 0, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _retry_count(text: str) -> int:
+    if not text.strip().isdigit() or int(text) > 20:
+        msg = f"expected a whole number from 0 to 20, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return int(text)
+
+
+def _parser() -> _Parser:
+    parser = _Parser(
         prog="arli",
         description="Arli AI from the command line: chat, completions, images, OCR.",
         epilog="Keys come from ARLI_TEXT_KEY / ARLI_IMAGE_KEY / ARLIAI_API_KEY "
@@ -146,7 +211,7 @@ def _parser() -> argparse.ArgumentParser:
     complete.add_argument("--no-stream", action="store_true", help="wait for the whole answer")
     complete.add_argument("--json", action="store_true", help="print text and usage as JSON")
     _connection_flags(complete, providers=PROVIDERS)
-    _add_sampler_flags(complete)
+    _add_sampler_flags(complete, completion=True)
 
     tokens = sub.add_parser("tokens", help="count tokens with the model's tokenizer")
     tokens.add_argument("text", help="the text ('-' reads standard input)")
@@ -184,7 +249,7 @@ def _parser() -> argparse.ArgumentParser:
     upscale.add_argument("image", help="the image: a path or an http(s) URL")
     upscale.add_argument("--scale", type=float, dest="upscaling_resize", help="factor (1-8)")
     upscale.add_argument("--upscaler", dest="upscaler_1", help="upscaler name (see models)")
-    upscale.add_argument("-o", "--output", default="arli-output", help="output directory")
+    upscale.add_argument("-o", "--output", default="arli-output", help=_OUTPUT_HELP)
     _connection_flags(upscale, providers=("arli", "arli-proxy"))
 
     ocr = sub.add_parser("ocr", help="OCR images and PDFs into markdown or text")
@@ -234,8 +299,6 @@ def _parser() -> argparse.ArgumentParser:
         choices=("local", "ray"),
         help="where the job runs (default local; ray: RAY_ADDRESS, else a local cluster)",
     )
-    ocr.add_argument("--timeout", type=float, help="seconds to wait for each answer")
-    ocr.add_argument("--max-retries", type=int, help="retries per request (default 4)")
     _connection_flags(ocr, providers=("arli", "featherless", "arli-proxy"))
 
     demo = sub.add_parser(
@@ -245,11 +308,15 @@ def _parser() -> argparse.ArgumentParser:
         "--live", action="store_true", help="run against the real service (needs ARLIAI_API_KEY)"
     )
     demo.add_argument("-o", "--output", default="arli-demo-output", help="where files go")
+    parser.commands.update(sub.choices)
     return parser
 
 
+_OUTPUT_HELP = "output directory, or a file name such as fox.png (default: arli-output)"
+
+
 def _image_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-o", "--output", default="arli-output", help="output directory")
+    parser.add_argument("-o", "--output", default="arli-output", help=_OUTPUT_HELP)
     parser.add_argument(
         "--model",
         default=os.environ.get("ARLI_IMAGE_MODEL"),
@@ -276,6 +343,14 @@ def _client_options(args: argparse.Namespace) -> dict[str, Any]:
         options["base_url"] = args.base_url
     if args.api_key:
         options["api_key"] = args.api_key
+    if args.max_retries is not None:
+        options["max_retries"] = args.max_retries
+    if args.timeout is not None:
+        if args.command == "ocr":  # the OCR engine's own option
+            options["timeout"] = args.timeout
+        else:
+            for kind in ("text", "image", "listing"):
+                options[f"{kind}_timeout"] = args.timeout
     return options
 
 
@@ -315,7 +390,7 @@ def _params(args: argparse.Namespace) -> dict[str, Any]:
         ("guided_json", args.json_schema and _load_json_file(args.json_schema)),
         ("guided_regex", args.regex),
         ("guided_choice", args.choice),
-        ("guided_grammar", args.grammar and Path(args.grammar).read_text()),
+        ("guided_grammar", args.grammar and _read_file(args.grammar, "--grammar")),
     ]
     given = [(k, v) for k, v in guided if v]
     if len(given) > 1:
@@ -326,14 +401,24 @@ def _params(args: argparse.Namespace) -> dict[str, Any]:
     return params
 
 
-def _load_json_file(path: str) -> Any:
+def _read_file(path: str, flag: str) -> str:
+    """The text of the file a flag names; a directory, missing file or binary is one line."""
     try:
-        return json.loads(Path(path).read_text())
+        return Path(path).read_text(encoding="utf-8")
     except OSError as exc:
-        msg = f"cannot read {path}: {exc.strerror}"
+        msg = f"{flag} {path}: cannot read it: {exc.strerror or exc}"
         raise UsageError(msg) from None
+    except UnicodeDecodeError:
+        msg = f"{flag} {path}: not a UTF-8 text file"
+        raise UsageError(msg) from None
+
+
+def _load_json_file(path: str) -> Any:
+    text = _read_file(path, "--json-schema")
+    try:
+        return json.loads(text)
     except ValueError as exc:
-        msg = f"{path} is not valid JSON: {exc}"
+        msg = f"--json-schema {path} is not valid JSON: {exc}"
         raise UsageError(msg) from None
 
 
@@ -492,9 +577,17 @@ def _print_images(result: Any, output: str, out: TextIO) -> int:
 _COMMON_IMAGE = ("negative_prompt", "steps", "seed", "sampler_name", "cfg_scale")
 
 
+def _check_output(args: argparse.Namespace) -> None:
+    """Refuse an unusable ``-o`` before the images are generated (and paid for)."""
+    from arli.images.results import check_destination  # noqa: PLC0415
+
+    check_destination(args.output, option="-o/--output")
+
+
 def _cmd_image(args: argparse.Namespace, out: TextIO) -> int:
     from arli.images.client import ImageClient  # noqa: PLC0415
 
+    _check_output(args)
     client = ImageClient(**_client_options(args), model=args.model)
     params = _image_params(args, (*_COMMON_IMAGE, "width", "height", "batch_size"))
     return _print_images(client.txt2img(prompt=args.prompt, **params), args.output, out)
@@ -503,6 +596,7 @@ def _cmd_image(args: argparse.Namespace, out: TextIO) -> int:
 def _cmd_edit(args: argparse.Namespace, out: TextIO) -> int:
     from arli.images.client import ImageClient  # noqa: PLC0415
 
+    _check_output(args)
     client = ImageClient(**_client_options(args), model=args.model)
     params = _image_params(args, (*_COMMON_IMAGE, "denoising_strength"))
     if args.mask:
@@ -514,6 +608,7 @@ def _cmd_edit(args: argparse.Namespace, out: TextIO) -> int:
 def _cmd_upscale(args: argparse.Namespace, out: TextIO) -> int:
     from arli.images.client import ImageClient  # noqa: PLC0415
 
+    _check_output(args)
     client = ImageClient(**_client_options(args))
     params = _image_params(args, ("upscaling_resize", "upscaler_1"))
     return _print_images(client.upscale(image=args.image, **params), args.output, out)
@@ -551,29 +646,57 @@ def _fail(message: str, status: int) -> int:
 
 def _advice(exc: ArliError) -> str:
     if isinstance(exc, ArliStatusError) and exc.status_code == 404:
-        return " (check the model name: `arli models` lists them)"
+        return " (check the model name: `arli models` lists them; and --base-url if you set it)"
     return ""
 
 
-def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
-    """Run the command line; return the exit status."""
-    parser = _parser()
-    args = parser.parse_args(argv)
-    stream = out or sys.stdout
+#: Python keyword advice in library messages, restated as the flags that do the same here.
+_CLI_TERMS = (
+    (re.compile(r"pass api_key=\.\.\.(?: \(or \w+_api_key=\.\.\.\))?"), "pass --api-key KEY"),
+    (re.compile(r"\b(?:text_|image_)?api_key=\.\.\."), "--api-key KEY"),
+    (re.compile(r"\b(?:text_|image_)?base_url="), "--base-url "),
+    (re.compile(r"\bmax_retries="), "--max-retries "),
+    (re.compile(r"\b(?:request_timeout|text_timeout|image_timeout|timeout)="), "--timeout "),
+)
+
+
+def _cli_terms(message: str) -> str:
+    """``message`` with its advice in the command line's terms (``--api-key``, ``--base-url``)."""
+    for pattern, flag in _CLI_TERMS:
+        message = pattern.sub(flag, message)
+    return message
+
+
+def _run(args: argparse.Namespace, stream: TextIO) -> int:
     try:
         return _COMMANDS[args.command](args, stream)
     except UsageError as exc:
         return _fail(str(exc), 2)
     except (ArliConfigError, ArliValidationError) as exc:
-        return _fail(str(exc), 2)
+        return _fail(_cli_terms(str(exc)), 2)
     except ArliError as exc:
-        return _fail(f"{type(exc).__name__}: {exc}{_advice(exc)}", 1)
-    except (FileNotFoundError, ImportError) as exc:
+        return _fail(f"{type(exc).__name__}: {_cli_terms(str(exc))}{_advice(exc)}", 1)
+    except ImportError as exc:
         return _fail(str(exc), 2)
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
     except BrokenPipeError:  # `arli chat ... | head`
         return 0
+    except OSError as exc:  # a path that cannot be read or written: one line, no traceback
+        where = f" {exc.filename}" if exc.filename else ""
+        return _fail(f"cannot use{where}: {exc.strerror or exc}", 2)
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Run the command line; return the exit status."""
+    parser = _parser()
+    try:
+        args, extras = parser.parse_known_args(argv)
+        if extras:
+            parser.commands.get(args.command, parser).refuse_unknown(extras)
+    except SystemExit as exc:  # --help, --version, or a wrong command line (one line)
+        return exc.code if isinstance(exc.code, int) else 2
+    return _run(args, out or sys.stdout)
 
 
 if __name__ == "__main__":  # pragma: no cover

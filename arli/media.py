@@ -3,8 +3,20 @@
 Arli's vision models and its image API take base64 only, so every input a user may hold
 is normalized here once: raw bytes, a file path, a ``data:`` URI, a bare base64 string, an
 open binary file, a PIL image (Pillow is imported only if one is passed) or an http(s) URL
-(downloaded with a size cap and a timeout, following redirects only to http(s), and never
-with the API key). The format is detected from magic bytes, not trusted from names.
+(downloaded by :mod:`arli._fetch` with a size cap and a timeout, following redirects only
+to http(s), and never with the API key). The format is detected from magic bytes, not
+trusted from names.
+
+Image sources named inside *message content* are untrusted: :func:`load_image` with a
+``policy`` (:class:`ImageSourcePolicy`) accepts ``data:`` URIs, base64 and public http(s)
+URLs only, and local paths only when the policy allows them (see :mod:`arli._fetch`).
+
+Pixel counts are checked from the header before an image is sent
+(:func:`check_pixels`): a small file can claim billions of pixels (a decompression bomb),
+and the server answers it with a 500 that would be retried - the upload paid three times.
+No limit is documented by Arli or SDNext; the default, :data:`DEFAULT_MAX_PIXELS`
+(8192 x 8192, about 67 M pixels), is a 4x upscale of the largest generation (2048 x 2048)
+and sits below Pillow's decompression-bomb warning (about 89 M pixels).
 """
 
 from __future__ import annotations
@@ -14,47 +26,46 @@ import binascii
 import io
 import os
 import re
-from collections.abc import Mapping
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from arli._errors import (
-    ArliConnectionError,
-    ArliStatusError,
-    ArliTimeoutError,
-    ArliValidationError,
-    AuthenticationError,
-    status_error_class,
+from arli._errors import ArliResponseError, ArliValidationError
+from arli._fetch import (
+    DEFAULT_FETCH_TIMEOUT,
+    DEFAULT_MAX_IMAGE_BYTES,
+    ImageSourcePolicy,
+    afetch_url,
+    fetch_url,
+    is_http_url,
+    shown_url,
 )
-from arli._version import __version__
 
 __all__ = [
+    "DEFAULT_FETCH_TIMEOUT",
     "DEFAULT_MAX_IMAGE_BYTES",
+    "DEFAULT_MAX_PIXELS",
     "ImageData",
+    "ImageSourcePolicy",
     "afetch_url",
     "aload_image",
+    "check_data_uri_pixels",
+    "check_pixels",
     "fetch_url",
+    "image_size",
     "is_http_url",
     "load_image",
     "parse_data_uri",
     "sniff_mime",
+    "too_large",
 ]
 
-#: Largest image accepted from any source (bytes), unless a caller says otherwise.
-DEFAULT_MAX_IMAGE_BYTES = 20 * 2**20
-#: Seconds allowed to download an image URL.
-DEFAULT_FETCH_TIMEOUT = 30.0
-_MAX_REDIRECTS = 5
-_USER_AGENT = f"arli-integrations/{__version__} (image fetch)"
-_TIMEOUT_PHASES: dict[type[Exception], str] = {
-    httpx.ConnectTimeout: "connect",
-    httpx.ReadTimeout: "read",
-    httpx.WriteTimeout: "write",
-    httpx.PoolTimeout: "pool",
-}
+#: The largest image (in pixels) sent or decoded unless a caller says otherwise:
+#: 8192 x 8192, a 4x upscale of the largest generation (2048 x 2048).
+DEFAULT_MAX_PIXELS = 8192 * 8192
 
 _DATA_URI_RE = re.compile(
     r"^data:(?P<mime>[\w.+\-]+/[\w.+\-]+)?(?P<params>(?:;[^,;]*)*?),(?P<data>.*)$", re.S
@@ -111,11 +122,6 @@ class ImageData:
     def data_uri(self) -> str:
         """The bytes as a ``data:<mime>;base64,...`` URI (as vision chat models expect)."""
         return f"data:{self.mime_type};base64,{self.b64()}"
-
-
-def is_http_url(value: str) -> bool:
-    """True for ``http://`` and ``https://`` URLs."""
-    return value[:8].lower().startswith(("http://", "https://"))
 
 
 def _checked(data: bytes, source: str, max_bytes: int, mime_hint: str | None = None) -> ImageData:
@@ -201,30 +207,70 @@ def _local(source: Any, max_bytes: int) -> ImageData | None:
         return _read_path(Path(source), max_bytes)
     if isinstance(source, str):
         text = source.strip()
-        if text.startswith("data:"):
-            return parse_data_uri(text, max_bytes=max_bytes)
-        if is_http_url(text):
-            return None
-        if "://" in text[:12]:
-            scheme = text.split("://", 1)[0]
-            msg = f"image URLs must be http:// or https://, not {scheme}://"
-            raise ArliValidationError(msg, field="image", allowed="http, https")
+        kind = _text_kind(text)
+        if kind != "path":
+            return _text_image(text, kind, max_bytes)
         path = Path(text).expanduser()
         if len(text) < 4096 and path.is_file():
             return _read_path(path, max_bytes)
-        if len(text) >= 16 and _B64_RE.match(text[:4096]):
-            try:
-                decoded = _b64decode(text, "the base64 string")
-            except ArliValidationError:
-                decoded = b""
-            if sniff_mime(decoded[:16]) is not None:
-                return _checked(decoded, "a base64 string", max_bytes)
-        return _read_path(path, max_bytes)
+        decoded = _b64_image(text, max_bytes)
+        return decoded if decoded is not None else _read_path(path, max_bytes)
     msg = (
         f"cannot use {type(source).__name__} as an image: pass a path, bytes, a file opened "
         "with 'rb', a data: URI, base64 text, a PIL image or an http(s) URL"
     )
     raise ArliValidationError(msg, field="image")
+
+
+def _text_kind(text: str) -> str:
+    """``"data"``, ``"url"`` or ``"path"`` (a path or base64); other schemes are refused."""
+    if text.startswith("data:"):
+        return "data"
+    if is_http_url(text):
+        return "url"
+    if "://" in text[:12]:
+        scheme = text.split("://", 1)[0]
+        msg = f"image URLs must be http:// or https://, not {scheme}://"
+        raise ArliValidationError(msg, field="image", allowed="http, https")
+    return "path"
+
+
+def _text_image(text: str, kind: str, max_bytes: int) -> ImageData | None:
+    return parse_data_uri(text, max_bytes=max_bytes) if kind == "data" else None
+
+
+def _b64_image(text: str, max_bytes: int) -> ImageData | None:
+    """``text`` as a base64 image, or ``None`` when it is not one."""
+    if len(text) < 16 or not _B64_RE.match(text[:4096]):
+        return None
+    try:
+        decoded = _b64decode(text, "the base64 string")
+    except ArliValidationError:
+        return None
+    if sniff_mime(decoded[:16]) is None:
+        return None
+    return _checked(decoded, "a base64 string", max_bytes)
+
+
+def _message_source(source: Any, max_bytes: int, policy: ImageSourcePolicy) -> ImageData | None:
+    """An image named in message content: no local file unless the policy allows it."""
+    if not isinstance(source, (str, os.PathLike)):
+        return _local(source, max_bytes)
+    text = str(source).strip()
+    kind = _text_kind(text)
+    if kind != "path":
+        return _text_image(text, kind, max_bytes)
+    decoded = _b64_image(text, max_bytes)  # base64 first: a path is not even looked at
+    if decoded is not None:
+        return decoded
+    if not policy.allow_local_files:
+        msg = (
+            f"the image {text[:200]!r} in a message is neither a data: URI, base64 nor an "
+            "http(s) URL; reading local files named in messages is off by default: pass "
+            "allow_local_files=True to the model (or client) if its messages are trusted"
+        )
+        raise ArliValidationError(msg, field="image", allowed="data: URIs, base64, http(s) URLs")
+    return _read_path(Path(text).expanduser(), max_bytes)
 
 
 def _read_path(path: Path, max_bytes: int) -> ImageData:
@@ -239,6 +285,181 @@ def _read_path(path: Path, max_bytes: int) -> ImageData:
     return _checked(path.read_bytes(), f"file {path}", max_bytes)
 
 
+# -- pixel counts, from the header -------------------------------------------------------------
+
+_JPEG_SOF = frozenset(
+    {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+)
+
+
+def _u16be(data: bytes, at: int) -> int:
+    return int.from_bytes(data[at : at + 2], "big")
+
+
+def _le(data: bytes, at: int, size: int, *, signed: bool = False) -> int:
+    return int.from_bytes(data[at : at + size], "little", signed=signed)
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    i = 2
+    n = len(data)
+    while i + 9 < n:
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            i += 2
+            continue
+        if marker in _JPEG_SOF:
+            return _u16be(data, i + 7), _u16be(data, i + 5)
+        i += 2 + _u16be(data, i + 2)
+    return None
+
+
+def _webp_size(data: bytes) -> tuple[int, int] | None:
+    chunk = data[12:16]
+    if chunk == b"VP8 " and len(data) >= 30:
+        return _le(data, 26, 2) & 0x3FFF, _le(data, 28, 2) & 0x3FFF
+    if chunk == b"VP8L" and len(data) >= 25:
+        bits = _le(data, 21, 4)
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    if chunk == b"VP8X" and len(data) >= 30:
+        return _le(data, 24, 3) + 1, _le(data, 27, 3) + 1
+    return None
+
+
+def image_size(data: bytes) -> tuple[int, int] | None:
+    """Return ``(width, height)`` read from the header, or ``None`` when unknown.
+
+    Supports PNG, JPEG, GIF, BMP and WebP; TIFF and anything else give ``None``.
+    """
+    size: tuple[int, int] | None = None
+    if data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) >= 24 and data[12:16] == b"IHDR":
+        size = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    elif data.startswith(b"\xff\xd8\xff"):
+        size = _jpeg_size(data)
+    elif data[:6] in (b"GIF87a", b"GIF89a") and len(data) >= 10:
+        size = _le(data, 6, 2), _le(data, 8, 2)
+    elif data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        size = _webp_size(data)
+    elif data.startswith(b"BM") and len(data) >= 26:
+        if _le(data, 14, 4) == 12:
+            size = _le(data, 18, 2), _le(data, 20, 2)
+        else:
+            size = abs(_le(data, 18, 4, signed=True)), abs(_le(data, 22, 4, signed=True))
+    if size is None or size[0] <= 0 or size[1] <= 0:
+        return None
+    return size
+
+
+def too_large(
+    what: str,
+    width: int,
+    height: int,
+    max_pixels: int,
+    *,
+    user_input: bool,
+    option: str = "max_pixels",
+) -> Exception:
+    """The error for an image above the pixel cap (an input's, or a server result's)."""
+    msg = (
+        f"{what} is {width}x{height} = {width * height} pixels, more than the {max_pixels} pixel "
+        f"limit (decompression-bomb guard); raise {option} if this is expected"
+    )
+    if user_input:
+        return ArliValidationError(msg, field="image", allowed=f"<= {max_pixels} pixels")
+    return ArliResponseError(msg)
+
+
+def _pillow_size(data: bytes, what: str) -> tuple[int, int] | None:
+    """The size Pillow reads lazily from the header (no decoding); ``None`` without Pillow."""
+    try:
+        from PIL import Image  # noqa: PLC0415 - Pillow is optional
+    except ImportError:
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                return image.size
+    except Image.DecompressionBombError as exc:
+        msg = f"{what} is refused before sending: {exc}"
+        raise ArliValidationError(msg, field="image") from None
+    except (OSError, ValueError):
+        return None  # not decodable here: the server says what it makes of it
+
+
+def check_pixels(
+    image: ImageData, max_pixels: int, *, what: str | None = None, option: str = "max_pixels"
+) -> None:
+    """Refuse ``image`` when its header says it has more than ``max_pixels`` pixels.
+
+    The size is read from the header (PNG IHDR, JPEG SOF, GIF, BMP, WebP), else by
+    Pillow's lazy open when Pillow is installed; nothing is decoded. An image whose size
+    cannot be read is let through.
+
+    Raises:
+        ArliValidationError: the image is larger (naming ``option``, the setting to raise).
+    """
+    label = what or f"the image from {image.source}"
+    size = image_size(image.data) or _pillow_size(image.data, label)
+    if size is not None and size[0] * size[1] > max_pixels:
+        raise too_large(label, *size, max_pixels, user_input=True, option=option)
+
+
+def check_data_uri_pixels(uri: str, max_pixels: int, *, option: str = "max_pixels") -> None:
+    """:func:`check_pixels` of a ``data:`` URI's image (one that is not base64 is let through).
+
+    Raises:
+        ArliValidationError: the image is larger than ``max_pixels``.
+    """
+    m = _DATA_URI_RE.match(uri.strip())
+    if m is None or ";base64" not in (m.group("params") or ""):
+        return
+    try:
+        data = _b64decode(m.group("data"), "a data: URI")
+    except ArliValidationError:
+        return
+    check_pixels(ImageData(data, "", "a data: URI"), max_pixels, option=option)
+
+
+# -- loading -------------------------------------------------------------------------------------
+
+
+def _start(
+    source: Any, max_bytes: int, allow_urls: bool, policy: ImageSourcePolicy | None
+) -> ImageData | str:
+    """The image when it needs no download, else the URL to download."""
+    local = (
+        _local(source, max_bytes) if policy is None else _message_source(source, max_bytes, policy)
+    )
+    if local is not None:
+        return local
+    if not allow_urls:
+        msg = "image URLs are not allowed here; pass the image itself (path, bytes or base64)"
+        raise ArliValidationError(msg, field="image")
+    return str(source).strip()
+
+
+def _finish(
+    image: ImageData | tuple[str, bytes, str | None],
+    max_bytes: int,
+    max_pixels: int | None,
+    policy: ImageSourcePolicy | None,
+) -> ImageData:
+    if isinstance(image, tuple):
+        url, data, ctype = image
+        image = _checked(data, f"URL {shown_url(url)}", max_bytes, ctype)
+    if max_pixels is not None:  # the models' option is image_max_pixels, the clients' max_pixels
+        check_pixels(
+            image, max_pixels, option="max_pixels" if policy is None else "image_max_pixels"
+        )
+    return image
+
+
 def load_image(
     source: Any,
     *,
@@ -246,6 +467,8 @@ def load_image(
     timeout: float = DEFAULT_FETCH_TIMEOUT,
     allow_urls: bool = True,
     http_client: httpx.Client | None = None,
+    policy: ImageSourcePolicy | None = None,
+    max_pixels: int | None = None,
 ) -> ImageData:
     """Load an image from any supported source (see the module docstring).
 
@@ -255,21 +478,23 @@ def load_image(
         timeout: seconds allowed for a URL download.
         allow_urls: download http(s) URLs (False: reject them).
         http_client: client for downloads (a fresh one without credentials by default).
+        policy: ``source`` comes from message content: what it may name
+            (:class:`ImageSourcePolicy`); ``None``: a programmer's own argument.
+        max_pixels: refuse an image whose header says it has more pixels (``None``: no
+            check).
 
     Raises:
         ArliValidationError: naming what was wrong and what is accepted.
         ArliStatusError: a URL's host answered an error status (typed by status).
         ArliConnectionError: a URL's host could not be reached, or timed out.
     """
-    local = _local(source, max_bytes)
-    if local is not None:
-        return local
-    url = str(source).strip()
-    if not allow_urls:
-        msg = "image URLs are not allowed here; pass the image itself (path, bytes or base64)"
-        raise ArliValidationError(msg, field="image")
-    data, ctype = fetch_url(url, max_bytes=max_bytes, timeout=timeout, http_client=http_client)
-    return _checked(data, f"URL {url[:200]}", max_bytes, ctype)
+    first = _start(source, max_bytes, allow_urls, policy)
+    if isinstance(first, ImageData):
+        return _finish(first, max_bytes, max_pixels, policy)
+    data, ctype = fetch_url(
+        first, max_bytes=max_bytes, timeout=timeout, http_client=http_client, policy=policy
+    )
+    return _finish((first, data, ctype), max_bytes, max_pixels, policy)
 
 
 async def aload_image(
@@ -279,170 +504,14 @@ async def aload_image(
     timeout: float = DEFAULT_FETCH_TIMEOUT,
     allow_urls: bool = True,
     http_client: httpx.AsyncClient | None = None,
+    policy: ImageSourcePolicy | None = None,
+    max_pixels: int | None = None,
 ) -> ImageData:
     """Async :func:`load_image` (URL downloads do not block the event loop)."""
-    local = _local(source, max_bytes)
-    if local is not None:
-        return local
-    url = str(source).strip()
-    if not allow_urls:
-        msg = "image URLs are not allowed here; pass the image itself (path, bytes or base64)"
-        raise ArliValidationError(msg, field="image")
+    first = _start(source, max_bytes, allow_urls, policy)
+    if isinstance(first, ImageData):
+        return _finish(first, max_bytes, max_pixels, policy)
     data, ctype = await afetch_url(
-        url, max_bytes=max_bytes, timeout=timeout, http_client=http_client
+        first, max_bytes=max_bytes, timeout=timeout, http_client=http_client, policy=policy
     )
-    return _checked(data, f"URL {url[:200]}", max_bytes, ctype)
-
-
-class _Download:
-    """The checks shared by the sync and async downloaders: redirects, status, size cap."""
-
-    def __init__(self, url: str, max_bytes: int):
-        if not is_http_url(url):
-            msg = f"only http:// and https:// URLs can be downloaded, not {url[:80]!r}"
-            raise ArliValidationError(msg, field="image", allowed="http, https")
-        self.url = url
-        self.current = url
-        self.max_bytes = max_bytes
-        self.redirects = 0
-        self.parts: list[bytes] = []
-        self.size = 0
-
-    def follow(self, response: httpx.Response) -> bool:
-        """Handle a response's head; True when it redirected (``current`` is the new URL)."""
-        if response.is_redirect:
-            self.redirects += 1
-            if self.redirects > _MAX_REDIRECTS:
-                msg = f"{self.url[:200]} redirected more than {_MAX_REDIRECTS} times"
-                raise ArliValidationError(msg, field="image")
-            location = response.headers.get("location")
-            if not location:
-                msg = f"{self.current[:200]} redirected without a Location header"
-                raise ArliValidationError(msg, field="image")
-            target = str(response.url.join(location))
-            if not is_http_url(target):
-                msg = (
-                    f"{self.current[:200]} redirected to a non-http(s) URL ({target[:80]}); "
-                    "refusing to follow"
-                )
-                raise ArliValidationError(msg, field="image", allowed="http, https")
-            self.current = target
-            return True
-        if response.status_code >= 400:
-            raise self._refused(response)
-        length = response.headers.get("content-length")
-        if length and length.isdigit() and int(length) > self.max_bytes:
-            raise self._too_big(f"{length} bytes, ")
-        return False
-
-    def add(self, chunk: bytes) -> None:
-        """Take one chunk of the body, enforcing the size cap."""
-        self.size += len(chunk)
-        if self.size > self.max_bytes:
-            raise self._too_big("")
-        self.parts.append(chunk)
-
-    def _too_big(self, got: str) -> ArliValidationError:
-        msg = f"{self.current[:200]} is {got}more than the {self.max_bytes} byte limit"
-        return ArliValidationError(msg, field="image", allowed=f"<= {self.max_bytes} bytes")
-
-    def _refused(self, response: httpx.Response) -> ArliStatusError:
-        """An error status as the status error of that status.
-
-        A 401 is a plain :class:`~arli.ArliStatusError`: no key is sent to an image host,
-        so the API-key advice of :class:`~arli.AuthenticationError` would mislead.
-        """
-        status = response.status_code
-        cls = status_error_class(status)
-        if cls is AuthenticationError:
-            cls = ArliStatusError
-        reason = f" ({response.reason_phrase})" if response.reason_phrase else ""
-        return cls(
-            f"the download failed{reason}",
-            status_code=status,
-            request_id=response.headers.get("x-request-id"),
-            method="GET",
-            url=self.current[:200],
-        )
-
-    def error(self, exc: Exception) -> ArliConnectionError | ArliValidationError:
-        """A failure to download, naming the URL.
-
-        A network failure or timeout is an :class:`~arli.ArliConnectionError` (an
-        :class:`~arli.ArliTimeoutError`); a redirect to a URL httpx cannot even build
-        (``InvalidURL``) is refused as invalid input, like the other bad redirects.
-        """
-        msg = f"could not download {self.url[:200]}: {type(exc).__name__}: {exc}"
-        url = self.current[:200]
-        if isinstance(exc, httpx.TimeoutException):
-            phase = _TIMEOUT_PHASES.get(type(exc), "read")
-            return ArliTimeoutError(msg, method="GET", url=url, phase=phase)
-        if isinstance(exc, httpx.HTTPError):
-            return ArliConnectionError(msg, method="GET", url=url)
-        return ArliValidationError(msg, field="image")
-
-
-def fetch_url(
-    url: str,
-    *,
-    max_bytes: int = DEFAULT_MAX_IMAGE_BYTES,
-    timeout: float = DEFAULT_FETCH_TIMEOUT,
-    http_client: httpx.Client | None = None,
-    headers: Mapping[str, str] | None = None,
-) -> tuple[bytes, str | None]:
-    """Download an http(s) URL with a size cap; return ``(bytes, content type)``.
-
-    Redirects are followed (at most 5) only to http(s) URLs; no credentials are sent.
-
-    Raises:
-        ArliValidationError: a bad scheme or redirect, or more than ``max_bytes``.
-        ArliStatusError: the host answered an error status (typed by status).
-        ArliConnectionError: the host could not be reached, or timed out.
-    """
-    job = _Download(url, max_bytes)
-    client = http_client or httpx.Client()
-    hdrs = {"User-Agent": _USER_AGENT, **(headers or {})}
-    try:
-        while True:
-            with client.stream(
-                "GET", job.current, timeout=timeout, headers=hdrs, follow_redirects=False
-            ) as resp:
-                if job.follow(resp):
-                    continue
-                for chunk in resp.iter_bytes():
-                    job.add(chunk)
-                return b"".join(job.parts), resp.headers.get("content-type")
-    except (httpx.HTTPError, httpx.InvalidURL) as exc:
-        raise job.error(exc) from None
-    finally:
-        if http_client is None:
-            client.close()
-
-
-async def afetch_url(
-    url: str,
-    *,
-    max_bytes: int = DEFAULT_MAX_IMAGE_BYTES,
-    timeout: float = DEFAULT_FETCH_TIMEOUT,
-    http_client: httpx.AsyncClient | None = None,
-    headers: Mapping[str, str] | None = None,
-) -> tuple[bytes, str | None]:
-    """Async :func:`fetch_url`."""
-    job = _Download(url, max_bytes)
-    client = http_client or httpx.AsyncClient()
-    hdrs = {"User-Agent": _USER_AGENT, **(headers or {})}
-    try:
-        while True:
-            async with client.stream(
-                "GET", job.current, timeout=timeout, headers=hdrs, follow_redirects=False
-            ) as resp:
-                if job.follow(resp):
-                    continue
-                async for chunk in resp.aiter_bytes():
-                    job.add(chunk)
-                return b"".join(job.parts), resp.headers.get("content-type")
-    except (httpx.HTTPError, httpx.InvalidURL) as exc:
-        raise job.error(exc) from None
-    finally:
-        if http_client is None:
-            await client.aclose()
+    return _finish((first, data, ctype), max_bytes, max_pixels, policy)

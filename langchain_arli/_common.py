@@ -92,6 +92,11 @@ class ArliTextModel(TextModelBase, BaseModel):
     """Check constrained answers on our side (raise when the server ignored a constraint)."""
     default_headers: dict[str, str] | None = None
     """Extra HTTP headers sent with every request."""
+    allow_local_files: bool = Field(default=False, strict=True)
+    """Read local image paths named in message content (off: messages are untrusted)."""
+    allowed_image_hosts: list[str] | None = None
+    """The only hosts image URLs in messages may name, private ones included (``None``: any
+    public host; ``"*"`` in the list: those and any public host)."""
     http_client: httpx.Client | None = Field(default=None, exclude=True)
     """An httpx client to use (not closed by us)."""
     http_async_client: httpx.AsyncClient | None = Field(default=None, exclude=True)
@@ -113,6 +118,8 @@ class ArliTextModel(TextModelBase, BaseModel):
             style=self.guided_decoding_style,
             stream_usage=self.stream_usage,
             check_output=self.check_guided_output,
+            allow_local_files=self.allow_local_files,
+            allowed_image_hosts=self.allowed_image_hosts,
         )
 
     @property

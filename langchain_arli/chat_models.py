@@ -30,6 +30,7 @@ from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import Field, model_validator
 
 from arli import ArliValidationError
+from arli.media import DEFAULT_MAX_PIXELS
 from arli.text.calls import CallOptions
 from arli.text.catalog import capabilities, facts_for
 from arli.text.facts import server_max_model_len
@@ -149,6 +150,8 @@ class ChatArli(ArliTextModel, BaseChatModel):
     """Largest image (bytes) accepted in a message."""
     image_fetch_timeout: float = Field(default=30.0, gt=0)
     """Seconds allowed to download one image URL."""
+    image_max_pixels: int = Field(default=DEFAULT_MAX_PIXELS, gt=0)
+    """Largest image (width x height, read from its header) accepted in a message."""
     send_reasoning: bool | Literal["auto"] = "auto"
     """Re-send earlier assistant turns' reasoning (``reasoning`` blocks, or
     ``additional_kwargs["reasoning_content"]``) as the message's ``reasoning`` field:
@@ -231,6 +234,7 @@ class ChatArli(ArliTextModel, BaseChatModel):
         options.inline_image_urls = self.inline_image_urls
         options.image_max_bytes = self.image_max_bytes
         options.image_fetch_timeout = self.image_fetch_timeout
+        options.image_max_pixels = self.image_max_pixels
         options.send_reasoning = self.send_reasoning
         return options
 

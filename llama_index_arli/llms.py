@@ -24,6 +24,7 @@ from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, field_serializer
 
 from arli._providers import TextProvider
 from arli._text_model import CONNECTION_FIELDS, TextModelBase
+from arli.media import DEFAULT_MAX_PIXELS
 from arli.text.calls import CallOptions, TextCalls
 from arli.text.catalog import capabilities, facts_for
 from arli.text.client import TextClient
@@ -199,6 +200,21 @@ class Arli(TextModelBase, ToolCallingLLM, GuidedStructuredLLM):
     image_fetch_timeout: float = Field(
         default=30.0, gt=0, description="Seconds allowed to download one image URL."
     )
+    image_max_pixels: int = Field(
+        default=DEFAULT_MAX_PIXELS, gt=0, description="Largest image (pixels) in a message."
+    )
+    allow_local_files: bool = Field(
+        default=False,
+        strict=True,
+        description="Read local image paths named in messages (off: messages are untrusted).",
+    )
+    allowed_image_hosts: list[str] | None = Field(
+        default=None,
+        description=(
+            "The only hosts image URLs in messages may name, private ones included (None: any "
+            "public host; '*' in the list: those and any public host)."
+        ),
+    )
     send_reasoning: bool | Literal["auto"] = Field(
         default="auto",
         description=(
@@ -336,6 +352,9 @@ class Arli(TextModelBase, ToolCallingLLM, GuidedStructuredLLM):
             inline_image_urls=self.inline_image_urls,
             image_max_bytes=self.image_max_bytes,
             image_fetch_timeout=self.image_fetch_timeout,
+            image_max_pixels=self.image_max_pixels,
+            allow_local_files=self.allow_local_files,
+            allowed_image_hosts=self.allowed_image_hosts,
             send_reasoning=self.send_reasoning,
         )
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from arli._errors import ArliValidationError
 from arli.images._pixels import DEFAULT_MAX_PIXELS, image_size, open_image, too_large
-from arli.media import ImageData, aload_image, load_image
+from arli.media import ImageData, aload_image, check_pixels, load_image
 
 __all__ = ["aload_input", "load_input", "prepare_mask"]
 
@@ -24,26 +24,34 @@ def _relabel(exc: ArliValidationError, label: str) -> ArliValidationError:
     return ArliValidationError(f"{label}: {exc}", field=field, allowed=exc.allowed)
 
 
-def load_input(source: Any, label: str) -> ImageData:
+def load_input(source: Any, label: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageData:
     """Load one image input, naming ``label`` (``init_images[0]``, ``mask``...) in errors.
 
+    An input whose header says it has more than ``max_pixels`` pixels is refused here,
+    before it is uploaded (the server would answer a 500, and the upload be retried).
+
     Raises:
-        ArliValidationError: the input is unusable (its message starts with ``label``).
+        ArliValidationError: the input is unusable or too large (its message starts with
+            ``label``).
         ArliStatusError: a URL's host answered an error status (the URL is in the message).
         ArliConnectionError: a URL's host could not be reached, or timed out.
     """
     try:
-        return load_image(source)
+        image = load_image(source)
     except ArliValidationError as exc:
         raise _relabel(exc, label) from None
+    check_pixels(image, max_pixels, what=label)
+    return image
 
 
-async def aload_input(source: Any, label: str) -> ImageData:
+async def aload_input(source: Any, label: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageData:
     """Async :func:`load_input` (URL downloads do not block the event loop)."""
     try:
-        return await aload_image(source)
+        image = await aload_image(source)
     except ArliValidationError as exc:
         raise _relabel(exc, label) from None
+    check_pixels(image, max_pixels, what=label)
+    return image
 
 
 def _size_of(image: ImageData, max_pixels: int) -> tuple[int, int] | None:

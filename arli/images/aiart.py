@@ -208,12 +208,12 @@ class AiArtClient(PooledClient):
 
     def _load(self, source: Any) -> ImageData:
         with relabelled_load_errors():
-            image = load_image(source, max_bytes=_READ_CAP)
+            image = load_image(source, max_bytes=_READ_CAP, max_pixels=self.max_pixels)
         return check_upload(image)
 
     async def _aload(self, source: Any) -> ImageData:
         with relabelled_load_errors():
-            image = await aload_image(source, max_bytes=_READ_CAP)
+            image = await aload_image(source, max_bytes=_READ_CAP, max_pixels=self.max_pixels)
         return check_upload(image)
 
     # -- downloads ---------------------------------------------------------------------

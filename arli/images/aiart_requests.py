@@ -325,7 +325,7 @@ def check_upload(image: ImageData) -> ImageData:
 def _relabel(exc: ArliValidationError) -> ArliValidationError:
     """Restate a loading error in AiArt's terms (its types, its size limit)."""
     text = str(exc)
-    if exc.allowed and exc.allowed.startswith("<="):
+    if exc.allowed and exc.allowed.endswith(" bytes"):  # not the pixel cap
         msg = f"{text.split(';', maxsplit=1)[0]}; AiArt accepts uploads of at most 10 MB"
         return ArliValidationError(msg, field="image", allowed="<= 10 MB")
     if exc.allowed == "PNG, JPEG, WEBP, GIF, BMP, TIFF":

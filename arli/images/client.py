@@ -424,10 +424,10 @@ class ImageClient(PooledClient):
         req: Img2ImgRequest = Img2ImgRequest.build(request, **params)
         inits: list[ImageData] = []
         for i, src in enumerate(req.init_images):
-            inits.append((yield "load", src, f"init_images[{i}]"))
+            inits.append((yield "load", src, f"init_images[{i}]", self.max_pixels))
         mask: ImageData | None = None
         if req.mask is not None:
-            raw_mask = yield "load", req.mask, "mask"
+            raw_mask = yield "load", req.mask, "mask", self.max_pixels
             invert = bool(req.inpainting_mask_invert)
             mask = yield "mask", raw_mask, inits[0], invert, self.max_pixels
         body = req.wire_fields()
@@ -510,7 +510,7 @@ class ImageClient(PooledClient):
         opts: _CallOptions,
     ) -> Steps[ImageResult]:
         req: UpscaleRequest = UpscaleRequest.build(request, **params)
-        image: ImageData = yield "load", req.image, "image"
+        image: ImageData = yield "load", req.image, "image", self.max_pixels
         body = {"image": image.b64(), **req.wire_fields()}
         data = yield from self._post_steps(self._upscale_path(req, endpoint), body, opts)
         return self._parse(data, "upscale", body, None)

@@ -1,20 +1,35 @@
 """Typed requests of the Arli image API: txt2img, img2img and upscale, checked before sending.
 
 Each request checks the documented ranges and raises :class:`~arli.ArliValidationError`
-naming the field and what is allowed (``steps=200 is out of range: allowed 1..150``).
-Fields left unset are not sent, so the server's own defaults apply; any other SDNext field
-passes through unchanged.
+naming the field and what is allowed (``steps=200 is out of range: allowed 1..150``); a
+number field refuses ``True``/``False`` (pydantic would read ``steps=True`` as 1). Fields
+left unset are not sent, so the server's own defaults apply; any other field SDNext takes
+(:mod:`arli.images._sdnext_fields`) passes through unchanged, and a name it does not take is
+refused with the closest one (``stepz=10``: did you mean ``steps``?), since the server would
+drop it silently. ``extra_fields={...}`` sends fields newer than that list.
 """
 
 from __future__ import annotations
 
+import functools
+import typing
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from arli._errors import ArliValidationError
+from arli._kwargs import model_argument_names, unknown_argument
+from arli.images._sdnext_fields import SDNEXT_GENERATION_FIELDS, SDNEXT_UPSCALE_FIELDS
 
 __all__ = [
     "DEFAULT_UPSCALER",
@@ -130,12 +145,39 @@ class _Request(BaseModel):
 
     #: Fields that hold image inputs (loaded by the client, not sent as they are).
     image_fields: ClassVar[tuple[str, ...]] = ()
+    #: Other fields the server takes: sent unchanged (any other name is refused).
+    server_fields: ClassVar[frozenset[str]] = frozenset()
+
+    _extra_fields: dict[str, Any] = PrivateAttr(default_factory=dict)
 
     def __init__(self, /, **data: Any) -> None:
+        cls = type(self)
+        extra = data.pop("extra_fields", None)
+        if extra is not None and not isinstance(extra, Mapping):
+            msg = f"extra_fields must be a mapping of field names to values, got {extra!r:.80}"
+            raise ArliValidationError(msg, field="extra_fields", allowed="a dict")
+        known = model_argument_names(cls) | {"extra_fields"}
+        for name in data:
+            if name not in known and name not in cls.server_fields:
+                everything = known | cls.server_fields
+                raise unknown_argument(cls.__name__, name, everything, extras="extra_fields")
         try:
             super().__init__(**data)
         except ValidationError as exc:
-            raise describe_validation_error(exc, type(self)) from None
+            raise describe_validation_error(exc, cls) from None
+        self._extra_fields = dict(extra or {})
+
+    @property
+    def extra_fields(self) -> dict[str, Any]:
+        """Fields sent as they are, unchecked: for server fields newer than ``server_fields``."""
+        return dict(self._extra_fields)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, bool) and info.field_name in _number_fields(cls):
+            raise PydanticCustomError("bool_number", "a number is expected, not True/False")
+        return value
 
     @classmethod
     def build(cls, request: Any = None, /, **params: Any) -> Any:
@@ -151,6 +193,8 @@ class _Request(BaseModel):
             if not params:
                 return request
             base = request.model_dump(exclude_unset=True)
+            if request.extra_fields:
+                base["extra_fields"] = request.extra_fields
             return cls(**{**base, **params})
         if isinstance(request, Mapping):
             return cls(**{**request, **params})
@@ -158,9 +202,23 @@ class _Request(BaseModel):
         raise ArliValidationError(msg, field="request")
 
     def wire_fields(self) -> dict[str, Any]:
-        """The JSON fields to send: every field that is set and not ``None``, images excluded."""
+        """The JSON fields to send: every field that is set and not ``None``, images excluded.
+
+        ``extra_fields`` are merged in last, as they are.
+        """
         body = self.model_dump(exclude_none=True, exclude=set(self.image_fields), by_alias=False)
-        return {k: v for k, v in body.items() if v is not None}
+        return {k: v for k, v in body.items() if v is not None} | self._extra_fields
+
+
+@functools.cache
+def _number_fields(model: type[BaseModel]) -> frozenset[str]:
+    """The fields of ``model`` typed as a number (``int``/``float``, optional or not)."""
+    names = set()
+    for name, info in model.model_fields.items():
+        kinds = {a for a in typing.get_args(info.annotation) if a is not type(None)}
+        if info.annotation in (int, float) or (kinds and kinds <= {int, float}):
+            names.add(name)
+    return frozenset(names)
 
 
 def _check_seed(value: int | None) -> int | None:
@@ -195,6 +253,8 @@ class GenerationRequest(_Request):
         override_settings_restore_afterwards: restore the overridden options afterwards.
         send_images: return the images (default true on the server).
     """
+
+    server_fields: ClassVar[frozenset[str]] = SDNEXT_GENERATION_FIELDS
 
     prompt: str
     negative_prompt: str | None = None
@@ -301,6 +361,7 @@ class UpscaleRequest(_Request):
     """
 
     image_fields: ClassVar[tuple[str, ...]] = ("image",)
+    server_fields: ClassVar[frozenset[str]] = SDNEXT_UPSCALE_FIELDS
     #: Fields only ``/sdapi/v1/extra-single-image`` understands.
     extra_only_fields: ClassVar[frozenset[str]] = frozenset(
         {

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
 __all__ = [
+    "check_destination",
     "parse_image_response",
     "safe_filename",
     "GeneratedImage",
@@ -81,6 +82,51 @@ def safe_filename(name: str, extension: str) -> str:
     stem = raw.rsplit(".", 1)[0] if "." in raw.lstrip(".") else raw
     stem = _SAFE_NAME.sub("-", stem).strip(".-")[:120] or "image"
     return f"{stem}.{extension}"
+
+
+def _save_target(target: Path, name: str | None) -> tuple[Path, str | None]:
+    """(directory, name): a path with an image suffix that is not a directory names the file."""
+    if name is None and target.suffix.lower() in _IMAGE_SUFFIXES and not target.is_dir():
+        return target.parent, target.name
+    return target, name
+
+
+def check_destination(destination: str | os.PathLike[str], *, option: str = "directory") -> Path:
+    """Refuse a save destination that cannot be written, before anything is generated.
+
+    ``destination`` is what :meth:`ImageResult.save` takes: a directory (created when
+    needed) or a path with an image suffix (``out/fox.png``), which names the file. It is
+    usable when it is (or will be created under) a writable directory; nothing is created.
+    Generating first and failing at the save would pay for images that are thrown away.
+
+    Args:
+        destination: the directory or file name.
+        option: how the caller names it in the message (``output_dir``, ``-o/--output``).
+
+    Returns:
+        The destination as a :class:`~pathlib.Path` (``~`` expanded).
+
+    Raises:
+        ArliValidationError: it is an existing file (without an image suffix), something
+            on its way is a file, or the directory it would be written to is not writable.
+    """
+    target = Path(destination).expanduser()
+    directory, _ = _save_target(target, None)
+    allowed = "a writable directory (created when needed) or a file name such as out/fox.png"
+    probe = directory
+    while not probe.exists() and not probe.is_symlink() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        what = "is an existing file" if probe == target else f"is inside {str(probe)!r}, a file"
+        msg = (
+            f"{option} {str(target)!r} {what}, not a directory: pass a directory, or a file "
+            "name ending in .png, .jpg or .webp"
+        )
+        raise ArliValidationError(msg, field=option, allowed=allowed)
+    if not os.access(probe, os.W_OK | os.X_OK):
+        msg = f"{option} {str(target)!r} cannot be written: {str(probe)!r} is not writable"
+        raise ArliValidationError(msg, field=option, allowed=allowed)
+    return target
 
 
 def _write_new(directory: Path, name: str, data: bytes, overwrite: bool) -> Path:
@@ -224,9 +270,7 @@ class GeneratedImage:
         Raises:
             ArliValidationError: for a file name that would leave ``directory``.
         """
-        target = Path(directory).expanduser()
-        if name is None and target.suffix.lower() in _IMAGE_SUFFIXES and not target.is_dir():
-            target, name = target.parent, target.name
+        target, name = _save_target(Path(directory).expanduser(), name)
         self.path = _save_bytes(
             target, self.data, self.extension, self.default_name, name, prefix, "arli", overwrite
         )
@@ -237,8 +281,10 @@ class GeneratedImage:
 class ImageResult:
     """The images of one txt2img, img2img or upscale call, with what the server reported.
 
-    Iterate it for the images; ``result.data`` / ``result.mime_type`` / ``result.to_pil()``
-    are those of the first image. ``str(result)`` is a short summary (saved paths, seeds,
+    Iterate it for the images; ``result.image`` is the first. ``result.data`` /
+    ``result.mime_type`` / ``result.to_pil()`` are those of its only image: on a result with
+    several images they raise rather than quietly give the first one's (use
+    ``result.images[i]``, or iterate). ``str(result)`` is a short summary (saved paths, seeds,
     size, model) suitable for an agent.
 
     Attributes:
@@ -275,15 +321,25 @@ class ImageResult:
             raise ArliResponseError(msg)
         return self.images[0]
 
+    def _only(self, what: str) -> GeneratedImage:
+        """The one image, for a property that would otherwise hide the others."""
+        if len(self.images) > 1:
+            msg = (
+                f"the result holds {len(self.images)} images, so result.{what} is ambiguous: "
+                f"use result.images[i].{what} (or iterate the result; result.image is the first)"
+            )
+            raise ArliValidationError(msg, field=what, allowed="a result with one image")
+        return self.image
+
     @property
     def data(self) -> bytes:
-        """The bytes of the first image."""
-        return self.image.data
+        """The bytes of the image (raises for a result with several images)."""
+        return self._only("data").data
 
     @property
     def mime_type(self) -> str:
-        """The format of the first image."""
-        return self.image.mime_type
+        """The format of the image (raises for a result with several images)."""
+        return self._only("mime_type").mime_type
 
     @property
     def seeds(self) -> list[int | None]:
@@ -296,8 +352,12 @@ class ImageResult:
         return [img.path for img in self.images if img.path is not None]
 
     def to_pil(self) -> Image.Image:
-        """The first image decoded with Pillow (see :meth:`GeneratedImage.to_pil`)."""
-        return self.image.to_pil()
+        """The image decoded with Pillow (see :meth:`GeneratedImage.to_pil`).
+
+        Raises:
+            ArliValidationError: the result holds several images (decode each of them).
+        """
+        return self._only("to_pil()").to_pil()
 
     def save(self, directory: str | os.PathLike[str], *, prefix: str | None = None) -> list[Path]:
         """Save every image into ``directory`` under unique, safe names; return the paths.

@@ -47,6 +47,7 @@ from arli.images.backends import adapter_for, schema_for_backend
 from arli.images.client import ImageClient
 from arli.images.contract import ASPECT_RATIOS, AspectRatio, image_tool, schema_for_prefix
 from arli.images.models import ImageResult
+from arli.images.results import check_destination
 from arli.tool_contract import invalid_argument_text, resolve_agent_path, with_message
 
 __all__ = [
@@ -126,7 +127,7 @@ class ImageToolbox:
 
     Raises:
         ArliValidationError: a default parameter is out of range, or not one the backend
-            takes.
+            takes; ``output_dir`` is a file or not writable.
         ArliConfigError: ``model`` is set for a backend without models (AiArt).
     """
 
@@ -150,7 +151,7 @@ class ImageToolbox:
     ):
         self.client = client
         self.adapter = adapter_for(client)
-        self.output_dir = Path(output_dir).expanduser()
+        self.output_dir = check_destination(output_dir, option="output_dir")  # before paying
         self.model = model
         self.base_size = base_size
         self.aspect_ratio = aspect_ratio

@@ -13,7 +13,7 @@ but the I/O. The body is sent exactly as planned: stream options are decided by 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -63,6 +63,12 @@ class CallOptions:
             preset (:attr:`arli._providers.Provider.inline_image_urls`).
         image_max_bytes: largest image accepted in a message (``None``: the default).
         image_fetch_timeout: seconds allowed to download one image (``None``: the default).
+        image_max_pixels: largest image (width x height, read from its header) accepted in
+            a message (``None``: :data:`arli.media.DEFAULT_MAX_PIXELS`).
+        allow_local_files: read local image paths named in messages (``None``: the
+            client's ``allow_local_files``, off by default).
+        allowed_image_hosts: the only hosts image URLs in messages may name (``None``: the
+            client's ``allowed_image_hosts``; by default any public host).
         send_reasoning: re-send earlier assistant reasoning (:mod:`arli.text.history`).
         request_timeout: read timeout in seconds of each call (``None``: the client's
             ``text_timeout`` setting).
@@ -80,6 +86,9 @@ class CallOptions:
     inline_image_urls: bool | None = None
     image_max_bytes: int | None = None
     image_fetch_timeout: float | None = None
+    image_max_pixels: int | None = None
+    allow_local_files: bool | None = None
+    allowed_image_hosts: Sequence[str] | None = None
     send_reasoning: SendReasoning = "auto"
     request_timeout: float | None = None
     stall_timeout: float | None = None
@@ -250,6 +259,10 @@ class TextCalls:
             "inline_urls": self.client.provider.inline_image_urls if inline is None else inline,
             "max_bytes": options.image_max_bytes,
             "timeout": options.image_fetch_timeout,
+            "max_pixels": options.image_max_pixels,
+            "policy": self.client.image_policy_for(
+                options.allow_local_files, options.allowed_image_hosts
+            ),
         }
 
     def messages(

@@ -26,6 +26,7 @@ from arli._providers import Provider, check_text_provider, get_provider
 from arli._settings import SETTINGS_ARGUMENTS, ArliSettings
 from arli._steps import Steps, arun, run, transport_options
 from arli._transport import PooledClient, Transport, get_transport
+from arli.media import ImageSourcePolicy
 from arli.text.parse import (
     ChatChunk,
     ChatCompletion,
@@ -134,11 +135,17 @@ class TextClient(PooledClient):
             provider's documented limit (6 on the keyless proxy, counted with its image
             requests), else none. Same as the ``text_max_concurrency`` setting.
         provider: the preset: ``"arli"``, ``"featherless"`` or ``"arli-proxy"`` (keyless).
+        allow_local_files: read local image paths named in messages (off by default:
+            message content is untrusted; see :class:`arli.media.ImageSourcePolicy`).
+        allowed_image_hosts: the only hosts image URLs in messages may name, private ones
+            included (``None``: any public host; ``"*"`` in the list: those and any public
+            host).
         **options: any other :class:`~arli.ArliSettings` field (``max_retries``, timeouts...).
 
     Raises:
         ArliConfigError: a missing key, a provider without a text API, or a
             ``max_concurrent_requests`` below 1 or above what the provider allows.
+        ArliValidationError: ``allow_local_files`` or ``allowed_image_hosts`` malformed.
 
     Example:
         .. code-block:: python
@@ -162,8 +169,11 @@ class TextClient(PooledClient):
         routes: TextRoutes | None = None,
         max_concurrent_requests: int | None = None,
         provider: str = "arli",
+        allow_local_files: bool = False,
+        allowed_image_hosts: Sequence[str] | None = None,
         **options: Any,
     ):
+        self.image_policy = ImageSourcePolicy.of(allow_local_files, allowed_image_hosts)
         if settings is None:
             if max_concurrent_requests is not None:
                 options["text_max_concurrency"] = _checked_limit(max_concurrent_requests, provider)
@@ -184,6 +194,23 @@ class TextClient(PooledClient):
 
     def __repr__(self) -> str:
         return f"TextClient(base_url={self._transport.base_url!r})"
+
+    def image_policy_for(
+        self, allow_local_files: bool | None, allowed_image_hosts: Sequence[str] | None
+    ) -> ImageSourcePolicy:
+        """This client's :attr:`image_policy`, with a model's own options where it sets them.
+
+        Raises:
+            ArliValidationError: an option malformed.
+        """
+        if allow_local_files is None and allowed_image_hosts is None:
+            return self.image_policy
+        return ImageSourcePolicy.of(
+            self.image_policy.allow_local_files if allow_local_files is None else allow_local_files,
+            self.image_policy.allowed_image_hosts
+            if allowed_image_hosts is None
+            else allowed_image_hosts,
+        )
 
     # -- chat ----------------------------------------------------------------------------
 

@@ -17,7 +17,13 @@ import httpx
 
 from arli._errors import ArliValidationError
 from arli._kwargs import unknown_argument
-from arli.media import aload_image, load_image
+from arli.media import (
+    DEFAULT_MAX_PIXELS,
+    ImageSourcePolicy,
+    aload_image,
+    check_data_uri_pixels,
+    load_image,
+)
 from arli.text.guided import (
     GuidedConstraint,
     apply_constraint,
@@ -308,14 +314,18 @@ def _check_data_uri(url: str) -> None:
         raise ArliValidationError(msg, field="image_url", allowed="data:image/* URIs")
 
 
-def _image_parts(messages: list[dict[str, Any]], inline_urls: bool) -> list[dict[str, Any]]:
+def _image_parts(
+    messages: list[dict[str, Any]], inline_urls: bool, max_pixels: int
+) -> list[dict[str, Any]]:
     """The ``image_url`` objects (dicts holding ``url``) to inline.
 
-    That is those not ``data:`` URIs yet: local paths, and http(s) URLs with
-    ``inline_urls``. Every ``data:`` URI is checked before anything is read.
+    That is those not ``data:`` URIs yet: local paths and base64, and http(s) URLs with
+    ``inline_urls``. Every ``data:`` URI is checked (type, and pixels from its header)
+    before anything is read.
 
     Raises:
-        ArliValidationError: a ``data:`` URI that does not hold an image.
+        ArliValidationError: a ``data:`` URI that does not hold an image, or holds one
+            above ``max_pixels``.
     """
     found = []
     for message in messages:
@@ -331,14 +341,24 @@ def _image_parts(messages: list[dict[str, Any]], inline_urls: bool) -> list[dict
                     url = image_url.get("url")
                     if isinstance(url, str) and url[:5].lower() == "data:":
                         _check_data_uri(url)
+                        check_data_uri_pixels(url, max_pixels, option="image_max_pixels")
                     elif isinstance(url, str) and _check_url(url, inline_urls):
                         found.append(image_url)
     return found
 
 
-def _load_options(max_bytes: int | None, timeout: float | None) -> dict[str, Any]:
-    """The :func:`~arli.media.load_image` options set (unset ones keep its defaults)."""
-    options: dict[str, Any] = {}
+def _load_options(
+    max_bytes: int | None,
+    timeout: float | None,
+    policy: ImageSourcePolicy | None,
+    max_pixels: int,
+) -> dict[str, Any]:
+    """The :func:`~arli.media.load_image` options (unset ones keep its defaults).
+
+    ``policy`` defaults to :class:`~arli.media.ImageSourcePolicy`'s: message content is
+    untrusted.
+    """
+    options: dict[str, Any] = {"policy": policy or ImageSourcePolicy(), "max_pixels": max_pixels}
     if max_bytes is not None:
         options["max_bytes"] = max_bytes
     if timeout is not None:
@@ -350,7 +370,7 @@ def _check_url(url: str, inline_urls: bool) -> bool:
     """Whether this non-data URL must be fetched (True) or may be left as is (False)."""
     if url.lower().startswith(("http://", "https://")):
         return inline_urls
-    return True  # a local path: always read and inline
+    return True  # base64, or a local path: read only if the policy allows local files
 
 
 def inline_images(
@@ -360,18 +380,26 @@ def inline_images(
     max_bytes: int | None = None,
     timeout: float | None = None,
     http_client: httpx.Client | None = None,
+    policy: ImageSourcePolicy | None = None,
+    max_pixels: int | None = None,
 ) -> list[dict[str, Any]]:
     """Replace image URLs and file paths in OpenAI-format messages by ``data:`` URIs.
 
-    Arli's vision models take base64 only. http(s) URLs are downloaded (size cap,
-    timeout, redirects only to http(s), never with the API key) unless ``inline_urls`` is
-    False; local paths are always read. Messages are modified in place and returned.
+    Arli's vision models take base64 only. Message content is untrusted: what it may name
+    is ``policy``'s to say (default :class:`~arli.media.ImageSourcePolicy`: ``data:``
+    URIs, base64 and public http(s) URLs; no local files). http(s) URLs are downloaded
+    (size cap, timeout, every redirect checked, never with the API key) unless
+    ``inline_urls`` is False. An image above ``max_pixels`` (default
+    :data:`~arli.media.DEFAULT_MAX_PIXELS`), read from its header, is refused. Messages are
+    modified in place and returned.
 
     Raises:
-        ArliValidationError: an image that cannot be read, fetched or recognized.
+        ArliValidationError: an image that cannot be read, fetched or recognized, or that
+            the policy refuses (the message names the option that allows it).
     """
-    options = _load_options(max_bytes, timeout)
-    for image_url in _image_parts(messages, inline_urls):
+    pixels = DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
+    options = _load_options(max_bytes, timeout, policy, pixels)
+    for image_url in _image_parts(messages, inline_urls, pixels):
         image = load_image(image_url["url"], http_client=http_client, **options)
         image_url["url"] = image.data_uri()
     return messages
@@ -384,10 +412,13 @@ async def ainline_images(
     max_bytes: int | None = None,
     timeout: float | None = None,
     http_client: httpx.AsyncClient | None = None,
+    policy: ImageSourcePolicy | None = None,
+    max_pixels: int | None = None,
 ) -> list[dict[str, Any]]:
     """Async :func:`inline_images` (downloads do not block the event loop)."""
-    options = _load_options(max_bytes, timeout)
-    for image_url in _image_parts(messages, inline_urls):
+    pixels = DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels
+    options = _load_options(max_bytes, timeout, policy, pixels)
+    for image_url in _image_parts(messages, inline_urls, pixels):
         image = await aload_image(image_url["url"], http_client=http_client, **options)
         image_url["url"] = image.data_uri()
     return messages

@@ -64,6 +64,7 @@ from arli.images.contract import (
     with_model_choices,
 )
 from arli.images.models import ImageResult
+from arli.images.results import check_destination
 from arli.images.tooling import DEFAULT_OUTPUT_DIR, ImageToolbox
 from arli.tool_contract import ToolContract, validation_text
 
@@ -544,6 +545,7 @@ class ArliImageToolkit(_ImageBackendOptions, BaseToolkit):
 
     @model_validator(mode="after")
     def _build_client(self) -> Self:
+        check_destination(self.output_dir, option="output_dir")  # before any tool generates
         self._client = self._make_client()
         return self
 

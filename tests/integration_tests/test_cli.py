@@ -39,7 +39,7 @@ def test_chat_streams_and_sends_every_sampler_flag(server: ReferenceServer) -> N
         "chat", "Hello", "--model", MODEL, "--system", "Be brief.",
         "--min-p", "0.05", "--dry-multiplier", "0.8", "--xtc-threshold", "0.1",
         "--mirostat", "2", "--stop", "END", "--dry-sequence-breakers", "\n",
-        "--dry-sequence-breakers", ":", "--ignore-eos", "false",
+        "--dry-sequence-breakers", ":", "--no-ignore-eos",
         "--param", 'logit_bias={"42": -5}',
     )  # fmt: skip
     assert status == 0

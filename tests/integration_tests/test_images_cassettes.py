@@ -44,7 +44,7 @@ def test_txt2img(cassette_target: Target, form: str) -> None:
     assert info.negative_prompt == "blurry"
     assert result.model == "sdxl-base"
     assert result.parameters["seed"] == 42
-    assert result.to_pil().size == (64, 64)
+    assert [img.to_pil().size for img in result] == [(64, 64), (64, 64)]
 
 
 @pytest.mark.parametrize("form", ["arli", "sdapi"])

@@ -90,17 +90,19 @@ def test_every_endpoint_through_each_route_form(server: ReferenceServer, form: s
     routes, paths = ROUTE_FORMS[form]
     client = client_for(server, routes=routes)
     generated = client.txt2img(prompt="a red square", seed=42, batch_size=2, **SMALL)
-    assert generated.mime_type == "image/jpeg"  # SDNext's default samples_format
+    assert [img.mime_type for img in generated] == ["image/jpeg"] * 2  # SDNext's default
     assert generated.seeds == [42, 43]
     assert (generated.image.width, generated.image.height) == (64, 64)
     edited = client.img2img(init_images=INIT, mask=MASK, prompt="a door", seed=7, steps=4)
     assert (edited.image.width, edited.image.height) == (96, 64)
     assert edited.info.extra_generation_params["Mask size"] == "96x64"
-    upscaled = client.upscale(image=generated.data, upscaler_1="ESRGAN_4x", upscaling_resize=2)
+    upscaled = client.upscale(
+        image=generated.image.data, upscaler_1="ESRGAN_4x", upscaling_resize=2
+    )
     assert (upscaled.image.width, upscaled.image.height) == (128, 128)
     assert upscaled.info.upscaler == "ESRGAN_4x"
     extra = client.upscale(
-        image=generated.data,
+        image=generated.image.data,
         upscaler_1="Resize Lanczos",
         upscaler_2="None",
         extras_upscaler_2_visibility=0.5,
@@ -128,7 +130,7 @@ async def test_every_endpoint_async(server: ReferenceServer, image_url: str) -> 
     edited = await client.aimg2img(init_images=image_url, mask=MASK_SMALL, prompt="q", steps=4)
     assert (edited.image.width, edited.image.height) == (96, 64)
     assert server.stats["last_mask_size"] == (96, 64)
-    upscaled = await client.aupscale(image=generated.data, upscaler_1="ESRGAN_4x")
+    upscaled = await client.aupscale(image=generated.image.data, upscaler_1="ESRGAN_4x")
     assert upscaled.image.width == 128  # extra-single-image's default factor 2
     assert next(m.name for m in await client.alist_models()) == "sdxl-base"
     assert await client.alist_samplers()

@@ -32,8 +32,10 @@ import pytest
 from PIL import Image
 
 from arli import (
+    AiArtClient,
     ArliConnectionError,
     ArliResponseError,
+    ArliStatusError,
     ArliTimeoutError,
     ArliValidationError,
     ImageClient,
@@ -41,12 +43,16 @@ from arli import (
     NotFoundError,
     OCRSourceError,
 )
+from arli.media import ImageSourcePolicy
 from arli.ocr import OCREngine
 from arli.text.payload import ainline_images, inline_images
 from tests.helpers import FIXTURES, serve_http
-from tests.reference_server import ReferenceServer
+from tests.reference_server import Fault, ReferenceServer
 
 KEY = "sk-arli-SAFETY-0123456789abcdef"
+#: Message content may name the local image host: it is allowlisted (loopback is refused
+#: by default; see test_untrusted_content.py).
+LOCAL = ImageSourcePolicy(allowed_image_hosts=("127.0.0.1",))
 MODEL = "Mistral-Nemo-12B-Instruct-2407"
 CHAT = "/v1/chat/completions"
 INIT = FIXTURES / "image_api" / "init_96x64.png"
@@ -166,8 +172,10 @@ def vision(url: str) -> list[dict[str, Any]]:
 
 
 def chat_arli(srv: ReferenceServer, **options: Any) -> Any:
+    """A ChatArli that may fetch from the local image host (127.0.0.1, allowlisted)."""
     from langchain_arli import ChatArli
 
+    options.setdefault("allowed_image_hosts", ["127.0.0.1"])
     return ChatArli(model=MODEL, api_key=KEY, base_url=srv.url, max_retries=0, **options)
 
 
@@ -229,7 +237,7 @@ def test_an_http_image_is_inlined_without_the_api_key(srv: ReferenceServer, host
 @pytest.mark.parametrize("path", ["/big", "/big-stream"])
 def test_downloads_have_a_size_cap(srv: ReferenceServer, host: str, path: str) -> None:
     with pytest.raises(ArliValidationError, match="more than the 1000 byte limit"):
-        inline_images(vision(host + path), max_bytes=1000)
+        inline_images(vision(host + path), max_bytes=1000, policy=LOCAL)
     with pytest.raises(ArliValidationError, match="more than the 1000 byte limit"):
         chat_arli(srv, image_max_bytes=1000).invoke(lc_message(host + path))
     assert srv.requests_for(CHAT) == []
@@ -256,7 +264,7 @@ async def test_a_failed_download_is_a_status_or_connection_error(
     with pytest.raises(NotFoundError, match=r"HTTP 404 \(GET .*/missing\)"):
         await chat_arli(srv).ainvoke(lc_message(f"{host}/missing"))
     with pytest.raises(NotFoundError, match="HTTP 404"):
-        inline_images(vision(f"{host}/missing"))
+        inline_images(vision(f"{host}/missing"), policy=LOCAL)
     # The init image of an img2img request: the same classes, nothing sent.
     client = ImageClient(model="FLUX.2-klein-4B", api_key=KEY, base_url=srv.url, max_retries=0)
     with pytest.raises(InternalServerError, match="HTTP 503"):
@@ -287,13 +295,15 @@ async def test_redirects_only_to_http(
     srv: ReferenceServer, host: str, where: str, message: str
 ) -> None:
     with pytest.raises(ArliValidationError, match=message):
-        inline_images(vision(f"{host}/to/{where}"))
+        inline_images(vision(f"{host}/to/{where}"), policy=LOCAL)
     with pytest.raises(ArliValidationError, match=message):
-        await ainline_images(vision(f"{host}/to/{where}"))
+        await ainline_images(vision(f"{host}/to/{where}"), policy=LOCAL)
     with pytest.raises(ArliValidationError, match=message):
         await chat_arli(srv).ainvoke(lc_message(f"{host}/to/{where}"))
     assert srv.requests_for(CHAT) == []
-    inlined = inline_images(vision(f"{host}/to/http"))  # an http(s) redirect is followed
+    inlined = inline_images(
+        vision(f"{host}/to/http"), policy=LOCAL
+    )  # an http(s) redirect is followed
     assert inlined[0]["content"][1]["image_url"]["url"].startswith("data:image/png;base64,")
 
 
@@ -310,25 +320,42 @@ def no_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Image, "open", refuse)
 
 
-def test_a_bomb_in_a_vision_input_is_never_decoded_here(
-    srv: ReferenceServer, no_decoding: None
+def test_a_bomb_in_a_vision_input_is_refused_from_its_header(
+    srv: ReferenceServer, host: str, no_decoding: None
 ) -> None:
-    """Vision inputs go to the server as bytes: whatever their header claims, we decode nothing."""
+    """A vision input whose header claims too many pixels is refused before sending (so it
+    is never uploaded, nor retried after the server's 500), and nothing is decoded here."""
     from llama_index.core.base.llms.types import ImageBlock
     from llama_index.core.llms import ChatMessage
 
+    from langchain_arli._convert import to_openai_messages as lc_to_openai
+    from llama_index_arli import Arli
     from llama_index_arli._convert import to_openai_messages
 
-    bomb = png_bomb(100_000, 100_000)
+    bomb = png_bomb(40_000, 40_000)  # 1.6 gigapixels in a few hundred bytes
     uri = "data:image/png;base64," + base64.b64encode(bomb).decode()
-    from langchain_arli._convert import to_openai_messages as lc_to_openai
-
-    llm = chat_arli(srv)  # what ChatArli sends, before sending: its call layer's messages
-    lc = llm._calls.messages(llm._options(), lc_to_openai(lc_message(uri)))
-    assert lc[0]["content"][1]["image_url"]["url"] == uri
+    refused = (
+        r"40000x40000 = 1600000000 pixels, more than the 67108864 pixel limit.*image_max_pixels"
+    )
+    with pytest.raises(ArliValidationError, match=refused):
+        chat_arli(srv).invoke(lc_message(uri))
     li = to_openai_messages([ChatMessage(role="user", blocks=[ImageBlock(image=bomb)])])
-    assert inline_images(li)[0]["content"][0]["image_url"]["url"] == uri
-    assert inline_images(vision(uri))[0]["content"][1]["image_url"]["url"] == uri
+    with pytest.raises(ArliValidationError, match=refused):
+        inline_images(li)
+    llm = Arli(model=MODEL, api_key=KEY, base_url=srv.url, discover_context_window=False)
+    with pytest.raises(ArliValidationError, match=refused):
+        llm.chat([ChatMessage(role="user", blocks=[ImageBlock(image=bomb)])])
+    with pytest.raises(ArliValidationError, match="pixel limit"):  # and fetched ones too
+        inline_images(vision(f"{host}/img"), max_pixels=10, policy=LOCAL)
+    assert srv.requests_for(CHAT) == []
+    # The limit is an option; under it, the image is sent as it is (never decoded here).
+    small = png_bomb(300, 200)
+    small_uri = "data:image/png;base64," + base64.b64encode(small).decode()
+    lc = chat_arli(srv, image_max_pixels=60_000)
+    sent = lc._calls.messages(lc._options(), lc_to_openai(lc_message(small_uri)))
+    assert sent[0]["content"][1]["image_url"]["url"] == small_uri
+    with pytest.raises(ArliValidationError, match="60000 pixels, more than the 59999"):
+        chat_arli(srv, image_max_pixels=59_999).invoke(lc_message(small_uri))
 
 
 @pytest.mark.parametrize(
@@ -349,11 +376,34 @@ def test_a_bomb_given_to_ocr_is_refused_before_decoding(
     assert srv.requests_for(CHAT) == []
 
 
-def test_a_bomb_as_mask_or_init_image_is_refused_before_any_request(srv: ReferenceServer) -> None:
-    client = ImageClient(model="FLUX.2-klein-4B", api_key=KEY, base_url=srv.url, max_retries=0)
+async def test_a_bomb_as_mask_or_init_image_is_refused_before_any_request(
+    srv: ReferenceServer,
+) -> None:
+    client = ImageClient(model="FLUX.2-klein-4B", api_key=KEY, base_url=srv.url, max_retries=2)
     bomb = png_bomb(100_000, 100_000)
-    with pytest.raises(ArliValidationError, match=r"the mask is 100000x100000 .*bomb guard"):
+    with pytest.raises(ArliValidationError, match=r"mask is 100000x100000 .*bomb guard"):
         client.img2img(init_images=INIT, mask=bomb, prompt="p")
+    # Every upload is checked from its header before it is sent - without a mask too, and
+    # for upscaling: 1.6 gigapixels in a few hundred bytes would be uploaded, answered with
+    # a 500 and uploaded again on each retry.
+    giga = png_bomb(40_000, 40_000)
+    refused = r"is 40000x40000 = 1600000000 pixels, more than the 67108864 pixel limit"
+    with pytest.raises(ArliValidationError, match=rf"init_images\[1\] {refused}.*max_pixels"):
+        client.img2img(init_images=[INIT, giga], prompt="p")
+    with pytest.raises(ArliValidationError, match=rf"init_images\[0\] {refused}"):
+        await client.aimg2img(init_images=giga, prompt="p")
+    with pytest.raises(ArliValidationError, match=rf"image {refused}"):
+        client.upscale(image=giga)
+    with pytest.raises(ArliValidationError, match=rf"image {refused}"):
+        await client.aupscale(image=giga)
+    assert [r for r in srv.requests if "img" in r.path or "upscale" in r.path] == []
+    # AiArt's uploads (image edits, image to video) are checked the same way.
+    aiart = AiArtClient(base_url=srv.url, max_retries=2)
+    with pytest.raises(ArliValidationError, match=rf"{refused}.*max_pixels"):
+        aiart.img2img(giga, "p")
+    with pytest.raises(ArliValidationError, match=refused):
+        await aiart.astart_img2video(giga)
+    assert [r for r in srv.requests if r.path.startswith("/api/")] == []
     # The mask is resized to the init image's size, read from its header: that is checked too.
     with pytest.raises(ArliValidationError, match=r"init_images\[0\] is 100000x100000.*bomb"):
         client.img2img(init_images=bomb, mask=MASK, prompt="p")
@@ -363,6 +413,17 @@ def test_a_bomb_as_mask_or_init_image_is_refused_before_any_request(srv: Referen
     with pytest.raises(ArliValidationError, match=r"init_images\[0\] is 96x64 = 6144 pixels"):
         small_cap.img2img(init_images=INIT, mask=MASK, prompt="p")
     assert [r for r in srv.requests if "img2img" in r.path] == []
+
+
+def test_an_upload_the_server_refuses_for_size_is_not_sent_again(srv: ReferenceServer) -> None:
+    # Within our pixel cap the server may still refuse an upload as too large (413): that
+    # answer is final, the same bytes are not uploaded again on each retry.
+    client = ImageClient(model="FLUX.2-klein-4B", api_key=KEY, base_url=srv.url, max_retries=3)
+    srv.add_fault(Fault(path="/v1/img2img", kind="status", status=413, times=-1))
+    with pytest.raises(ArliStatusError) as info:
+        client.img2img(init_images=INIT, prompt="p")
+    assert info.value.status_code == 413
+    assert len(srv.requests_for("/v1/img2img")) == 1
 
 
 def test_a_bomb_in_a_result_is_refused_at_to_pil(srv: ReferenceServer) -> None:

@@ -295,7 +295,9 @@ def test_image_url_path_and_base64_are_inlined(
     import base64
 
     b64 = base64.b64encode(_png(16, 8)).decode()
-    llm = llm_for(server)
+    # The image site is on 127.0.0.1 and the path is local: both need the caller's consent
+    # (test_untrusted_content.py checks the refusals).
+    llm = llm_for(server, allow_local_files=True, allowed_image_hosts=["127.0.0.1"])
     for block, size in [
         ({"type": "image", "url": f"{image_site}/pic.png"}, "48x24"),
         ({"type": "image_url", "image_url": {"url": f"{image_site}/pic.png"}}, "48x24"),
@@ -309,7 +311,7 @@ def test_image_url_path_and_base64_are_inlined(
 
 
 async def test_async_inlining_does_not_block(server: ReferenceServer, image_site: str) -> None:
-    llm = llm_for(server)
+    llm = llm_for(server, allowed_image_hosts=["127.0.0.1"])
     msg = HumanMessage(
         content=[
             {"type": "text", "text": "Describe"},

@@ -510,6 +510,7 @@ class LLMContractTests:
 
     def test_image_from_path(self, llm: LLM) -> None:
         self._images()
+        llm.allow_local_files = True  # type: ignore[attr-defined]  # this test's own message
         answer = self._describe(llm, ImageBlock(path=DATA / "square-64x48.png"))
         self.check_image_answer(answer, 64, 48)
 
@@ -528,6 +529,7 @@ class LLMContractTests:
 
     async def test_aimage_from_path(self, llm: LLM) -> None:
         self._images()
+        llm.allow_local_files = True  # type: ignore[attr-defined]  # this test's own message
         message = ChatMessage(
             role=MessageRole.USER,
             blocks=[

@@ -379,7 +379,9 @@ async def test_every_image_source_arrives_as_base64(
     path = tmp_path / "local.png"
     path.write_bytes(_png(30, 20))
     b64 = base64.b64encode(_png(16, 8)).decode()
-    llm = llm_for(server)
+    # The image site is on 127.0.0.1 and the path is local: both need the caller's consent
+    # (test_untrusted_content.py checks the refusals).
+    llm = llm_for(server, allow_local_files=True, allowed_image_hosts=["127.0.0.1"])
     cases = [
         (ImageBlock(url=f"{image_site}/pic.png"), "48x24"),
         (ImageBlock(path=path), "30x20"),
@@ -411,7 +413,7 @@ def test_not_an_image_fails_before_the_request(server: ReferenceServer, tmp_path
     bad = tmp_path / "notes.png"
     bad.write_text("not an image")
     with pytest.raises(ArliValidationError, match="not a recognized image"):
-        llm_for(server).chat(_describe(ImageBlock(path=bad)))
+        llm_for(server, allow_local_files=True).chat(_describe(ImageBlock(path=bad)))
     assert server.requests_for(CHAT) == []
 
 

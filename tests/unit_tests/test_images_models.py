@@ -308,7 +308,9 @@ def test_routes() -> None:
 def test_non_json_extras_fail_before_sending() -> None:
     recorder = SDNextRecorder()
     with pytest.raises(ArliValidationError, match="cannot be sent as JSON"):
-        make_client(recorder).txt2img(prompt="p", extra_thing=object())
+        make_client(recorder).txt2img(prompt="p", detailer_models=object())  # an SDNext field
+    with pytest.raises(ArliValidationError, match="cannot be sent as JSON"):
+        make_client(recorder).txt2img(prompt="p", extra_fields={"extra_thing": object()})
     assert recorder.requests == []
 
 

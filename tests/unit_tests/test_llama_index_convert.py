@@ -110,10 +110,13 @@ def test_image_path_url_and_detail_are_handed_to_the_core() -> None:
 
 
 def test_the_core_inlines_what_the_converter_hands_over() -> None:
+    from arli.media import ImageSourcePolicy
     from arli.text.payload import inline_images
 
     messages = to_openai_messages([ChatMessage(blocks=[ImageBlock(path=DATA / "green-40x30.jpg")])])
-    inline_images(messages)
+    with pytest.raises(ArliValidationError, match="allow_local_files=True"):
+        inline_images(messages)  # a path in a message: not read unless allowed
+    inline_images(messages, policy=ImageSourcePolicy(allow_local_files=True))
     url = messages[0]["content"][0]["image_url"]["url"]
     assert url.startswith("data:image/jpeg;base64,")
     assert base64.b64decode(url.split(",", 1)[1]) == JPG
