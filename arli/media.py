@@ -384,7 +384,8 @@ def _pillow_size(data: bytes, what: str) -> tuple[int, int] | None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as image:
-                return image.size
+                width, height = image.size  # Any in older Pillow's annotations
+                return int(width), int(height)
     except Image.DecompressionBombError as exc:
         msg = f"{what} is refused before sending: {exc}"
         raise ArliValidationError(msg, field="image") from None

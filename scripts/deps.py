@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 #: Test-group entries that are libraries we run against, not tools: they follow the
 #: lowest-direct resolution like our own dependencies.
-LIBRARIES = {"vcrpy", "langchain-tests"}
+LIBRARIES = {"vcrpy", "langchain-tests", "langchain"}
 
 
 def _norm(name: str) -> str:
