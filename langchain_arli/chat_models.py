@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from operator import itemgetter
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Self
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import LanguageModelInput
@@ -15,6 +15,7 @@ from langchain_core.language_models.chat_models import (
     agenerate_from_stream,
     generate_from_stream,
 )
+from langchain_core.language_models.model_profile import ModelProfile, _warn_unknown_profile_keys
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
 from langchain_core.output_parsers.openai_tools import (
@@ -27,13 +28,16 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils import from_env, secret_from_env
 from langchain_core.utils.function_calling import convert_to_json_schema, convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 
 from arli import ArliValidationError
 from arli._providers import PROVIDERS, TextProvider
 from arli.text.calls import CallOptions
+from arli.text.catalog import capabilities, facts_for
+from arli.text.facts import server_max_model_len
 from arli.text.guided import json_schema_format
 from arli.text.payload import normalize_tool_choice
+from langchain_arli._blocks import register as _register_block_translator
 from langchain_arli._common import ArliTextModel
 from langchain_arli._convert import (
     chunk_to_generation,
@@ -41,6 +45,9 @@ from langchain_arli._convert import (
     empty_stream_error,
     to_openai_messages,
 )
+from langchain_arli._profile import LazyProfile
+
+_register_block_translator()  # message.content_blocks and output_version='v1'
 
 __all__ = ["ChatArli", "ChatFeatherless"]
 
@@ -141,6 +148,11 @@ class ChatArli(ArliTextModel, BaseChatModel):
     """Largest image (bytes) accepted in a message."""
     image_fetch_timeout: float = Field(default=30.0, gt=0)
     """Seconds allowed to download one image URL."""
+    send_reasoning: bool | Literal["auto"] = "auto"
+    """Re-send earlier assistant turns' reasoning (``reasoning`` blocks, or
+    ``additional_kwargs["reasoning_content"]``) as the message's ``reasoning`` field:
+    ``"auto"`` for models whose chat template renders it (MiniMax-M2, Kimi K2, GLM 4.5+;
+    see :mod:`arli.text.history`), ``True`` always, ``False`` never."""
 
     @property
     def _llm_type(self) -> str:
@@ -153,6 +165,36 @@ class ChatArli(ArliTextModel, BaseChatModel):
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         return self._ls_params("chat", stop, kwargs)
+
+    # -- profile ----------------------------------------------------------------------------------
+
+    def _resolve_model_profile(self) -> ModelProfile | None:
+        """The model's capabilities (:mod:`arli.text.catalog`), context window lazily.
+
+        ``max_input_tokens`` is the server's ``max_model_len``, read from ``GET /v1/models``
+        on the profile's first read (once per base URL in the process; left out when the
+        server does not say).
+        """
+        # only the keys this langchain-core's ModelProfile declares (older ones lack some,
+        # e.g. tool_call_streaming before 1.5, and warn about keys they do not know)
+        declared = ModelProfile.__annotations__
+        facts = capabilities(facts_for(self.provider, self.model))
+        known = {key: value for key, value in facts.items() if key in declared}
+        return LazyProfile(known, self._max_input_tokens)  # type: ignore[return-value]
+
+    def _max_input_tokens(self) -> int | None:
+        return server_max_model_len(self._client, self.model)
+
+    @model_validator(mode="after")
+    def _check_profile_keys(self) -> Self:
+        # Replaces LangChain's check, which iterates the profile and so would read the
+        # server's listing while the model is being built: check the keys known so far.
+        profile = self.profile
+        if isinstance(profile, LazyProfile):
+            _warn_unknown_profile_keys(profile.known())  # type: ignore[arg-type]
+        elif profile:
+            _warn_unknown_profile_keys(profile)
+        return self
 
     def _dict_for_compat(self) -> dict[str, Any]:
         # LangChain calls dict() under a warnings.catch_warnings() on every call, to honour
@@ -171,6 +213,7 @@ class ChatArli(ArliTextModel, BaseChatModel):
         options.inline_image_urls = self.inline_image_urls
         options.image_max_bytes = self.image_max_bytes
         options.image_fetch_timeout = self.image_fetch_timeout
+        options.send_reasoning = self.send_reasoning
         return options
 
     @staticmethod
@@ -192,7 +235,7 @@ class ChatArli(ArliTextModel, BaseChatModel):
         call = self._calls.chat(
             self._options(), to_openai_messages(messages), self._call_kwargs(stop, kwargs)
         )
-        return completion_to_result(call.result)
+        return completion_to_result(call.result, call.retries_taken)
 
     async def _agenerate(
         self,
@@ -206,7 +249,7 @@ class ChatArli(ArliTextModel, BaseChatModel):
         call = await self._calls.achat(
             self._options(), to_openai_messages(messages), self._call_kwargs(stop, kwargs)
         )
-        return completion_to_result(call.result)
+        return completion_to_result(call.result, call.retries_taken)
 
     def _stream(
         self,

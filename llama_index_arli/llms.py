@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Literal, Self
 
 import httpx
 from llama_index.core.base.llms.types import (
@@ -25,6 +25,7 @@ from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, field_serializer
 from arli._kwargs import check_model_arguments, raise_arli_errors
 from arli._providers import TextProvider
 from arli.text.calls import CallOptions, TextCalls
+from arli.text.catalog import capabilities, facts_for
 from arli.text.client import TextClient, client_for_model
 from arli.text.facts import ContextWindow
 from arli.text.guided import GuidedStyle, schema_of
@@ -152,8 +153,12 @@ class Arli(SamplingParams, ToolCallingLLM, GuidedStructuredLLM):
         default=True,
         description="Read the context window from /v1/models (once, on first metadata access).",
     )
-    is_function_calling_model: bool = Field(
-        default=True, description="Whether the model takes tools (FunctionAgent needs True)."
+    is_function_calling_model: bool | None = Field(
+        default=None,
+        description=(
+            "Whether the model takes tools (FunctionAgent needs True); None: from the model "
+            "facts that LangChain's profile reads too (arli.text.catalog)."
+        ),
     )
     additional_kwargs: dict[str, Any] = Field(
         default_factory=dict,
@@ -187,6 +192,14 @@ class Arli(SamplingParams, ToolCallingLLM, GuidedStructuredLLM):
     image_max_bytes: int = Field(default=20 * 2**20, gt=0, description="Largest image accepted.")
     image_fetch_timeout: float = Field(
         default=30.0, gt=0, description="Seconds allowed to download one image URL."
+    )
+    send_reasoning: bool | Literal["auto"] = Field(
+        default="auto",
+        description=(
+            "Re-send earlier ThinkingBlocks as the assistant message's `reasoning`: 'auto' "
+            "for models whose chat template renders it (MiniMax-M2, Kimi K2, GLM 4.5+), "
+            "True always, False never."
+        ),
     )
     default_headers: dict[str, str] | None = Field(
         default=None, description="Extra HTTP headers sent with every request."
@@ -308,10 +321,15 @@ class Arli(SamplingParams, ToolCallingLLM, GuidedStructuredLLM):
             context_window=context_window,
             num_output=self.max_tokens or DEFAULT_NUM_OUTPUTS,
             is_chat_model=True,
-            is_function_calling_model=self.is_function_calling_model,
+            is_function_calling_model=self._function_calling(),
             model_name=self.model,
             system_role=MessageRole.SYSTEM,
         )
+
+    def _function_calling(self) -> bool:
+        if self.is_function_calling_model is not None:
+            return self.is_function_calling_model
+        return bool(capabilities(facts_for(self.provider, self.model)).get("tool_calling"))
 
     def get_context_window(self) -> int:
         """The model's context window: ``max_model_len`` from ``/v1/models`` (looked up once).
@@ -370,6 +388,7 @@ class Arli(SamplingParams, ToolCallingLLM, GuidedStructuredLLM):
             inline_image_urls=self.inline_image_urls,
             image_max_bytes=self.image_max_bytes,
             image_fetch_timeout=self.image_fetch_timeout,
+            send_reasoning=self.send_reasoning,
         )
 
     def _call_kwargs(self, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -384,14 +403,14 @@ class Arli(SamplingParams, ToolCallingLLM, GuidedStructuredLLM):
             self._options(), to_openai_messages(messages), self._call_kwargs(kwargs)
         )
         hand_over(call.parsed)
-        return chat_response(call.result)
+        return chat_response(call.result, call.retries_taken)
 
     async def _achat(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> ChatResponse:
         call = await self._calls.achat(
             self._options(), to_openai_messages(messages), self._call_kwargs(kwargs)
         )
         hand_over(call.parsed)
-        return chat_response(call.result)
+        return chat_response(call.result, call.retries_taken)
 
     def _stream_chat(
         self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]
@@ -451,7 +470,7 @@ class Arli(SamplingParams, ToolCallingLLM, GuidedStructuredLLM):
         call = self._calls.complete(
             self._options(), self._prompt(prompt, formatted), self._call_kwargs(kwargs)
         )
-        return completion_response(call.result)
+        return completion_response(call.result, call.retries_taken)
 
     @llm_completion_callback()
     async def acomplete(
@@ -463,7 +482,7 @@ class Arli(SamplingParams, ToolCallingLLM, GuidedStructuredLLM):
         call = await self._calls.acomplete(
             self._options(), self._prompt(prompt, formatted), self._call_kwargs(kwargs)
         )
-        return completion_response(call.result)
+        return completion_response(call.result, call.retries_taken)
 
     @llm_completion_callback()
     def stream_complete(

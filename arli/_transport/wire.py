@@ -61,6 +61,11 @@ class HTTPResult:
     url: str
     attempts: int = 1
 
+    @property
+    def retries_taken(self) -> int:
+        """The retries made before this response (``attempts - 1``)."""
+        return self.attempts - 1
+
     def json(self) -> Any:
         """Parse the body as JSON, raising :class:`~arli.ArliResponseError` when it is not."""
         try:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 from collections.abc import Iterator
+from typing import Protocol, runtime_checkable
 
 import httpx
 
@@ -26,7 +27,32 @@ from arli._settings import ArliSettings
 from arli._transport import Transport, get_transport, shared_limiter
 from arli.text.client import TextClient
 
-__all__ = ["AttemptCounter", "counting_attempts", "ocr_settings", "ocr_text_client"]
+__all__ = [
+    "AttemptCounter",
+    "SlotLimiter",
+    "counting_attempts",
+    "ocr_settings",
+    "ocr_text_client",
+]
+
+
+@runtime_checkable
+class SlotLimiter(Protocol):
+    """A limit on requests in flight: one slot per request (retries take a slot each).
+
+    :class:`arli._limits.Limiter` is one (for one process); a Ray runner passes one
+    backed by a named actor, so a whole cluster shares the account's limit.
+    """
+
+    def acquire(self) -> None:
+        """Wait for a slot (blocking)."""
+
+    async def aacquire(self) -> None:
+        """Wait for a slot (async)."""
+
+    def release(self) -> None:
+        """Give the slot back."""
+
 
 # The requests of the page being transcribed (one list per page task; ``None``: not counted).
 _ATTEMPTS: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
@@ -52,7 +78,7 @@ class AttemptCounter(Limiter):
         inner: the process-wide limiter of the key (``None``: no limit).
     """
 
-    def __init__(self, inner: Limiter | None):
+    def __init__(self, inner: SlotLimiter | None):
         super().__init__(1)
         self._inner = inner
 
@@ -111,9 +137,18 @@ class _OCRTextClient(TextClient):
 
 
 def ocr_text_client(
-    settings: ArliSettings, *, http_async_client: httpx.AsyncClient | None = None
+    settings: ArliSettings,
+    *,
+    http_async_client: httpx.AsyncClient | None = None,
+    limiter: SlotLimiter | None = None,
 ) -> TextClient:
     """A text client for ``settings`` (from :func:`ocr_settings`) on a counting transport.
+
+    Args:
+        settings: the engine's settings.
+        http_async_client: an httpx client of the caller's.
+        limiter: the slots every request takes (a bulk job's or a cluster's limit;
+            ``None``: the process-wide limiter of the key, if any).
 
     Raises:
         ArliConfigError: no API key for the text API (unless ``require_key=False``).
@@ -122,6 +157,6 @@ def ocr_text_client(
         settings,
         "text",
         http_async_client=http_async_client,
-        limiter=AttemptCounter(shared_limiter(settings, "text")),
+        limiter=AttemptCounter(limiter or shared_limiter(settings, "text")),
     )
     return _OCRTextClient(settings, transport, http_async_client)

@@ -76,10 +76,17 @@ from arli._providers import get_provider
 from arli._settings import SETTINGS_ARGUMENTS, ArliSettings
 from arli._transport import PooledClient, shared_limiter
 from arli.media import afetch_url
-from arli.ocr._client import counting_attempts, ocr_settings, ocr_text_client
+from arli.ocr._client import SlotLimiter, counting_attempts, ocr_settings, ocr_text_client
 from arli.ocr._pipeline import End, Fatal, SourceFailed, render_one
+from arli.ocr._precheck import check_selection
 from arli.ocr._sync import shared_loop
 from arli.ocr.cache import DirectoryCache, OCRCache, cache_key
+from arli.ocr.models import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_OCR_MODEL,
+    DEFAULT_OCR_MODELS,
+    DOCUMENTED_VISION_MODELS,
+)
 from arli.ocr.policy import (
     FATAL,
     OnPageError,
@@ -92,6 +99,7 @@ from arli.ocr.policy import (
 )
 from arli.ocr.progress import PageCallback, Run
 from arli.ocr.prompts import (
+    PROMPT_OVERRIDE,
     OutputFormat,
     build_messages,
     resolve_prompt,
@@ -139,29 +147,6 @@ __all__ = [
     "ocr",
     "page_metadata",
 ]
-
-
-#: The vision models each provider's documents list (seed 002, "Vision / OCR Guide": Arli's
-#: take images as base64 only, which is how pages are always sent; Featherless's take both).
-DOCUMENTED_VISION_MODELS: dict[str, tuple[str, ...]] = {
-    "arli": ("Qwen/Qwen3.5-VL", "Qwen/Qwen3.5-27B-Derestricted"),
-    "arli-proxy": ("Qwen/Qwen3.5-VL", "Qwen/Qwen3.5-27B-Derestricted"),
-    "featherless": (
-        "google/gemma-3-27b-it",
-        "google/gemma-3-12b-it",
-        "google/gemma-3-4b-it",
-        "mistralai/Mistral-Small-3.1-24B-Instruct-2503",
-        "mistralai/Mistral-Small-3.2-24B-Instruct-2506",
-        "mistralai/Magistral-Small-2506-24B-Instruct",
-    ),
-}
-#: The vision model used when none is given (``ARLI_OCR_MODEL`` overrides it): Arli's
-#: documented "Document/vision" model.
-DEFAULT_OCR_MODEL = "Qwen/Qwen3.5-VL"
-#: The default vision model per provider (Featherless recommends gemma-3-27b-it for OCR).
-DEFAULT_OCR_MODELS = {"featherless": "google/gemma-3-27b-it"}
-#: Pages in flight when neither ``max_concurrency`` nor a process-wide limit is set.
-DEFAULT_CONCURRENCY = 4
 
 
 # -- the engine ------------------------------------------------------------------------------
@@ -214,6 +199,8 @@ class OCREngine(PooledClient):
             rest are counted in :attr:`OCRReport.pages_left_out`. A cost guard.
         max_download_bytes: the largest document read from a URL or a file object.
         download_timeout: seconds allowed to download a URL.
+        request_limiter: slots every request takes, retries included (a bulk job's or a
+            cluster's limit; default: the key's process-wide limiter, if any).
         **client_options: other :class:`~arli.ArliSettings` fields (``require_key``,
             ``connect_timeout``, ``text_max_concurrency``, ``default_headers``...).
 
@@ -258,6 +245,7 @@ class OCREngine(PooledClient):
         max_pages: int | None = None,
         max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
         download_timeout: float = 60.0,
+        request_limiter: SlotLimiter | None = None,
         **client_options: Any,
     ):
         check_options(
@@ -321,6 +309,7 @@ class OCREngine(PooledClient):
         self.client: TextClient = ocr_text_client(
             ocr_settings(self.settings, max_retries=max_retries, timeout=timeout),
             http_async_client=http_async_client,
+            limiter=request_limiter,
         )
         self._transport = self.client.transport
         self._calls = TextCalls(self.client)
@@ -411,6 +400,7 @@ class OCREngine(PooledClient):
         """
         srcs = as_sources(sources, max_bytes=self.max_download_bytes)
         spec = parse_page_spec(pages)
+        await check_selection(srcs, spec, password=password, options=self.render_options)
         report = report if report is not None else OCRReport(model=self.model)
         report.model = self.model
         report.sources = [s.name for s in srcs]
@@ -431,7 +421,11 @@ class OCREngine(PooledClient):
                 if isinstance(item, Fatal):
                     raise await self._explain_not_found(item.error)
                 if isinstance(item, SourceFailed):
-                    source_failed(run, item.source.name, item.error, self.on_page_error)
+                    placeholder = source_failed(
+                        run, item.source.name, item.error, self.on_page_error, index=item.index
+                    )
+                    if placeholder is not None:
+                        yield placeholder
                     continue
                 try:
                     result: PageResult = await item
@@ -509,7 +503,8 @@ class OCREngine(PooledClient):
             params["temperature"] = temperature
         if max_tokens is not None:
             params["max_tokens"] = max_tokens
-        messages = build_messages(self._prompt, data_uri, system_prompt=self.system_prompt)
+        prompt = PROMPT_OVERRIDE.get() or self._prompt
+        messages = build_messages(prompt, data_uri, system_prompt=self.system_prompt)
         return self._calls.plan_chat(self._call_options(), messages, params)
 
     def _call_options(self) -> CallOptions:
@@ -703,39 +698,4 @@ class OCREngine(PooledClient):
         return await self._send(plan, result, temperature)
 
 
-# -- one-call helpers ------------------------------------------------------------------------
-
-
-def ocr(
-    sources: Any,
-    *,
-    pages: str | int | Sequence[int] | None = None,
-    password: str | None = None,
-    **options: Any,
-) -> OCRResult:
-    """Transcribe documents with a one-off :class:`OCREngine` (``options`` are its arguments).
-
-    Works inside a running event loop too.
-
-    Example:
-        .. code-block:: python
-
-            from arli.ocr import ocr
-
-            result = ocr("invoice.pdf", model="Qwen/Qwen3.5-VL", pages="1-2")
-            print(result.text())
-    """
-    with OCREngine(**options) as engine:
-        return engine.ocr(sources, pages=pages, password=password)
-
-
-async def aocr(
-    sources: Any,
-    *,
-    pages: str | int | Sequence[int] | None = None,
-    password: str | None = None,
-    **options: Any,
-) -> OCRResult:
-    """Async :func:`ocr`."""
-    async with OCREngine(**options) as engine:
-        return await engine.aocr(sources, pages=pages, password=password)
+from arli.ocr._oneshot import aocr, ocr  # noqa: E402 - they build an OCREngine

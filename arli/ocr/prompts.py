@@ -8,11 +8,13 @@ fence wrapping the whole answer, which models add anyway; fences inside the text
 
 from __future__ import annotations
 
+import contextvars
 import re
 from typing import Any, Literal
 
 __all__ = [
     "MARKDOWN_PROMPT",
+    "PROMPT_OVERRIDE",
     "PROMPTS",
     "TEXT_PROMPT",
     "OutputFormat",
@@ -23,6 +25,12 @@ __all__ = [
 ]
 
 OutputFormat = Literal["markdown", "text"]
+
+#: A prompt replacing the engine's for the requests of the current task (a bulk job sets
+#: it per page, e.g. to send the page's text layer as a hint); ``None``: the engine's.
+PROMPT_OVERRIDE: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "arli_ocr_prompt_override", default=None
+)
 
 #: The default preset: a verbatim Markdown transcription.
 MARKDOWN_PROMPT = (

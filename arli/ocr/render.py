@@ -479,6 +479,19 @@ class PdfDocument(Document):
                 pdf_page.close()
         return RawPage(page, label, image, round(scale * 72.0, 2))
 
+    def text_layer(self, page: int) -> str:
+        """The embedded text of a 1-based page (``""`` when it has none)."""
+        with PDFIUM_LOCK:
+            pdf_page = self._pdf[page - 1]
+            try:
+                textpage = pdf_page.get_textpage()
+                try:
+                    return str(textpage.get_text_bounded())
+                finally:
+                    textpage.close()
+            finally:
+                pdf_page.close()
+
     def close(self) -> None:
         """Close the PDF (under the PDFium lock)."""
         pdf, self._pdf = self._pdf, None

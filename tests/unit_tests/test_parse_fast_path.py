@@ -240,5 +240,7 @@ def test_chunk_to_generation_fast_path() -> None:
         if ours is not None:
             assert ours.message.model_dump() == general.message.model_dump()
             assert ours.generation_info == general.generation_info
-            taken += not (ours.message.tool_call_chunks or ours.message.response_metadata)
+            delta = chunk.choices[0]
+            general_only = delta.reasoning or delta.tool_calls or delta.finish_reason
+            taken += not (general_only or delta.logprobs is not None)
     assert taken > 100

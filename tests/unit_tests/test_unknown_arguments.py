@@ -68,6 +68,19 @@ def _not_constructed_by_rule(cls: type) -> bool:
 
 #: Public classes users do not construct from arguments, by reason.
 NOT_CONSTRUCTED: dict[str, str] = {
+    # The bulk OCR job's interface (issue 16): frozen dataclasses (a wrong field name is a
+    # TypeError from Python itself) and runner plumbing built from checked JobOptions.
+    **dict.fromkeys(
+        [
+            "arli.ocr.job.tasks.FileFailure",
+            "arli.ocr.job.tasks.JobOptions",
+            "arli.ocr.job.tasks.PageRecord",
+            "arli.ocr.job.tasks.PageTask",
+            "arli.ocr.job.worker.PageWorker",
+            "arli.ocr.job.sink.Sink",
+        ],
+        "bulk OCR job dataclasses and plumbing: unknown fields are a TypeError; run_job checks",
+    ),
     # Parsed server answers and results: built by our parsers from what the server sent.
     **dict.fromkeys(
         [
