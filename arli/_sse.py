@@ -80,6 +80,16 @@ class SSEDecoder:
             self._pending_cr = False
             if text.startswith("\n"):
                 text = text[1:]
+        if (
+            not self._buffer
+            and not self._has_data
+            and not self._event
+            and text.startswith("data: ")
+            and text.find("\n") == len(text) - 2
+            and text.endswith("\n\n")
+            and "\r" not in text
+        ):  # exactly one whole event of one data line: the usual network read
+            return [ServerSentEvent(text[6:-2], "message", self._id, self._retry)]
         buf = self._buffer + text if self._buffer else text
         if "\r" in buf:
             return self._lines(buf)

@@ -239,3 +239,14 @@ def test_lf_streams_decode_like_crlf_and_cr_streams(
         assert list(iter_sse(_split_anywhere(other, cuts))) == lf
         assert list(iter_sse([other])) == lf
     assert list(iter_sse([text.encode()])) == lf
+
+
+def test_one_event_reads_keep_the_fields_of_earlier_reads() -> None:
+    """A read holding exactly one ``data:`` event keeps an ``event:``/``id:`` sent before it."""
+    decoder = SSEDecoder()
+    assert decoder.feed(b"id: 7\n") == []
+    assert decoder.feed(b"event: error\n") == []
+    (first,) = decoder.feed(b'data: {"a":1}\n\n')
+    assert (first.data, first.event, first.id) == ('{"a":1}', "error", "7")
+    (second,) = decoder.feed(b"data: x\n\n")
+    assert (second.data, second.event, second.id) == ("x", "message", "7")
