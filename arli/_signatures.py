@@ -24,14 +24,16 @@ def takes_options_of(target: Callable[..., Any]) -> Callable[[_F], _F]:
     (else the function's own). Nothing else changes: the options still arrive in
     ``**options``.
     """
+    try:  # real types, not strings: the argument check evaluates them in another module
+        target_params = inspect.signature(target, eval_str=True).parameters
+    except (NameError, TypeError, SyntaxError):
+        target_params = inspect.signature(target).parameters
     shared = [
         p.replace(kind=p.KEYWORD_ONLY)
-        for p in inspect.signature(target).parameters.values()
+        for p in target_params.values()
         if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
     ]
-    shared_rest = [
-        p for p in inspect.signature(target).parameters.values() if p.kind is p.VAR_KEYWORD
-    ]
+    shared_rest = [p for p in target_params.values() if p.kind is p.VAR_KEYWORD]
 
     def decorate(function: _F) -> _F:
         params = list(inspect.signature(function).parameters.values())

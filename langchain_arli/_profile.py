@@ -9,6 +9,7 @@ building the model and never on a call's path; a failed lookup leaves the key ou
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -57,6 +58,16 @@ class LazyProfile(dict[str, Any]):
         self._resolve()
         return super().__iter__()
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> LazyProfile:
+        # The lookup is a method of the model: the model's deep copy derives its own.
+        copied = LazyProfile(copy.deepcopy(self.known(), memo), lambda: None)
+        copied._pending = self._pending
+        return copied
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled without the lookup (pickle would read every item, so request the listing).
+        return (_rebuild, (self.known(), self._pending))
+
     def __bool__(self) -> bool:
         # LangChain's serializer asks bool(field) on every call: answer without the lookup
         return True
@@ -95,6 +106,9 @@ class LazyProfile(dict[str, Any]):
         self._resolve()
         return dict(super().items())
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        self._resolve()
-        return (dict, (dict(super().items()),))
+
+def _rebuild(known: dict[str, Any], pending: Callable[[], int | None] | None) -> LazyProfile:
+    """Unpickle a :class:`LazyProfile` (its lookup still pending, or done)."""
+    profile = LazyProfile(known, lambda: None)
+    profile._pending = pending
+    return profile

@@ -22,16 +22,14 @@ from llama_index.core.constants import DEFAULT_CONTEXT_WINDOW, DEFAULT_NUM_OUTPU
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, field_serializer, model_validator
 
-from arli._kwargs import check_model_arguments, raise_arli_errors
 from arli._providers import TextProvider
+from arli._text_model import CONNECTION_FIELDS, TextModelBase
 from arli.text.calls import CallOptions, TextCalls
 from arli.text.catalog import capabilities, facts_for
-from arli.text.client import TextClient, client_for_model
+from arli.text.client import TextClient
 from arli.text.facts import ContextWindow
 from arli.text.guided import GuidedStyle, schema_of
-from arli.text.params import SamplingParams
-from arli.text.parse import ModelInfo
-from arli.text.payload import deep_merge, instance_params, split_call_kwargs
+from arli.text.payload import deep_merge, split_call_kwargs
 from llama_index_arli._convert import (
     achat_responses,
     achat_to_completions,
@@ -50,8 +48,13 @@ from llama_index_arli._tools import ToolCallingLLM
 __all__ = ["Arli"]
 
 
-class Arli(SamplingParams, ToolCallingLLM, GuidedStructuredLLM):
+class Arli(TextModelBase, ToolCallingLLM, GuidedStructuredLLM):
     """Arli AI text model for LlamaIndex (OpenAI-compatible, served by vLLM and Aphrodite).
+
+    The client is derived from the settings, as for the LangChain classes (see
+    :mod:`arli._text_model`): assigning a connection field rebuilds it, an assignment is
+    validated like the constructor, ``model_copy(update=...)`` builds a new model with its
+    own client, and every error is an :class:`arli.ArliError`.
 
     Every Arli sampler extra is a typed, validated field (see
     :class:`arli.text.params.SamplingParams`); unset fields are not sent, so the server's
@@ -108,7 +111,10 @@ class Arli(SamplingParams, ToolCallingLLM, GuidedStructuredLLM):
     """
 
     model_config = ConfigDict(
-        populate_by_name=True, arbitrary_types_allowed=True, hide_input_in_errors=True
+        populate_by_name=True,
+        arbitrary_types_allowed=True,
+        hide_input_in_errors=True,
+        validate_assignment=True,
     )
 
     provider: TextProvider = Field(
@@ -211,22 +217,9 @@ class Arli(SamplingParams, ToolCallingLLM, GuidedStructuredLLM):
         default=None, exclude=True, description="An httpx async client to use (not closed by us)."
     )
 
-    _providers: ClassVar[tuple[str, ...]] = ("arli", "arli-proxy")
-    _client: TextClient | None = PrivateAttr(default=None)
+    _async_client_field: ClassVar[str] = "async_http_client"
     _window: ContextWindow = PrivateAttr(default_factory=ContextWindow)
     _payload: tuple[tuple[Any, ...], dict[str, Any]] | None = PrivateAttr(default=None)
-
-    def __init__(self, **data: Any) -> None:
-        # additional_kwargs takes known parameters only (checked below); other server
-        # fields go in extra_body, which the message names.
-        check_model_arguments(type(self), data, extras="extra_body")
-        if isinstance(data.get("api_key"), str):  # masked even in ValidationError.errors()
-            data["api_key"] = SecretStr(data["api_key"])
-        with raise_arli_errors():
-            super().__init__(**data)
-        # Outside the validators, so a missing key raises ArliConfigError itself (naming the
-        # environment variables) rather than a pydantic ValidationError wrapping it.
-        self._build_client()
 
     @model_validator(mode="after")
     def _check_additional_kwargs(self) -> Self:
@@ -238,73 +231,28 @@ class Arli(SamplingParams, ToolCallingLLM, GuidedStructuredLLM):
     def _serialize_guided_json(self, value: Any) -> Any:
         return schema_of(value) if isinstance(value, type) else value
 
-    def _build_client(self) -> TextClient:
-        client = client_for_model(
-            owner=self.class_name(),
-            provider=self.provider,
-            providers=self._providers,
-            params=instance_params(self),
-            api_key=self.api_key,
-            base_url=self.base_url,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            max_concurrent_requests=self.max_concurrent_requests,
-            default_headers=self.default_headers,
-            http_client=self.http_client,
-            http_async_client=self.async_http_client,
-        )
-        if self.api_key is None:
-            self.api_key = client.settings.text_api_key
-        if self.inline_image_urls is None:  # the provider's preset
-            self.inline_image_urls = client.provider.inline_image_urls
-        self._client = client
-        return client
+    def _client_built(self, client: TextClient) -> None:
+        super()._client_built(client)
+        if "api_key" not in self.model_fields_set:  # the key found in the environment
+            self.__dict__["api_key"] = client.settings.text_api_key
+
+    def _settings_changed(self, name: str) -> None:
+        super()._settings_changed(name)
+        if name in CONNECTION_FIELDS or name == "model":  # another model or server
+            self._window = ContextWindow()
+            self._payload = None
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
         """A copy; with ``update``, it gets its own client and looks its model up afresh."""
         copied = super().model_copy(update=update, deep=deep)
-        if update:
-            key: Any = copied.api_key  # update values are not validated: may be a str
-            if isinstance(key, str):
-                copied.api_key = SecretStr(key)
-            copied._window = ContextWindow()
-            copied._payload = None
-            copied._build_client()
-        else:  # the same model on the same server: what was looked up holds (not shared)
+        if not update:  # the same model on the same server: what was looked up holds
             copied._window = ContextWindow(self._window.looked_up)
         return copied
-
-    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
-        # Connection pools and locks are not copied: the copy builds its own client, and
-        # shares the httpx clients the caller injected.
-        memo = {} if memo is None else memo
-        for shared in (self.http_client, self.async_http_client):
-            if shared is not None:
-                memo[id(shared)] = shared
-        client, self._client = self._client, None
-        try:
-            copied = super().__deepcopy__(memo)
-        finally:
-            self._client = client
-        copied._build_client()
-        return copied
-
-    def __getstate__(self) -> dict[str, Any]:
-        client, self._client = self._client, None  # rebuilt on unpickling
-        try:
-            return super().__getstate__()
-        finally:
-            self._client = client
 
     @classmethod
     def class_name(cls) -> str:
         """``"Arli"``."""
         return "Arli"
-
-    @property
-    def client(self) -> TextClient:
-        """The core text client (pooled connections, retries, limits)."""
-        return self._client or self._build_client()
 
     def close(self) -> None:
         """Close pooled connections (they reopen if the model is used again)."""
@@ -380,7 +328,7 @@ class Arli(SamplingParams, ToolCallingLLM, GuidedStructuredLLM):
         """This model's settings for the call layer (read on each call: fields may change)."""
         return CallOptions(
             model=self.model,
-            instance=instance_params(self),
+            instance=self.sampling_params,
             extra_body=self.extra_body,
             style=self.guided_decoding_style,
             stream_usage=self.stream_usage,
@@ -528,22 +476,6 @@ class Arli(SamplingParams, ToolCallingLLM, GuidedStructuredLLM):
         """Async :meth:`count_tokens`."""
         prompt = text if isinstance(text, str) else to_openai_messages(text)
         return await self._calls.acount_tokens(self._options(), prompt)
-
-    def list_models(self, *, available_on_current_plan: bool | None = None) -> list[ModelInfo]:
-        """The models available to the key, with their context length when served.
-
-        Args:
-            available_on_current_plan: Featherless: only the models your plan includes
-                (True) or every model (False), sent as ``?available_on_current_plan=1``
-                or ``=0``; not sent when ``None`` (the server's default).
-        """
-        return self.client.list_models(available_on_current_plan=available_on_current_plan)
-
-    async def alist_models(
-        self, *, available_on_current_plan: bool | None = None
-    ) -> list[ModelInfo]:
-        """Async :meth:`list_models`."""
-        return await self.client.alist_models(available_on_current_plan=available_on_current_plan)
 
 
 def _precompute_signatures(cls: type[Arli]) -> None:

@@ -8,13 +8,14 @@ hand it to the sync or async runner of :mod:`arli._transport.loop`, which does i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time  # noqa: F401 - tests patch ``arli._transport.transport.time.sleep``
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
 from functools import partial
-from typing import Any, TypedDict, TypeVar, cast
+from typing import Any, SupportsIndex, TypedDict, TypeVar, cast
 
 import httpx
 from pydantic import SecretStr
@@ -136,6 +137,10 @@ class Transport:
         self._client: httpx.Client | None = None
         self._async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient]
         self._async_clients = weakref.WeakKeyDictionary()
+        #: per loop, the async generator that closes its client when the loop shuts down
+        self._loop_closers: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, AsyncGenerator[None, None]
+        ] = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
         # Our own clients' default headers merged with ours, [plain, JSON], and parsed URLs:
         # built once, so a request skips httpx's per-call merging and URL parsing.
@@ -145,6 +150,19 @@ class Transport:
     def __repr__(self) -> str:
         auth = "set" if self._authorization is not None else "none"
         return f"Transport(api={self.api!r}, base_url={self.base_url!r}, authorization={auth})"
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Transport:
+        # A connection pool is shared, not copied (as clients built from the same
+        # settings share it): a deep copy of a client uses the same transport.
+        return self
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> str | tuple[Any, ...]:
+        msg = (
+            "Transport cannot be pickled: it holds connection pools and locks of this "
+            "process. Pickle the framework model (ChatArli, Arli...) or the settings "
+            "(ArliSettings) and build the client in the other process"
+        )
+        raise TypeError(msg)
 
     @property
     def limiter(self) -> Limiter | None:
@@ -193,6 +211,7 @@ class Transport:
                 if client is None or client.is_closed:
                     client = httpx.AsyncClient(limits=self._new_limits(), follow_redirects=False)
                     self._async_clients[loop] = client
+                    self._loop_closers[loop] = _close_with_loop(self, client)
         return client
 
     def close(self) -> None:
@@ -204,18 +223,25 @@ class Transport:
             client, self._client = self._client, None
             asyncs = list(self._async_clients.items())
             self._async_clients.clear()
+            closers = dict(self._loop_closers)
+            self._loop_closers.clear()
         if client is not None:
             client.close()
         for loop, aclient in asyncs:
+            closer = closers.get(loop)
             if not loop.is_closed() and not loop.is_running():
-                loop.run_until_complete(aclient.aclose())
+                loop.run_until_complete(closer.aclose() if closer else aclient.aclose())
+            # else: a running loop closes it when the dropped closer is finalized
 
     async def aclose(self) -> None:
         """Close the clients this transport created, including the running loop's async one."""
         loop = asyncio.get_running_loop()
         with self._lock:
             aclient = self._async_clients.pop(loop, None)
-        if aclient is not None:
+            closer = self._loop_closers.pop(loop, None)
+        if closer is not None:
+            await closer.aclose()  # closes the client
+        elif aclient is not None:
             await aclient.aclose()
         self.close()
 
@@ -441,3 +467,30 @@ class Transport:
         """Async :meth:`stream_events` on the running loop's pooled client."""
         start = partial(self._stream_loop, self.async_client, method, path, json_body, options)
         return astream(start, self.max_response_bytes)
+
+
+def _close_with_loop(transport: Transport, client: httpx.AsyncClient) -> AsyncGenerator[None, None]:
+    """Close ``client`` when the running loop shuts down (``asyncio.run`` ending).
+
+    A per-loop client would otherwise outlive its loop with open sockets (a
+    ``ResourceWarning`` per connection after every ``asyncio.run``). The loop closes the
+    async generators it knows before it closes (``shutdown_asyncgens``, which
+    ``asyncio.run`` and ``asyncio.Runner`` call): this one, started here inside the loop
+    so that the loop knows it, closes the client then. The transport keeps it alive.
+    """
+
+    async def closer() -> AsyncGenerator[None, None]:
+        try:
+            yield
+        finally:
+            loop = asyncio.get_running_loop()
+            with transport._lock:
+                if transport._async_clients.get(loop) is client:
+                    del transport._async_clients[loop]
+                    transport._loop_closers.pop(loop, None)
+            await client.aclose()
+
+    agen = closer()
+    with contextlib.suppress(StopIteration):
+        agen.asend(None).send(None)  # run to its ``yield``: the loop's hooks register it
+    return agen

@@ -16,6 +16,7 @@ by posting global options.
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import threading
 import time
@@ -228,6 +229,12 @@ class ImageClient(PooledClient):
     def __repr__(self) -> str:
         model = f", model={self.model!r}" if self.model else ""
         return f"ImageClient(base_url={self._transport.base_url!r}{model})"
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ImageClient:
+        # Its settings are immutable and its pool, limiter and listing cache are shared by
+        # the clients of the same settings: a deep copy is a new handle on them, whose own
+        # attributes (``model``...) can change apart.
+        return copy.copy(self)
 
     # -- plumbing: the I/O of the steps (arli._steps) -----------------------------------
 

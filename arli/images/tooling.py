@@ -391,7 +391,8 @@ class ImageToolbox:
         """A short text telling an agent what went wrong and what to change.
 
         Returns ``None`` for errors no argument can fix (missing or rejected API key,
-        configuration errors): those should reach the developer, not the model.
+        configuration errors, a 404 naming no model, sampler or upscaler: a wrong base URL):
+        those should reach the developer, not the model.
         """
         return self._explain(exc, self._known_names(exc))
 
@@ -435,9 +436,9 @@ class ImageToolbox:
             )
         if isinstance(exc, NotFoundError):
             wants = self.adapter.listing_for(exc)
-            arg = {"models": "model", "samplers": "sampler", "upscalers": "upscaler"}.get(
-                wants or "", "an argument"
-            )
+            if wants is None:  # no model/sampler/upscaler named: a wrong base_url or route
+                return None
+            arg = {"models": "model", "samplers": "sampler", "upscalers": "upscaler"}[wants]
             text = f"The image server did not find it: {exc.message}."
             if names:
                 shown = ", ".join(names[:40]) + (" ..." if len(names) > 40 else "")

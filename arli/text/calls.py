@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from arli._errors import ArliValidationError
 from arli._kwargs import checks_arguments
 from arli._transport import CallStats
 from arli.text.client import TextClient
@@ -100,6 +101,14 @@ class CallResult(Generic[R]):
     plan: RequestPlan
     parsed: list[Any] | None = None
     retries_taken: int = 0
+
+
+def _check_model(options: CallOptions, call_kwargs: Mapping[str, Any]) -> None:
+    """Refuse a blank model id, the model's own or a per-call one (never silently replaced)."""
+    model = call_kwargs.get("model", options.model)
+    if isinstance(model, str) and not model.strip():
+        msg = "model must be a model id, not an empty string (list_models() lists them)"
+        raise ArliValidationError(msg, field="model", allowed="a model id")
 
 
 def _answers(result: ChatCompletion | Completion) -> list[tuple[str | None, str | None]]:
@@ -297,8 +306,13 @@ class TextCalls:
         """The chat body and its constraint (messages must be inlined already).
 
         Raises:
-            ArliValidationError: an unknown, out-of-range or refused parameter.
+            ArliValidationError: an empty message list; an unknown, out-of-range or
+                refused parameter.
         """
+        if not messages:
+            msg = "messages is empty: a chat needs at least one message"
+            raise ArliValidationError(msg, field="messages", allowed="one message or more")
+        _check_model(options, call_kwargs)
         return plan_chat(messages=messages, **self._plan_args(options, call_kwargs, stream))
 
     def plan_completion(
@@ -310,6 +324,10 @@ class TextCalls:
         stream: bool = False,
     ) -> RequestPlan:
         """The ``/v1/completions`` body and its constraint (see :meth:`plan_chat`)."""
+        if isinstance(prompt, list) and not prompt:
+            msg = "prompt is an empty list: a completion needs at least one prompt"
+            raise ArliValidationError(msg, field="prompt", allowed="a prompt or a list of them")
+        _check_model(options, call_kwargs)
         return plan_completion(prompt=prompt, **self._plan_args(options, call_kwargs, stream))
 
     def _plan_args(

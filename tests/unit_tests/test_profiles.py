@@ -106,6 +106,53 @@ def test_explicit_profile_wins() -> None:
     assert llm.profile == {"tool_calling": False}
 
 
+def test_a_copy_with_another_model_or_server_has_that_ones_profile(
+    server: ReferenceServer,
+) -> None:
+    vl = _chat(server, "Qwen/Qwen3.5-VL")
+    assert vl.profile is not None
+    assert vl.profile.get("image_inputs") is True
+    tiny = vl.model_copy(update={"model": "tiny"})
+    assert tiny.profile is not None
+    assert "image_inputs" not in tiny.profile  # not the vision model's capabilities
+    with ReferenceServer(
+        api_key="test-key", models=("Qwen/Qwen3.5-VL",), max_model_len=4096
+    ) as other:
+        moved = vl.model_copy(update={"base_url": other.url})
+        assert moved.profile is not None
+        assert moved.profile["max_input_tokens"] == 4096  # the new server's window
+        assert len(other.requests_for("/v1/models")) == 1
+    assert vl.profile["max_input_tokens"] == 32768  # the original is untouched
+
+
+def test_assigning_the_model_or_url_rederives_the_profile(server: ReferenceServer) -> None:
+    llm = _chat(server, "Qwen/Qwen3.5-VL")
+    assert llm.profile is not None
+    assert llm.profile.get("image_inputs") is True
+    llm.model = "tiny"
+    assert "image_inputs" not in llm.profile
+    with ReferenceServer(api_key="test-key", models=("tiny",), max_model_len=2048) as other:
+        llm.base_url = other.url
+        assert llm.profile["max_input_tokens"] == 2048
+    explicit = _chat(server, "tiny", profile={"tool_calling": False})
+    explicit.model = "Qwen/Qwen3.5-VL"
+    assert explicit.profile == {"tool_calling": False}  # a profile the caller gave stays
+
+
+def test_copies_and_pickles_make_no_request_and_look_up_their_own(server: ReferenceServer) -> None:
+    import copy
+    import pickle
+
+    llm = _chat(server, "Qwen/Qwen3.5-VL")
+    deep = copy.deepcopy(llm)
+    revived = pickle.loads(pickle.dumps(llm))
+    assert server.requests_for("/v1/models") == []  # neither copying nor pickling reads it
+    for each in (deep, revived):
+        assert each.profile is not None
+        assert each.profile["max_input_tokens"] == 32768
+        assert each.profile.get("image_inputs") is True
+
+
 def test_facts_for_proxy_reads_arli_table() -> None:
     assert facts_for("arli-proxy", "Qwen/Qwen3.5-VL").vision is True
     assert facts_for("featherless", "Qwen/Qwen3.5-VL").vision is None
