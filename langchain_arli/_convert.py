@@ -21,7 +21,7 @@ from langchain_core.messages.tool import invalid_tool_call, tool_call, tool_call
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
 from arli import ArliResponseError, ArliValidationError, IncompleteResponseError
-from arli.text import ChatChunk, ChatCompletion, ToolCall, Usage
+from arli.text import ChatChunk, ChatCompletion, ChoiceDelta, ToolCall, Usage
 from arli.text.attachments import decode_base64, pdf_image_parts, relay_tool_images
 
 __all__ = [
@@ -348,9 +348,27 @@ def chunk_to_generation(chunk: ChatChunk) -> ChatGenerationChunk | None:
             content="", usage_metadata=usage_metadata(chunk.usage), chunk_position="last"
         )
         return ChatGenerationChunk(message=message)
-    delta = next((c for c in chunk.choices if c.index == 0), None)
-    if delta is None:
+    delta = chunk.choices[0]
+    if delta.index != 0:
+        found = next((c for c in chunk.choices if c.index == 0), None)
+        if found is None:
+            return None
+        delta = found
+    if delta.reasoning or delta.tool_calls or delta.finish_reason or delta.logprobs is not None:
+        return _delta_generation(chunk, delta)
+    # Text only (nearly every chunk): LangChain's defaults are the rest of the message;
+    # the same chunk as _delta_generation's (test_chunk_to_generation_fast_path), built
+    # with fewer fields to validate (bench/results.md, 'content-only chunks').
+    if not delta.content:
         return None
+    message = AIMessageChunk(
+        content=delta.content, response_metadata={"model_provider": PROVIDER}, id=chunk.id or None
+    )
+    return ChatGenerationChunk(message=message)
+
+
+def _delta_generation(chunk: ChatChunk, delta: ChoiceDelta) -> ChatGenerationChunk | None:
+    """:func:`chunk_to_generation` for any delta of choice 0."""
     extra: dict[str, Any] = {}
     if delta.reasoning:
         extra["reasoning_content"] = delta.reasoning

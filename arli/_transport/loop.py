@@ -165,6 +165,7 @@ def _events(
             for event in sse.feed(chunk) if chunk is not None else sse.flush():
                 payload = decoder.decode(event)
                 if decoder.done:
+                    yield from _tail(chunks, url)
                     return None
                 if payload is not None:
                     yield EMIT, payload, url
@@ -185,6 +186,22 @@ def _events(
         return attempts.after_event_error(err, url, decoder.events)
     ended(on_eof, method, url, decoder.events)
     return None
+
+
+#: Reads after ``[DONE]`` that wait for the end of the body (normally one: the end of the
+#: chunked encoding). Only a body read to its end gives its connection back to the pool, so
+#: without them every stream would open a new connection (bench/results.md, 'stream tail').
+_TAIL_READS = 4
+
+
+def _tail(chunks: Any, url: str) -> Generator[Op, Any, None]:
+    """Read what follows ``[DONE]``; the answer is complete, so a failure here is ignored."""
+    try:
+        for _ in range(_TAIL_READS):
+            if (yield NEXT, chunks, url) is None:
+                return
+    except httpx.HTTPError:
+        return  # the connection is not reused, nothing else
 
 
 # -- runners: the I/O of the ops, blocking or awaiting ---------------------------------------

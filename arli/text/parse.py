@@ -11,9 +11,9 @@ and ``reasoning`` (vLLM >= 0.12, where 0.12 mirrors the same text into both keys
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from arli._errors import ArliResponseError
 from arli._kwargs import checks_arguments
@@ -101,17 +101,25 @@ class ChatChoice:
     refusal: str | None = None
 
 
+_C = TypeVar("_C")
+
+
 @dataclass(slots=True)
-class ChatCompletion:
-    """A non-streamed chat completion."""
+class _Answer(Generic[_C]):
+    """The fields of a response or chunk object: its envelope and its choices."""
 
     id: str
     model: str
     created: int | None
-    choices: list[ChatChoice]
+    choices: list[_C]
     usage: Usage | None = None
     system_fingerprint: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass(slots=True)
+class ChatCompletion(_Answer[ChatChoice]):
+    """A non-streamed chat completion."""
 
     @property
     def text(self) -> str:
@@ -144,16 +152,8 @@ class ChoiceDelta:
 
 
 @dataclass(slots=True)
-class ChatChunk:
+class ChatChunk(_Answer[ChoiceDelta]):
     """One streamed chat chunk. A chunk with no choices carries the final usage."""
-
-    id: str
-    model: str
-    created: int | None
-    choices: list[ChoiceDelta]
-    usage: Usage | None = None
-    system_fingerprint: str | None = None
-    raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 @dataclass(slots=True)
@@ -168,16 +168,8 @@ class CompletionChoice:
 
 
 @dataclass(slots=True)
-class Completion:
+class Completion(_Answer[CompletionChoice]):
     """A non-streamed text completion."""
-
-    id: str
-    model: str
-    created: int | None
-    choices: list[CompletionChoice]
-    usage: Usage | None = None
-    system_fingerprint: str | None = None
-    raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def text(self) -> str:
@@ -289,10 +281,10 @@ def _choices(data: Any, what: str) -> list[Any]:
     return choices
 
 
-def _tool_calls(raw: Any) -> list[ToolCall]:
-    calls: list[ToolCall] = []
+def _tool_items(raw: Any) -> Iterator[tuple[int, str | None, str | None, str]]:
+    """``(index, id, name, arguments)`` of each tool call object of a message or delta."""
     if not isinstance(raw, list):
-        return calls
+        return
     for i, item in enumerate(raw):
         if not isinstance(item, dict):
             continue
@@ -300,15 +292,39 @@ def _tool_calls(raw: Any) -> list[ToolCall]:
         args = fn.get("arguments")
         if isinstance(args, (dict, list)):
             args = json.dumps(args, ensure_ascii=False)
-        calls.append(
-            ToolCall(
-                id=_str(item.get("id")) or "",
-                name=_str(fn.get("name")) or "",
-                arguments=args if isinstance(args, str) else "",
-                index=_int(item.get("index")) if _int(item.get("index")) is not None else i,  # type: ignore[arg-type]
-            )
+        index = _int(item.get("index"))
+        yield (
+            index if index is not None else i,
+            _str(item.get("id")),
+            _str(fn.get("name")),
+            args if isinstance(args, str) else "",
         )
-    return calls
+
+
+def _tool_calls(raw: Any) -> list[ToolCall]:
+    return [
+        ToolCall(id or "", name or "", args, index) for index, id, name, args in _tool_items(raw)
+    ]
+
+
+def _tool_call_deltas(raw: Any) -> list[ToolCallDelta]:
+    return [ToolCallDelta(*item) for item in _tool_items(raw)]
+
+
+def _envelope(data: dict[str, Any]) -> dict[str, Any]:
+    """The fields every response and chunk object has besides its choices."""
+    return {
+        "id": _str(data.get("id")) or "",
+        "model": _str(data.get("model")) or "",
+        "created": _int(data.get("created")),
+        "usage": parse_usage(data.get("usage")),
+        "raw": data,
+    }
+
+
+def _index(choice: dict[str, Any], position: int) -> int:
+    index = _int(choice.get("index"))
+    return index if index is not None else position
 
 
 def parse_chat_completion(data: Any) -> ChatCompletion:
@@ -336,7 +352,7 @@ def parse_chat_completion(data: Any) -> ChatCompletion:
             )
         choices.append(
             ChatChoice(
-                index=_int(ch.get("index")) if _int(ch.get("index")) is not None else i,  # type: ignore[arg-type]
+                index=_index(ch, i),
                 content=content if isinstance(content, str) else None,
                 role=_str(msg.get("role")) or "assistant",
                 reasoning=_reasoning(msg),
@@ -348,37 +364,8 @@ def parse_chat_completion(data: Any) -> ChatCompletion:
             )
         )
     return ChatCompletion(
-        id=_str(data.get("id")) or "",
-        model=_str(data.get("model")) or "",
-        created=_int(data.get("created")),
-        choices=choices,
-        usage=parse_usage(data.get("usage")),
-        system_fingerprint=_str(data.get("system_fingerprint")),
-        raw=data,
+        choices=choices, system_fingerprint=_str(data.get("system_fingerprint")), **_envelope(data)
     )
-
-
-def _tool_call_deltas(raw: Any) -> list[ToolCallDelta]:
-    deltas: list[ToolCallDelta] = []
-    if not isinstance(raw, list):
-        return deltas
-    for i, item in enumerate(raw):
-        if not isinstance(item, dict):
-            continue
-        fn = _dict(item.get("function")) or {}
-        args = fn.get("arguments")
-        if isinstance(args, (dict, list)):
-            args = json.dumps(args, ensure_ascii=False)
-        index = _int(item.get("index"))
-        deltas.append(
-            ToolCallDelta(
-                index=index if index is not None else i,
-                id=_str(item.get("id")),
-                name=_str(fn.get("name")),
-                arguments=args if isinstance(args, str) else "",
-            )
-        )
-    return deltas
 
 
 def parse_chat_chunk(data: Any) -> ChatChunk:
@@ -387,16 +374,77 @@ def parse_chat_chunk(data: Any) -> ChatChunk:
     Raises:
         ArliResponseError: when it is not a chat chunk.
     """
+    return _text_chunk(data) or _chat_chunk(data)
+
+
+#: The delta keys of a chunk that only adds text (``role`` comes with the first one).
+_TEXT_DELTA_KEYS = frozenset({"content", "role"})
+
+
+def _text_chunk(data: Any) -> ChatChunk | None:
+    """The fast path of :func:`parse_chat_chunk`: a chunk that only adds text, else ``None``.
+
+    Nearly every chunk of a stream is one choice whose delta holds ``content`` (and
+    ``role``) and nothing else set: no tool calls, reasoning, logprobs or finish reason.
+    Those are recognised with exact type checks and built directly; anything else, or any
+    value of an unexpected type, returns ``None`` for the general parser, so the result
+    is always what :func:`_chat_chunk` would give (``test_parse_fast_path`` checks it
+    over many shapes). The saving per token: bench/results.md, 'content-only chunks'.
+    """
+    if type(data) is not dict:
+        return None
+    choices = data.get("choices")
+    if type(choices) is not list or len(choices) != 1:
+        return None
+    choice = choices[0]
+    if type(choice) is not dict:
+        return None
+    delta = choice.get("delta")
+    if type(delta) is not dict or not delta.keys() <= _TEXT_DELTA_KEYS:
+        return None
+    content = delta.get("content")
+    role = delta.get("role")
+    index = choice.get("index", 0)
+    id_ = data.get("id")
+    model = data.get("model")
+    created = data.get("created")
+    fingerprint = data.get("system_fingerprint")
+    if (
+        (content is not None and type(content) is not str)
+        or (role is not None and type(role) is not str)
+        or type(index) is not int
+        or type(id_) is not str
+        or type(model) is not str
+        or (created is not None and type(created) is not int)
+        or (fingerprint is not None and type(fingerprint) is not str)
+        or choice.get("finish_reason") is not None
+        or choice.get("logprobs") is not None
+        or choice.get("stop_reason") is not None
+    ):
+        return None
+    usage = data.get("usage")
+    return ChatChunk(
+        id_,
+        model,
+        created,
+        [ChoiceDelta(index, role, content)],
+        None if usage is None else parse_usage(usage),
+        fingerprint,
+        data,
+    )
+
+
+def _chat_chunk(data: Any) -> ChatChunk:
+    """The general path of :func:`parse_chat_chunk`: every shape."""
     raw_choices = _choices(data, "a stream chunk")
     choices: list[ChoiceDelta] = []
     for i, ch in enumerate(raw_choices):
         if not isinstance(ch, dict):
             raise _bad("a chunk choice is not an object", ch)
         delta = _dict(ch.get("delta")) or {}
-        index = _int(ch.get("index"))
         choices.append(
             ChoiceDelta(
-                index=index if index is not None else i,
+                index=_index(ch, i),
                 role=_str(delta.get("role")),
                 content=_str(delta.get("content")),
                 reasoning=_reasoning(delta),
@@ -407,13 +455,7 @@ def parse_chat_chunk(data: Any) -> ChatChunk:
             )
         )
     return ChatChunk(
-        id=_str(data.get("id")) or "",
-        model=_str(data.get("model")) or "",
-        created=_int(data.get("created")),
-        choices=choices,
-        usage=parse_usage(data.get("usage")),
-        system_fingerprint=_str(data.get("system_fingerprint")),
-        raw=data,
+        choices=choices, system_fingerprint=_str(data.get("system_fingerprint")), **_envelope(data)
     )
 
 
@@ -422,11 +464,10 @@ def _completion_choices(raw_choices: list[Any]) -> list[CompletionChoice]:
     for i, ch in enumerate(raw_choices):
         if not isinstance(ch, dict):
             raise _bad("a choice is not an object", ch)
-        index = _int(ch.get("index"))
         text = ch.get("text")
         choices.append(
             CompletionChoice(
-                index=index if index is not None else i,
+                index=_index(ch, i),
                 text=text if isinstance(text, str) else "",
                 finish_reason=_str(ch.get("finish_reason")),
                 stop_reason=_stop_reason(ch.get("stop_reason")),
@@ -440,27 +481,14 @@ def parse_completion(data: Any) -> Completion:
     """Parse a ``text_completion`` object."""
     choices = _completion_choices(_choices(data, "the completion"))
     return Completion(
-        id=_str(data.get("id")) or "",
-        model=_str(data.get("model")) or "",
-        created=_int(data.get("created")),
-        choices=choices,
-        usage=parse_usage(data.get("usage")),
-        system_fingerprint=_str(data.get("system_fingerprint")),
-        raw=data,
+        choices=choices, system_fingerprint=_str(data.get("system_fingerprint")), **_envelope(data)
     )
 
 
 def parse_completion_chunk(data: Any) -> CompletionChunk:
     """Parse one streamed ``text_completion`` chunk."""
     choices = _completion_choices(_choices(data, "a completion stream chunk"))
-    return CompletionChunk(
-        id=_str(data.get("id")) or "",
-        model=_str(data.get("model")) or "",
-        created=_int(data.get("created")),
-        choices=choices,
-        usage=parse_usage(data.get("usage")),
-        raw=data,
-    )
+    return CompletionChunk(choices=choices, **_envelope(data))
 
 
 def parse_tokenize(data: Any) -> TokenizeResult:
@@ -521,8 +549,32 @@ class _ChoiceState:
     logprob_content: list[Any] = field(default_factory=list)
 
 
+class _StreamHead:
+    """What both accumulators take from every chunk: the envelope, the usage, the count."""
+
+    def __init__(self) -> None:
+        self.id = ""
+        self.model = ""
+        self.created: int | None = None
+        self.usage: Usage | None = None
+        self._final_usage = False
+        self.chunks = 0
+
+    def _head(self, chunk: ChatChunk | CompletionChunk) -> None:
+        self.chunks += 1
+        if not self.id:
+            self.id = chunk.id
+        if not self.model:
+            self.model = chunk.model
+        if self.created is None:
+            self.created = chunk.created
+        if chunk.usage is not None and not self._final_usage:
+            self.usage = chunk.usage
+            self._final_usage = not chunk.choices
+
+
 @checks_arguments()
-class ChatStreamAccumulator:
+class ChatStreamAccumulator(_StreamHead):
     """Merges streamed chat chunks into the complete :class:`ChatCompletion`.
 
     Tool-call fragments are joined per ``index``; usage is taken from the final usage
@@ -533,25 +585,15 @@ class ChatStreamAccumulator:
     """
 
     def __init__(self) -> None:
-        self.id = ""
-        self.model = ""
-        self.created: int | None = None
+        super().__init__()
         self.system_fingerprint: str | None = None
-        self.usage: Usage | None = None
-        self._final_usage = False
         self._choices: dict[int, _ChoiceState] = {}
-        self.chunks = 0
 
     def add(self, chunk: ChatChunk) -> None:
         """Merge one chunk."""
-        self.chunks += 1
-        self.id = self.id or chunk.id
-        self.model = self.model or chunk.model
-        self.created = self.created if self.created is not None else chunk.created
-        self.system_fingerprint = self.system_fingerprint or chunk.system_fingerprint
-        if chunk.usage is not None and not self._final_usage:
-            self.usage = chunk.usage
-            self._final_usage = not chunk.choices
+        self._head(chunk)
+        if not self.system_fingerprint:
+            self.system_fingerprint = chunk.system_fingerprint
         for delta in chunk.choices:
             state = self._choices.get(delta.index)
             if state is None:
@@ -628,28 +670,17 @@ class ChatStreamAccumulator:
 
 
 @checks_arguments()
-class CompletionStreamAccumulator:
+class CompletionStreamAccumulator(_StreamHead):
     """Merges streamed completion chunks into the complete :class:`Completion`."""
 
     def __init__(self) -> None:
-        self.id = ""
-        self.model = ""
-        self.created: int | None = None
-        self.usage: Usage | None = None
-        self._final_usage = False
+        super().__init__()
         self._texts: dict[int, list[str]] = {}
         self._finish: dict[int, tuple[str | None, str | int | None]] = {}
-        self.chunks = 0
 
     def add(self, chunk: CompletionChunk) -> None:
         """Merge one chunk."""
-        self.chunks += 1
-        self.id = self.id or chunk.id
-        self.model = self.model or chunk.model
-        self.created = self.created if self.created is not None else chunk.created
-        if chunk.usage is not None and not self._final_usage:
-            self.usage = chunk.usage
-            self._final_usage = not chunk.choices
+        self._head(chunk)
         for ch in chunk.choices:
             self._texts.setdefault(ch.index, []).append(ch.text)
             if ch.finish_reason:

@@ -180,6 +180,7 @@ def test_stream_runners_drive_the_same_steps(steps: list[str]) -> None:
             *ERROR_EVENT_THEN_SLEEP,
             *["ACQUIRE", "SEND", "CHUNKS"],
             *["NEXT"] * 3,
+            "NEXT",  # after [DONE]: the end of the body, so the connection goes back to the pool
             "CLOSE",
         ],
         2,

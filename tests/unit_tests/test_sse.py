@@ -189,3 +189,64 @@ def test_decoder_never_crashes_on_garbage(data: bytes, cuts: list[int]) -> None:
             stream.decode(event)
         except ArliError as exc:  # our typed errors are the only acceptable failures
             assert str(exc)
+
+
+_LINES = st.lists(
+    st.sampled_from(
+        [
+            "data: x",
+            "data:y",
+            "data",
+            "data:  two spaces",
+            "data: héllo 😀",
+            'data: {"a": [1, 2]}',
+            "",
+            ": keep-alive",
+            "event: update",
+            "id: 3",
+            "retry: 10",
+            "retry: x",
+            "field: v",
+            "dat: a",
+        ]
+    ),
+    max_size=30,
+)
+
+
+def _split_anywhere(data: bytes, cuts: list[int]) -> list[bytes]:
+    chunks, last = [], 0
+    for cut in sorted(c % (len(data) + 1) for c in cuts):
+        chunks.append(data[last:cut])
+        last = cut
+    return [*chunks, data[last:]]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lines=_LINES,
+    tail=st.sampled_from(["", "\n", "\n\n", "data: cut"]),
+    cuts=st.lists(st.integers(0, 10_000), max_size=6),
+)
+def test_lf_streams_decode_like_crlf_and_cr_streams(
+    lines: list[str], tail: str, cuts: list[int]
+) -> None:
+    """LF-only text takes the decoder's split-once path; CRLF and CR text the general loop."""
+    text = "\n".join(lines) + tail
+    lf = list(iter_sse(_split_anywhere(text.encode(), cuts)))
+    for ending in ("\r\n", "\r"):
+        other = text.replace("\n", ending).encode()
+        assert list(iter_sse(_split_anywhere(other, cuts))) == lf
+        assert list(iter_sse([other])) == lf
+    assert list(iter_sse([text.encode()])) == lf
+
+
+def test_one_event_reads_keep_the_fields_of_earlier_reads() -> None:
+    """A read holding exactly one ``data:`` event keeps an ``event:``/``id:`` sent before it."""
+    decoder = SSEDecoder()
+    assert decoder.feed(b"id: 7\n") == []
+    assert decoder.feed(b"event: error\n") == []
+    (first,) = decoder.feed(b'data: {"a":1}\n\n')
+    assert (first.data, first.event, first.id) == ('{"a":1}', "error", "7")
+    (second,) = decoder.feed(b"data: x\n\n")
+    assert (second.data, second.event, second.id) == ("x", "message", "7")
