@@ -22,7 +22,7 @@ export UV_NO_PROGRESS      := 1
 
 .DEFAULT_GOAL := help
 .PHONY: help venv demo test lint type pytest checks test-latest test-oldest test-live \
-        lock record record-live bench bench-text clean
+        lock record record-live bench bench-text soak soak-ci clean
 
 help:
 	@echo "make demo         run the offline demo (replays recorded cassettes)"
@@ -36,6 +36,9 @@ help:
 	@echo "make record-live  re-record the live-service cassettes against api.arliai.com (needs ARLIAI_API_KEY)"
 	@echo "make bench        run the benchmarks and write bench/results.md"
 	@echo "make bench-text   re-measure only the paired text table in bench/results.md"
+	@echo "make soak         1,000 concurrent async chats and streams per skin with random faults"
+	@echo "                  for about 3 minutes against the reference server on 127.0.0.1"
+	@echo "                  (SOAK_DURATION=seconds; figures: bench/results.md, section Soak)"
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -118,6 +121,16 @@ bench: $(BENCH_STAMP)
 
 bench-text: $(BENCH_STAMP)
 	$(VENV)/bin/python -m bench text llama_index
+
+# The soak test (tests/soak): fails unless every call answered validly or raised an
+# ArliError, none hung, sockets and threads came back to their baseline and RSS stayed
+# bounded. CI runs the short form (soak-ci).
+SOAK_DURATION ?= 150
+soak: $(STAMP)
+	$(VENV)/bin/python -m tests.soak --duration $(SOAK_DURATION) --results bench/results.md
+
+soak-ci: $(STAMP)
+	$(VENV)/bin/python -m tests.soak --duration 0 --min-rounds 2 --concurrency 200
 
 clean:
 	rm -rf $(VENV) $(LATEST) $(OLDEST) $(TOOLS) build .mypy_cache .ruff_cache .pytest_cache

@@ -63,16 +63,34 @@ def _raw(body: Any) -> bytes:
 
 
 def _normalized(body: Any) -> Any:
-    """Tool descriptions are compared after ``inspect.cleandoc``.
+    """Tool descriptions are compared after ``inspect.cleandoc``, tool-call ids by position.
 
     Python 3.13 dedents docstrings at compile time, so a tool's description differs between
-    the Python that recorded a cassette and the one replaying it.
+    the Python that recorded a cassette and the one replaying it. Tool-call ids in a
+    conversation's history may be random per run (LangChain's ``tool_example_to_messages``
+    gives each example a new uuid4): each distinct id becomes ``call_<n>``, numbered in
+    order of first appearance, so the same conversation matches whatever its ids were.
     """
-    if isinstance(body, dict) and isinstance(body.get("tools"), list):
+    if not isinstance(body, dict):
+        return body
+    if isinstance(body.get("tools"), list):
         for tool in body["tools"]:
             fn = tool.get("function") if isinstance(tool, dict) else None
             if isinstance(fn, dict) and isinstance(fn.get("description"), str):
                 fn["description"] = inspect.cleandoc(fn["description"])
+    ids: dict[str, str] = {}
+
+    def same(value: Any) -> Any:
+        return ids.setdefault(value, f"call_{len(ids)}") if isinstance(value, str) else value
+
+    for message in body.get("messages") or []:
+        if not isinstance(message, dict):
+            continue
+        for call in message.get("tool_calls") or []:
+            if isinstance(call, dict) and "id" in call:
+                call["id"] = same(call["id"])
+        if "tool_call_id" in message:
+            message["tool_call_id"] = same(message["tool_call_id"])
     return body
 
 

@@ -8,7 +8,8 @@ the other supported systems); catch a narrower class to act on a specific cause:
     ├── ArliValidationError        a value out of range or mistyped, a name unknown; nothing sent
     ├── ArliConnectionError        the server could not be reached, or the connection broke
     │   └── ArliTimeoutError       connect, read, write or pool timeout
-    │       └── GenerationTimeoutError  a polled job (AiArt video) not ready in time
+    │       ├── GenerationTimeoutError  a polled job (AiArt video) not ready in time
+    │       └── StreamStalledError      a started stream sent nothing for too long
     ├── ArliResponseError          the server answered 2xx, but not with something we can use
     │   ├── IncompleteResponseError    a stream ended before `[DONE]` or a finish reason
     │   └── ConstraintViolationError   a guided-decoding answer that breaks its constraint
@@ -65,6 +66,7 @@ __all__ = [
     "OCRSourceError",
     "PermissionDeniedError",
     "RateLimitError",
+    "StreamStalledError",
     "UnprocessableEntityError",
     "error_from_stream_event",
     "extract_error_message",
@@ -76,7 +78,14 @@ _MAX_QUOTED = 300
 
 
 class ArliError(Exception):
-    """Base class of every error raised by this package."""
+    """Base class of every error raised by this package.
+
+    Attributes:
+        retries_taken: the retries the transport made before it raised this error (0: it
+            ended the first attempt, or no request was sent).
+    """
+
+    retries_taken: int = 0
 
 
 class ArliConfigError(ArliError, ValueError):
@@ -155,6 +164,31 @@ class GenerationTimeoutError(ArliTimeoutError):
         self.generation_id = generation_id
         self.polls = polls
         self.elapsed = elapsed
+
+
+class StreamStalledError(ArliTimeoutError):
+    """A started event stream sent no event for ``stall_timeout`` seconds.
+
+    Set the limit per call (``stall_timeout=``) or with ``ARLI_STREAM_STALL_TIMEOUT``
+    (seconds; ``0`` turns the check off); the default is 120 s.
+
+    Attributes:
+        chunks_received: the stream events that arrived before it stalled.
+        stall_timeout: the limit in seconds.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        chunks_received: int,
+        stall_timeout: float,
+        method: str | None = None,
+        url: str | None = None,
+    ):
+        super().__init__(message, method=method, url=url, phase="stream")
+        self.chunks_received = chunks_received
+        self.stall_timeout = stall_timeout
 
 
 class ArliResponseError(ArliError):

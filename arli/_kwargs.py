@@ -18,7 +18,10 @@ in the shape per-call parameters use (:func:`arli.text.payload.split_call_kwargs
 - plain classes (and dataclasses) are decorated with :func:`checks_arguments`, which keeps
   their signature (for type checkers and ``inspect``) and checks names before ``__init__``
   runs; a class whose ``**kwargs`` go on to another class or function names it in
-  ``passes_to``, so a typo is caught where the user wrote it.
+  ``passes_to``, so a typo is caught where the user wrote it. The values given are then
+  checked against the annotations of ``__init__`` (:func:`check_argument_types`), so a
+  wrong type is the same :class:`~arli.ArliValidationError` a pydantic class raises, not
+  a bare ``TypeError``/``AttributeError`` from inside.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "argument_names",
+    "arli_error_from_validation",
+    "check_argument_types",
     "check_arguments",
     "check_model_arguments",
     "checks_arguments",
@@ -162,20 +167,64 @@ def check_model_arguments(
             check_arguments(label or model.__name__, data, known, extras=extras)
 
 
-@contextlib.contextmanager
-def raise_arli_errors() -> Iterator[None]:
-    """Re-raise the arli error a pydantic validator raised, instead of its wrapper.
+#: Parts of a field name whose value is never quoted in an error message.
+_SECRET_PARTS = ("key", "secret", "password", "token", "header", "auth")
 
-    pydantic turns a ``ValueError`` raised in a validator (our errors are ValueErrors)
-    into a ``ValidationError``; when that holds exactly one error and it is ours, ours is
-    raised (same message, same ``field``). Several errors stay a ``ValidationError``.
+
+def _shown(field: str, value: Any) -> str:
+    if any(part in field.lower() for part in _SECRET_PARTS):
+        return ""
+    shown = repr(value)
+    return "=" + (shown if len(shown) <= 60 else shown[:57] + "...")
+
+
+def arli_error_from_validation(exc: Any, label: str = "") -> ArliError:
+    """The arli error for a ``pydantic.ValidationError`` (ours if a validator raised it).
+
+    One error a validator of ours raised is returned as it is. Anything else becomes one
+    :class:`~arli.ArliValidationError` in the shape of ours (``label: field=value is
+    invalid: what pydantic said``); values of fields that may hold secrets are not quoted.
+    """
+    errors = exc.errors()
+    causes = [(e.get("ctx") or {}).get("error") for e in errors]
+    if len(errors) == 1 and isinstance(causes[0], ArliError):
+        return causes[0]
+    parts: list[str] = []
+    fields: set[str] = set()
+    for error, cause in zip(errors, causes, strict=True):
+        path = [str(p) for p in error.get("loc") or ()]
+        if path and path[0] in fields:
+            continue  # one message per field (a union reports each of its members)
+        fields.add(path[0] if path else "")
+        loc = ".".join(p for p in path if "[" not in p) or "value"
+        if isinstance(cause, ArliError):
+            parts.append(str(cause))
+        elif error.get("type") == "missing":
+            parts.append(f"{loc} is required")
+        else:
+            value = _shown(loc, error.get("input"))
+            parts.append(f"{loc}{value} is invalid: {error.get('msg')}")
+    prefix = f"{label}: " if label else ""
+    first = str((errors[0].get("loc") or ("",))[0]) if errors else None
+    return ArliValidationError(prefix + "; ".join(parts), field=first or None)
+
+
+@contextlib.contextmanager
+def raise_arli_errors(label: str = "") -> Iterator[None]:
+    """Raise an arli error instead of a ``pydantic.ValidationError``.
+
+    See :func:`arli_error_from_validation`: ``except arli.ArliError`` catches every error
+    of a constructor or an assignment.
+
+    Args:
+        label: the class name the message starts with (for errors pydantic wrote).
 
     Example:
         .. code-block:: python
 
             def __init__(self, **data: Any) -> None:
                 check_model_arguments(type(self), data, extras="extra_body")
-                with raise_arli_errors():
+                with raise_arli_errors(type(self).__name__):
                     super().__init__(**data)
     """
     from pydantic import ValidationError  # noqa: PLC0415 - plain classes need no pydantic
@@ -183,11 +232,7 @@ def raise_arli_errors() -> Iterator[None]:
     try:
         yield
     except ValidationError as exc:
-        errors = exc.errors()
-        cause = (errors[0].get("ctx") or {}).get("error") if len(errors) == 1 else None
-        if isinstance(cause, ArliError):
-            raise cause from None
-        raise
+        raise arli_error_from_validation(exc, label) from None
 
 
 def _signature_names(target: Any) -> set[str]:
@@ -244,9 +289,69 @@ def checks_arguments(
                 known = argument_names(cls)
                 if not known.issuperset(kwargs):
                     check_arguments(type(self).__name__, kwargs, known, extras=extras)
+                check_argument_types(init, kwargs, type(self).__name__)
             init(self, *args, **kwargs)
 
         setattr(cls, "__init__", __init__)  # noqa: B010 - mypy refuses assigning a method
         return cls
 
     return decorate
+
+
+# -- the types of a plain class's arguments ---------------------------------------------------
+
+
+@functools.cache
+def _arguments_model(init: Callable[..., Any]) -> type[BaseModel] | None:
+    """A pydantic model of the annotated keywords of ``init`` (those pydantic can check)."""
+    from pydantic import ConfigDict, Field, TypeAdapter, create_model  # noqa: PLC0415
+
+    config = ConfigDict(arbitrary_types_allowed=True, protected_namespaces=())
+    try:
+        parameters = inspect.signature(init).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    namespace = getattr(init, "__globals__", {})
+    fields: dict[str, Any] = {}
+    for parameter in parameters:
+        if parameter.name == "self" or parameter.annotation is inspect.Parameter.empty:
+            continue
+        if parameter.kind not in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY):
+            continue
+        hint = parameter.annotation
+        try:
+            if isinstance(hint, str):
+                hint = eval(hint, namespace)  # noqa: S307 - our own annotations
+            TypeAdapter(hint, config=config)
+        except Exception:  # noqa: BLE001, S112 - a type pydantic cannot check: not checked here
+            continue
+        fields[f"arg_{parameter.name}"] = (hint, Field(None, alias=parameter.name))
+    if not fields:
+        return None
+    try:
+        return create_model(f"{init.__qualname__}Arguments", __config__=config, **fields)
+    except Exception:  # noqa: BLE001 - never refuse a construction because of our check
+        return None
+
+
+def check_argument_types(init: Callable[..., Any], kwargs: Mapping[str, Any], label: str) -> None:
+    """Refuse a keyword whose value does not fit the annotation of ``init`` (before it runs).
+
+    A plain class would otherwise fail inside with a bare ``TypeError``/``AttributeError``
+    (``ImageClient(base_url=1)``: ``'int' object has no attribute 'strip'``). Values are only
+    checked (pydantic's lax mode: ``1`` fits a ``float``), never converted.
+
+    Raises:
+        ArliValidationError: ``label: name=value is invalid: what was expected`` (values of
+            secret-holding arguments are not quoted).
+    """
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    model = _arguments_model(init)
+    if model is None:
+        return
+    given = {name: value for name, value in kwargs.items() if value is not None}
+    try:
+        model.model_validate(given)
+    except ValidationError as exc:
+        raise arli_error_from_validation(exc, label) from None

@@ -16,6 +16,7 @@ import weakref
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
+from typing import Any, SupportsIndex
 
 from arli._errors import ArliConfigError
 from arli._kwargs import checks_arguments
@@ -74,9 +75,9 @@ class Limiter:
     """
 
     def __init__(self, limit: int):
-        if limit < 1:
+        if isinstance(limit, bool) or limit < 1:
             msg = f"limit must be >= 1, got {limit}"
-            raise ValueError(msg)
+            raise ArliConfigError(msg)
         self._limit = limit
         self._in_flight = 0
         self._max_in_flight = 0
@@ -88,6 +89,18 @@ class Limiter:
             f"Limiter(limit={self._limit}, in_flight={self._in_flight}, "
             f"waiting={len(self._waiters)})"
         )
+
+    def __deepcopy__(self, memo: dict[int, object]) -> Limiter:
+        # A limit is shared, not copied: a copy with its own count would let twice as
+        # many requests through.
+        return self
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> str | tuple[Any, ...]:
+        msg = (
+            "Limiter cannot be pickled: it counts this process's requests in flight; "
+            "build one in the other process"
+        )
+        raise TypeError(msg)
 
     @property
     def limit(self) -> int:

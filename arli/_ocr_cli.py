@@ -6,14 +6,17 @@ Kept apart from :mod:`arli.cli` so ``arli --help`` never imports the OCR engine.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from arli.ocr import OCREngine, OCRResult
+from arli._errors import OCRPageError, OCRSourceError
+from arli.ocr import OCREngine, OCRReport, OCRResult, PageResult
 
-__all__ = ["format_result", "run_ocr"]
+__all__ = ["check_output", "format_result", "run_job_command", "run_ocr"]
 
 
 def format_result(result: OCRResult, *, jsonl: bool) -> str:
@@ -24,6 +27,7 @@ def format_result(result: OCRResult, *, jsonl: bool) -> str:
             record = {
                 "source": page.source,
                 "page": page.page,
+                "page_number": page.page,
                 "page_label": page.page_label,
                 "total_pages": page.total_pages,
                 "text": page.text,
@@ -40,15 +44,133 @@ def format_result(result: OCRResult, *, jsonl: bool) -> str:
         if page.source != current:
             current = page.source
             parts.append(f"# {page.source}\n")
-        marker = f"<!-- page {page.page_label} -->"
+        marker = f"<!-- page {page.page_label} -->" if page.page else "<!-- document -->"
         if page.error is not None:
             marker += f"\n<!-- not transcribed: {page.error.error_type} -->"
         parts.append(f"{marker}\n\n{page.text}".rstrip() + "\n")
     return "\n".join(parts)
 
 
+def _job_options(args: argparse.Namespace, client_options: dict[str, Any]) -> Any:
+    from pydantic import SecretStr  # noqa: PLC0415
+
+    from arli.ocr.job.tasks import JobOptions  # noqa: PLC0415
+
+    key = client_options.get("api_key")
+    return JobOptions(
+        model=args.model,
+        api_key=SecretStr(key.strip()) if key else None,
+        base_url=client_options.get("base_url"),
+        provider=client_options.get("provider", "arli"),
+        output_format=args.format,
+        pages=args.pages,
+        dpi=float(args.dpi) if args.dpi else 150.0,
+        max_retries=args.max_retries if args.max_retries is not None else 4,
+        timeout=args.timeout,
+        on_page_error=args.on_error,
+        max_page_error_rate=args.max_page_error_rate,
+        text_layer=args.text_layer or "never",
+        anchor_text_layer=args.anchor_text_layer,
+        max_in_flight=args.max_in_flight or args.concurrency,
+        cache_dir=args.cache,
+        price_per_mtok_in=args.price_per_mtok_in,
+        price_per_mtok_out=args.price_per_mtok_out,
+        price_per_request=args.price_per_request,
+    )
+
+
+def run_job_command(args: argparse.Namespace, client_options: dict[str, Any]) -> int:
+    """``arli ocr INPUT... --out DIR``: the resumable bulk job; 1 when anything failed."""
+    from arli._errors import ArliValidationError  # noqa: PLC0415
+    from arli.ocr.job.report import summary  # noqa: PLC0415
+    from arli.ocr.job.runner import prepare, run_job  # noqa: PLC0415
+
+    options = _job_options(args, client_options)
+    if args.output:
+        msg = "-o names one output file and --out a job directory: give one of them"
+        raise ArliValidationError(msg, field="output")
+    if args.runner == "ray":
+        try:
+            ray_runner = importlib.import_module("arli.ocr.job.ray_runner")
+        except ImportError as exc:
+            msg = (
+                f"--runner ray is not available ({exc}); install it with "
+                'pip install "arli-integrations[ray]", or use --runner local'
+            )
+            raise ImportError(msg) from None
+        result = ray_runner.run_job(list(args.files), args.out, options, overwrite=args.overwrite)
+    else:
+        job = prepare(list(args.files), args.out, options, overwrite=args.overwrite)
+        show = False if args.no_progress else None
+        try:
+            result = run_job(job, show_progress=show)
+        except KeyboardInterrupt:
+            sys.stderr.write(
+                f"\ninterrupted: finished pages are in {args.out}/pages.jsonl; run the same "
+                "command again to resume (no finished page is sent again)\n"
+            )
+            return 130
+    sys.stderr.write(summary(result.report) + "\n")
+    sys.stderr.write(f"wrote {result.out_dir} (report.json, pages.jsonl, documents/)\n")
+    return 0 if result.ok else 1
+
+
+def check_output(path: str | None, *, overwrite: bool) -> None:
+    """Refuse an ``-o`` destination that would fail or clobber, before any request.
+
+    Raises:
+        ArliValidationError: a directory, an existing file without ``--overwrite``, or a
+            parent that is a file.
+    """
+    from arli._errors import ArliValidationError  # noqa: PLC0415
+
+    if path is None:
+        return
+    target = Path(path)
+    if target.is_dir():
+        msg = f"-o {path} is a directory; -o names a file (.md, .txt, .jsonl); --out a job dir"
+        raise ArliValidationError(msg, field="output")
+    if target.exists() and not overwrite:
+        msg = f"-o {path} already exists; pass --overwrite to replace it"
+        raise ArliValidationError(msg, field="output")
+    parent = target.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK):
+        msg = f"-o {path}: cannot write in {parent}"
+        raise ArliValidationError(msg, field="output")
+
+
+#: Flags that only a bulk job (``--out DIR``) uses, with their "not given" value.
+_JOB_FLAGS = {
+    "max_in_flight": None,
+    "text_layer": None,
+    "anchor_text_layer": False,
+    "max_page_error_rate": None,
+    "price_per_mtok_in": None,
+    "price_per_mtok_out": None,
+    "price_per_request": None,
+    "runner": None,
+}
+
+
+def _refuse_job_flags(args: argparse.Namespace) -> None:
+    """A job-only flag without ``--out`` would be ignored: refuse it instead."""
+    from arli._errors import ArliValidationError  # noqa: PLC0415
+
+    given = [k for k, unset in _JOB_FLAGS.items() if getattr(args, k) != unset]
+    if given:
+        flags = ", ".join("--" + k.replace("_", "-") for k in given)
+        msg = f"{flags} only apply to a bulk job: add --out DIR"
+        raise ArliValidationError(msg, field="out")
+
+
 def run_ocr(args: argparse.Namespace, out: TextIO, client_options: dict[str, Any]) -> int:
     """Run the ``ocr`` command; 1 when a page failed (they are listed on stderr)."""
+    if args.out:
+        return run_job_command(args, client_options)
+    _refuse_job_flags(args)
+    check_output(args.output, overwrite=args.overwrite)
     options: dict[str, Any] = {
         "output_format": args.format,
         "on_page_error": args.on_error,
@@ -57,22 +179,46 @@ def run_ocr(args: argparse.Namespace, out: TextIO, client_options: dict[str, Any
     }
     if client_options.get("base_url"):
         options["base_url"] = client_options["base_url"]
-    for name in ("model", "cache", "dpi"):
+    for name in ("model", "cache", "dpi", "timeout", "max_retries"):
         value = getattr(args, name)
         if value is not None:
             options[name] = value
     if args.concurrency is not None:
         options["max_concurrency"] = args.concurrency
+    report = OCRReport(model="")
+    pages: list[PageResult] = []
     with OCREngine(**options) as engine:
-        result = engine.ocr(list(args.files), pages=args.pages)
+        try:
+            for page in engine.iter_pages(list(args.files), pages=args.pages, report=report):
+                pages.append(page)
+        except KeyboardInterrupt:
+            _write(OCRResult(pages, report), args, out)
+            hint = (
+                f"the pages finished are in the page cache {args.cache}; rerun to resume"
+                if args.cache
+                else "use --out DIR (resumable) or --cache DIR so a rerun pays only new pages"
+            )
+            sys.stderr.write(f"\ninterrupted after {len(pages)} page(s), written; {hint}\n")
+            return 130
+        except (OCRPageError, OCRSourceError):
+            # the pages paid for before the failure are not thrown away
+            _write(OCRResult(pages, report), args, out)
+            raise
+    result = OCRResult(pages, report)
+    _write(result, args, out)
+    sys.stderr.write(result.report.summary() + "\n")
+    return 0 if result.report.ok else 1
+
+
+def _write(result: OCRResult, args: argparse.Namespace, out: TextIO) -> None:
+    """Write the pages (all of them, or those finished before a failure or Ctrl-C)."""
+    if not result.pages and args.output is None:
+        return
     jsonl = bool(args.output and args.output.endswith(".jsonl"))
     text = format_result(result, jsonl=jsonl)
     if args.output:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
         Path(args.output).write_text(text, encoding="utf-8")
+        sys.stderr.write(f"wrote {args.output} ({len(result.pages)} page(s))\n")
     else:
         out.write(text)
-    sys.stderr.write(result.report.summary() + "\n")
-    if args.output:
-        sys.stderr.write(f"wrote {args.output}\n")
-    return 0 if result.report.ok else 1

@@ -8,7 +8,9 @@ Keys are resolved in this order, separately for the text and the image API:
 4. the shared environment variable (``ARLIAI_API_KEY``).
 
 Keys are held as :class:`pydantic.SecretStr` and never appear in a repr, a log line, an
-exception or a serialized object.
+exception or a serialized object. Every key, from an argument or the environment, is
+normalized by :func:`arli._secrets.normalize_key`: surrounding whitespace is stripped and a
+key no HTTP header can carry is refused (without quoting it).
 
 Base URLs: ``base_url=`` or ``ARLI_BASE_URL`` (default ``https://api.arliai.com``), with
 separate overrides for each API (``text_base_url=`` / ``ARLI_TEXT_BASE_URL`` and
@@ -25,12 +27,19 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from arli._errors import ArliConfigError, ArliValidationError
-from arli._kwargs import check_arguments, check_model_arguments, model_argument_names
+from arli._kwargs import (
+    arli_error_from_validation,
+    check_argument_types,
+    check_arguments,
+    check_model_arguments,
+    model_argument_names,
+)
 from arli._limits import check_limit
 from arli._providers import get_provider
+from arli._secrets import normalize_key
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -77,15 +86,7 @@ def normalize_base_url(url: str, *, what: str = "base_url") -> str:
 
 
 def _env_secret(env: Mapping[str, str], name: str) -> SecretStr | None:
-    value = env.get(name, "").strip()
-    return SecretStr(value) if value else None
-
-
-def _as_secret(value: str | SecretStr | None) -> SecretStr | None:
-    if value is None:
-        return None
-    secret = value if isinstance(value, SecretStr) else SecretStr(value)
-    return secret if secret.get_secret_value().strip() else None
+    return normalize_key(env.get(name), what=name)
 
 
 class ArliSettings(BaseModel):
@@ -151,7 +152,18 @@ class ArliSettings(BaseModel):
     def __init__(self, **data: Any) -> None:
         # extra="forbid" would refuse a typo too, but as a ValidationError with no hint.
         check_model_arguments(type(self), data)
-        super().__init__(**data)
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            err = arli_error_from_validation(exc, "invalid Arli settings")
+            if isinstance(err, ArliConfigError):
+                raise err from None
+            raise ArliConfigError(str(err)) from None
+
+    @field_validator("text_api_key", "image_api_key", mode="before")
+    @classmethod
+    def _normalize_key(cls, value: Any, info: Any) -> SecretStr | None:
+        return normalize_key(value, what=info.field_name)
 
     @classmethod
     def resolve(
@@ -190,19 +202,23 @@ class ArliSettings(BaseModel):
                 above what the provider allows.
         """
         check_arguments("ArliSettings.resolve", options, model_argument_names(cls))
+        explicit = {"text_base_url": text_base_url, "image_base_url": image_base_url}
+        check_argument_types(
+            _RESOLVE, {**explicit, "base_url": base_url, "env": env}, "ArliSettings"
+        )
         environ: Mapping[str, str] = os.environ if env is None else env
         try:
             preset = get_provider(provider)
         except ValueError as exc:
             raise ArliConfigError(str(exc)) from None
-        shared = _as_secret(api_key)
+        shared = normalize_key(api_key)
         keys: dict[Api, SecretStr | None] = {}
         specifics: tuple[tuple[Api, str | SecretStr | None, tuple[str, ...]], ...] = (
             ("text", text_api_key, preset.text_key_env),
             ("image", image_api_key, preset.image_key_env),
         )
         for api, specific, names in specifics:
-            keys[api] = _as_secret(specific) or shared
+            keys[api] = normalize_key(specific, what=f"{api}_api_key") or shared
             for name in names:
                 keys[api] = keys[api] or _env_secret(environ, name)
             if not preset.sends_key:
@@ -306,3 +322,6 @@ class ArliSettings(BaseModel):
 
 #: What a client's ``**options`` are passed to (for :func:`arli._kwargs.checks_arguments`).
 SETTINGS_ARGUMENTS: tuple[Any, ...] = (ArliSettings.resolve, ArliSettings)
+
+#: The function whose annotations the explicit arguments of ``resolve`` are checked against.
+_RESOLVE = ArliSettings.resolve.__func__  # type: ignore[attr-defined]

@@ -18,7 +18,7 @@ import sys
 import typing
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import Any, TextIO
 
 from arli._errors import ArliConfigError, ArliError, ArliStatusError, ArliValidationError
 from arli._version import __version__
@@ -198,6 +198,44 @@ def _parser() -> argparse.ArgumentParser:
     ocr.add_argument("--dpi", type=int, help="PDF render resolution (default 150)")
     ocr.add_argument("--concurrency", type=int, help="pages in flight")
     ocr.add_argument("--no-progress", action="store_true", help="no progress bar")
+    job = ocr.add_argument_group("bulk job (--out DIR: resumable; rerun the command to resume)")
+    job.add_argument(
+        "--out",
+        metavar="DIR",
+        help="job directory: Markdown per document, "
+        "pages.jsonl, report.json; resumes an earlier run there",
+    )
+    job.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing -o file, or start --out DIR afresh",
+    )
+    job.add_argument("--max-in-flight", type=int, help="requests in flight for the whole job")
+    job.add_argument(
+        "--text-layer",
+        choices=("auto", "fallback", "never"),
+        help="use good PDF text layers (auto) or only when a page fails (fallback); default never",
+    )
+    job.add_argument(
+        "--anchor-text-layer",
+        action="store_true",
+        help="send the page's text layer with the image as a hint",
+    )
+    job.add_argument(
+        "--max-page-error-rate",
+        type=float,
+        help="fail a document whose share of failed pages is above this (0-1)",
+    )
+    job.add_argument("--price-per-mtok-in", type=float, help="$ per million prompt tokens")
+    job.add_argument("--price-per-mtok-out", type=float, help="$ per million completion tokens")
+    job.add_argument("--price-per-request", type=float, help="$ per request")
+    job.add_argument(
+        "--runner",
+        choices=("local", "ray"),
+        help="where the job runs (default local; ray: RAY_ADDRESS, else a local cluster)",
+    )
+    ocr.add_argument("--timeout", type=float, help="seconds to wait for each answer")
+    ocr.add_argument("--max-retries", type=int, help="retries per request (default 4)")
     _connection_flags(ocr, providers=("arli", "featherless", "arli-proxy"))
 
     demo = sub.add_parser(
@@ -538,9 +576,5 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         return 0
 
 
-def _exit(status: int) -> NoReturn:  # pragma: no cover
-    raise SystemExit(status)
-
-
 if __name__ == "__main__":  # pragma: no cover
-    _exit(main())
+    raise SystemExit(main())

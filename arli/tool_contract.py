@@ -8,7 +8,9 @@ sees), its description and what it needs from its backend. ``langchain_arli`` bu
 turn the failure into the same text (:func:`validation_text`), so an agent gets the same
 answer to the same bad arguments whichever framework runs it.
 
-Ranges are not restated: :func:`limits` reads them from the core request models
+Every argument model derives from :class:`ToolArguments`, which refuses an argument the
+tool does not take (naming the ones it does) without changing the JSON schema the agent
+sees. Ranges are not restated: :func:`limits` reads them from the core request models
 (:mod:`arli.images.models`, :mod:`arli.images.aiart`), and :func:`argument` puts them in a
 tool argument. :func:`resolve_agent_path` is the one sandbox for the file paths and URLs an
 agent passes (images and OCR documents).
@@ -22,12 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from arli._errors import ArliError, ArliValidationError
 from arli.media import is_http_url
 
 __all__ = [
+    "NoArgs",
+    "ToolArguments",
     "ToolContract",
     "argument",
     "check_arguments",
@@ -41,6 +45,31 @@ __all__ = [
 _BOUNDS = ("ge", "gt", "le", "lt", "min_length", "max_length")
 _B64_LIKE = re.compile(r"^[A-Za-z0-9+/=_\-\s]{64,}$")
 _FIX = ". Fix this argument and call the tool again."
+
+
+def _keep_schema(schema: dict[str, Any]) -> None:
+    # ``extra="forbid"`` would add ``additionalProperties: false``: the schema an agent is
+    # sent (and the recorded requests that carry it) stays as it was.
+    schema.pop("additionalProperties", None)
+
+
+class ToolArguments(BaseModel):
+    """Base of the tools' argument models: an argument the tool does not take is refused.
+
+    An agent that passes ``colour="red"`` to a tool with no ``colour`` is told so, with the
+    arguments the tool takes (:func:`check_arguments`, :func:`validation_text`), instead of
+    the argument being dropped without a word. The JSON schema is unchanged.
+    """
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_keep_schema)
+
+
+class NoArgs(BaseModel):
+    """No arguments (the image listings).
+
+    Anything passed is ignored, in both skins alike: LangChain does not validate the input
+    of a tool whose schema has no fields, and a listing has no option to get wrong.
+    """
 
 
 @dataclass(frozen=True)
@@ -57,6 +86,8 @@ class ToolContract:
         operation: the argument narrowing that applies per backend (``"generate"``,
             ``"edit"`` or ``""``).
         aiart_description: the description with the AiArt backend (``""``: the same).
+        prefixed_name: the tool name with a prefix, when it is not prefix + ``function``
+            (the OCR tool is ``read_document`` in LlamaIndex, ``arli_ocr`` in LangChain).
     """
 
     function: str
@@ -65,15 +96,23 @@ class ToolContract:
     capability: str
     operation: str = ""
     aiart_description: str = ""
+    prefixed_name: str = ""
 
     def name(self, prefix: str) -> str:
         """The tool name with the skin's ``prefix``."""
+        if prefix and self.prefixed_name:
+            return self.prefixed_name
         return prefix + self.function
 
     def describe(self, prefix: str, *, aiart: bool = False) -> str:
         """The description for a skin (``prefix``) and backend."""
         text = self.aiart_description if aiart and self.aiart_description else self.description
         return text.format(prefix=prefix)
+
+    @property
+    def arguments(self) -> type[BaseModel]:
+        """The argument model (:class:`NoArgs` for a tool without arguments)."""
+        return self.schema or NoArgs
 
 
 def limits(model: type[BaseModel], name: str) -> dict[str, Any]:
@@ -124,12 +163,30 @@ def invalid_argument_text(exc: ArliValidationError) -> str:
     return text + _FIX
 
 
+def _shown_arguments(schema: type[BaseModel]) -> list[str]:
+    """The arguments the agent is shown (hidden ones are accepted but not offered)."""
+    return list(schema.model_json_schema().get("properties", {}))
+
+
+def _describe(exc: ValidationError, schema: type[BaseModel]) -> ArliValidationError:
+    """The first problem of ``exc``: an argument the tool does not take, else the field's."""
+    unknown = [str(err["loc"][0]) for err in exc.errors() if err["type"] == "extra_forbidden"]
+    if unknown:
+        shown = _shown_arguments(schema)
+        allowed = ", ".join(shown) if shown else "no arguments"
+        names = ", ".join(unknown)
+        noun = "is not an argument" if len(unknown) == 1 else "are not arguments"
+        msg = f"{names} {noun} of this tool: it takes {allowed}"
+        return ArliValidationError(msg, field=unknown[0], allowed=allowed)
+    from arli.images.models import describe_validation_error  # noqa: PLC0415 - no cycle
+
+    return describe_validation_error(exc, schema)
+
+
 def validation_text(exc: ValidationError | Any, schema: type[BaseModel] | None = None) -> str:
     """What an agent is told when its arguments fail ``schema`` (names the field and range)."""
     if isinstance(exc, ValidationError) and schema is not None:
-        from arli.images.models import describe_validation_error  # noqa: PLC0415 - no cycle
-
-        return invalid_argument_text(describe_validation_error(exc, schema))
+        return invalid_argument_text(_describe(exc, schema))
     return f"Invalid arguments: {exc}. Fix them and call the tool again."
 
 
@@ -145,15 +202,14 @@ def check_arguments(schema: type[BaseModel], args: Mapping[str, Any]) -> dict[st
     """The agent's ``args`` validated by ``schema`` (coerced), as keyword arguments.
 
     Raises:
-        ArliValidationError: the first bad argument, with :func:`validation_text` as its
-            message (the text the agent gets), naming the field and what is allowed.
+        ArliValidationError: the first bad argument (or one the tool does not take), with
+            :func:`validation_text` as its message (the text the agent gets), naming the
+            field and what is allowed.
     """
-    from arli.images.models import describe_validation_error  # noqa: PLC0415 - no cycle
-
     try:
         model = schema.model_validate(dict(args))
     except ValidationError as exc:
-        error = describe_validation_error(exc, schema)
+        error = _describe(exc, schema)
         raise with_message(error, invalid_argument_text(error)) from None
     return {name: getattr(model, name) for name in schema.model_fields}
 

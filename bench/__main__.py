@@ -38,6 +38,7 @@ def _fmt(value: float) -> str:
 
 PAIRED_START = "<!-- paired table: written by `python -m bench`; do not edit by hand -->"
 PAIRED_END = "<!-- end of paired table -->"
+SOAK_START = "<!-- soak: written by `make soak`"  # tests/soak/run.py writes that section
 
 
 def _paired_section(machine: str, command: str) -> list[str]:
@@ -99,6 +100,9 @@ def main(argv: list[str]) -> int:
             f"| {r.group} | {r.name}{note} | {_fmt(r.value)} {r.unit} | {r.target} | {met} |"
         )
     out = HERE / "results.md"
+    old = out.read_text() if out.exists() else ""
+    if SOAK_START in old:  # the Soak section is written by `make soak`: keep it
+        lines += ["", old[old.index(SOAK_START) :].rstrip("\n")]
     if not argv:  # partial runs do not overwrite the full table
         out.write_text("\n".join(lines) + "\n")
         (HERE / "results.json").write_text(json.dumps([r.as_dict() for r in results], indent=2))

@@ -121,18 +121,23 @@ print(json.dumps({
 """
 
 
-def _memory(path: Path, url: str) -> dict[str, int]:
+def child_json(code: str, *args: str, timeout: float) -> dict[str, int]:
+    """Run ``code`` in a fresh Python (its own peak RSS); the JSON of its last line."""
     out = subprocess.run(
-        [sys.executable, "-c", _MEMORY_CHILD, str(path), url],
+        [sys.executable, "-c", code, *args],
         check=True,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=timeout,
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     ).stdout
     data: dict[str, int] = json.loads(out.strip().splitlines()[-1])
     return data
+
+
+def _memory(path: Path, url: str) -> dict[str, int]:
+    return child_json(_MEMORY_CHILD, str(path), url, timeout=600)
 
 
 def run() -> list[Result]:

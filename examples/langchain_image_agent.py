@@ -9,13 +9,11 @@ with `langchain` installed, `create_agent(model, tools)` runs the same loop for 
 
 from __future__ import annotations
 
-import argparse
 import os
-import sys
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
+from _offline import connection, example_parser, script_entry
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 
 from langchain_arli import ArliImageToolkit, ChatArli
@@ -54,29 +52,22 @@ def run_agent(connection: dict[str, Any], output_dir: Path) -> list[Path]:
     return saved
 
 
+def offline_script() -> list[Any]:
+    """What the reference server answers with ``--offline``: a tool call, then a reply."""
+    call = ("arli_generate_image", {"prompt": "a red fox asleep in snow", "aspect_ratio": "16:9"})
+    return [
+        script_entry(match="red fox", tool_call=call),
+        script_entry(match="red fox", when_tool_result=True, reply="Done: the fox is saved."),
+    ]
+
+
 def main(argv: list[str] | None = None) -> list[Path]:
     """Run the example; return the images it saved."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--offline", action="store_true", help="use the local reference server")
+    parser = example_parser(__doc__)
     parser.add_argument("-o", "--output", default="arli-output", help="where images go")
     args = parser.parse_args(argv)
-    if args.offline:
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
-        from _offline import offline_server, script_entry
-
-        call = (
-            "arli_generate_image",
-            {"prompt": "a red fox asleep in snow", "aspect_ratio": "16:9"},
-        )
-        script = [
-            script_entry(match="red fox", tool_call=call),
-            script_entry(match="red fox", when_tool_result=True, reply="Done: the fox is saved."),
-        ]
-        server: Any = offline_server(script, models=(MODEL, IMAGE_MODEL))
-    else:
-        server = nullcontext({})
-    with server as connection:
-        return run_agent(connection, Path(args.output))
+    with connection(args.offline, offline_script, models=(MODEL, IMAGE_MODEL)) as options:
+        return run_agent(options, Path(args.output))
 
 
 if __name__ == "__main__":

@@ -6,14 +6,12 @@ python examples/llama_index_image_agent.py --offline  # the local reference serv
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
-import sys
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
+from _offline import connection, example_parser, script_entry
 from llama_index.core.agent.workflow import FunctionAgent, ToolCallResult
 
 from llama_index_arli import Arli, ArliImageToolSpec
@@ -38,26 +36,22 @@ async def run_agent(connection: dict[str, Any], output_dir: Path) -> list[Path]:
     return saved
 
 
+def offline_script() -> list[Any]:
+    """What the reference server answers with ``--offline``: a tool call, then a reply."""
+    call = ("generate_image", {"prompt": "a lighthouse in a storm, dramatic sky"})
+    return [
+        script_entry(match="lighthouse in a storm", tool_call=call),
+        script_entry(match="lighthouse in a storm", when_tool_result=True, reply="Saved it."),
+    ]
+
+
 def main(argv: list[str] | None = None) -> list[Path]:
     """Run the example; return the images it saved."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--offline", action="store_true", help="use the local reference server")
+    parser = example_parser(__doc__)
     parser.add_argument("-o", "--output", default="arli-output", help="where images go")
     args = parser.parse_args(argv)
-    if args.offline:
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
-        from _offline import offline_server, script_entry
-
-        call = ("generate_image", {"prompt": "a lighthouse in a storm, dramatic sky"})
-        script = [
-            script_entry(match="lighthouse in a storm", tool_call=call),
-            script_entry(match="lighthouse in a storm", when_tool_result=True, reply="Saved it."),
-        ]
-        server: Any = offline_server(script, models=(MODEL, IMAGE_MODEL))
-    else:
-        server = nullcontext({})
-    with server as connection:
-        return asyncio.run(run_agent(connection, Path(args.output)))
+    with connection(args.offline, offline_script, models=(MODEL, IMAGE_MODEL)) as options:
+        return asyncio.run(run_agent(options, Path(args.output)))
 
 
 if __name__ == "__main__":

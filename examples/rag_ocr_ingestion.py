@@ -12,16 +12,14 @@ embedding model in real code.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import math
 import os
 import re
-import sys
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
+from _offline import connection, example_parser
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.vectorstores import InMemoryVectorStore
@@ -76,22 +74,11 @@ def ingest(
 
 def main(argv: list[str] | None = None) -> list[Document]:
     """Run the example; return the retrieved documents."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = example_parser(__doc__)
     parser.add_argument("files", nargs="*", type=Path, default=[SAMPLE], help="PDFs or images")
-    parser.add_argument("--offline", action="store_true", help="use the local reference server")
     args = parser.parse_args(argv)
-    if args.offline:
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
-        from _offline import ROOT, offline_server
-
-        sys.path.insert(0, str(ROOT))
-        from tests.demo_script import DEMO_MODELS, DEMO_SCRIPT
-
-        server: Any = offline_server(DEMO_SCRIPT, models=DEMO_MODELS)
-    else:
-        server = nullcontext({})
-    with server as connection:
-        store, _ = ingest(list(args.files), connection)
+    with connection(args.offline, demo=True) as options:
+        store, _ = ingest(list(args.files), options)
     hits = store.similarity_search(QUESTION, k=1)
     for hit in hits:
         print(f"\n{QUESTION}\n-> page {hit.metadata['page_label']} of {hit.metadata['source']}:")

@@ -11,14 +11,11 @@ checks the answer here: a server that ignored the constraint raises
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import sys
-from contextlib import nullcontext
-from pathlib import Path
 from typing import Any, Literal
 
+from _offline import connection, example_parser, script_entry
 from pydantic import BaseModel, Field
 
 from langchain_arli import ChatArli
@@ -56,21 +53,16 @@ def extract(connection: dict[str, Any]) -> Booking:
     return result
 
 
+def offline_script() -> list[Any]:
+    """What the reference server answers with ``--offline``: the booking as JSON."""
+    return [script_entry(match="booking request", reply=json.dumps(BOOKING))]
+
+
 def main(argv: list[str] | None = None) -> Booking:
     """Run the example; print and return the extracted booking."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--offline", action="store_true", help="use the local reference server")
-    args = parser.parse_args(argv)
-    if args.offline:
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
-        from _offline import offline_server, script_entry
-
-        script = [script_entry(match="booking request", reply=json.dumps(BOOKING))]
-        server: Any = offline_server(script)
-    else:
-        server = nullcontext({})
-    with server as connection:
-        booking = extract(connection)
+    args = example_parser(__doc__).parse_args(argv)
+    with connection(args.offline, offline_script) as options:
+        booking = extract(options)
     print(booking.model_dump_json(indent=2))
     return booking
 

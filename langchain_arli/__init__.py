@@ -2,18 +2,19 @@
 
 Public classes are imported on first use, so ``import langchain_arli`` stays light (and
 using the image tools never imports the chat-model machinery); add new exports to
-``_LAZY``.
+``_EXPORTS`` (by module), to ``__all__`` and to the ``TYPE_CHECKING`` imports.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from arli._lazy import lazy_exports
 from arli._version import __version__
 
 if TYPE_CHECKING:
-    from langchain_arli.chat_models import ChatArli
+    from langchain_arli._init_chat_model import init_chat_model
+    from langchain_arli.chat_models import ChatArli, ChatFeatherless
     from langchain_arli.document_loaders import ArliOCRLoader, ArliOCRParser
     from langchain_arli.llms import ArliLLM
     from langchain_arli.tools import (
@@ -28,22 +29,22 @@ if TYPE_CHECKING:
         ArliOCRTool,
     )
 
-_LAZY: dict[str, str] = {
-    "ArliImageEditTool": "langchain_arli.tools",
-    "ArliImageGenerationTool": "langchain_arli.tools",
-    "ArliImageToVideoTool": "langchain_arli.tools",
-    "ArliImageToolkit": "langchain_arli.tools",
-    "ArliImageUpscaleTool": "langchain_arli.tools",
-    "ArliLLM": "langchain_arli.llms",
-    "ArliListImageModelsTool": "langchain_arli.tools",
-    "ArliListSamplersTool": "langchain_arli.tools",
-    "ArliListUpscalersTool": "langchain_arli.tools",
-    "ArliOCRLoader": "langchain_arli.document_loaders",
-    "ArliOCRParser": "langchain_arli.document_loaders",
-    "ArliOCRTool": "langchain_arli.tools",
-    "ChatArli": "langchain_arli.chat_models",
-    "ChatFeatherless": "langchain_arli.chat_models",
-    "FeatherlessLLM": "langchain_arli.llms",
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "langchain_arli.chat_models": ("ChatArli", "ChatFeatherless"),
+    "langchain_arli.llms": ("ArliLLM", "FeatherlessLLM"),
+    "langchain_arli.document_loaders": ("ArliOCRLoader", "ArliOCRParser"),
+    "langchain_arli.tools": (
+        "ArliImageEditTool",
+        "ArliImageGenerationTool",
+        "ArliImageToVideoTool",
+        "ArliImageToolkit",
+        "ArliImageUpscaleTool",
+        "ArliListImageModelsTool",
+        "ArliListSamplersTool",
+        "ArliListUpscalersTool",
+        "ArliOCRTool",
+    ),
+    "langchain_arli._init_chat_model": ("init_chat_model",),
 }
 
 __all__ = [
@@ -63,18 +64,8 @@ __all__ = [
     "ChatFeatherless",
     "FeatherlessLLM",
     "__version__",
+    "init_chat_model",
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        msg = f"module {__name__!r} has no attribute {name!r}"
-        raise AttributeError(msg)
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_LAZY])
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)

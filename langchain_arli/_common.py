@@ -2,32 +2,60 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, ClassVar, Literal, Self
+import contextlib
+import importlib
+from typing import Any, ClassVar, Literal
 
 import httpx
 from langchain_core.language_models.base import LangSmithParams
-from langchain_core.utils import from_env, secret_from_env
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
+from langchain_core.utils import from_env
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from arli import TextClient
-from arli._kwargs import check_model_arguments, raise_arli_errors
 from arli._providers import PROVIDERS, TextProvider
+from arli._secrets import key_from_env
 from arli._settings import _URL_ENV
+from arli._text_model import TextModelBase
 from arli.text.calls import CallOptions, TextCalls
-from arli.text.client import client_for_model
 from arli.text.guided import GuidedStyle
-from arli.text.params import SAMPLER_NAMES, SamplingParams
-from arli.text.parse import ModelInfo
-from arli.text.payload import instance_params
 
-__all__ = ["ArliTextModel", "GuidedStyle"]
+__all__ = ["ArliTextModel", "FeatherlessSettings", "GuidedStyle"]
+
+_FEATHERLESS = PROVIDERS["featherless"]
 
 
-class ArliTextModel(SamplingParams, BaseModel):
-    """Connection settings and sampling fields common to the LangChain text models."""
+def _trust_namespace(namespace: str = "langchain_arli") -> None:
+    """Let ``langchain_core.load`` import this package, as it does LangChain's partners.
 
-    model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
+    ``load`` checks a constructor's namespace *after* it has put the secrets of
+    ``secrets_map`` into the constructor's arguments, and its refusal quotes them:
+    ``load(dumpd(llm), secrets_map=..., allowed_objects=[ChatArli])`` without
+    ``valid_namespaces=["langchain_arli"]`` printed the API key. With the package trusted
+    like ``langchain_openai``, that call works; which classes may be built stays the
+    caller's choice (``allowed_objects``, whose refusal quotes no argument). Only this
+    package, already imported, is added.
+    """
+    with contextlib.suppress(ImportError, AttributeError):  # another langchain-core layout
+        # the module: the package's ``load`` attribute is the function of that name
+        namespaces = importlib.import_module("langchain_core.load.load").DEFAULT_NAMESPACES
+        if isinstance(namespaces, list) and namespace not in namespaces:
+            namespaces.append(namespace)
+
+
+_trust_namespace()
+
+
+class ArliTextModel(TextModelBase, BaseModel):
+    """Connection settings and sampling fields common to the LangChain text models.
+
+    The client is derived from the settings (see :mod:`arli._text_model`): assigning
+    ``base_url``, ``api_key``, ``max_retries``, ``timeout``... rebuilds it, an assignment is
+    validated like the constructor, and ``model_copy(update=...)`` or ``configurable_fields``
+    build a new model with its own client. Every error is an :class:`arli.ArliError`.
+    """
+
+    model_config = ConfigDict(
+        populate_by_name=True, arbitrary_types_allowed=True, validate_assignment=True
+    )
 
     provider: TextProvider = "arli"
     """``"arli"`` (api.arliai.com, with a key) or ``"arli-proxy"`` (the keyless proxy: no key
@@ -35,9 +63,7 @@ class ArliTextModel(SamplingParams, BaseModel):
     at most, counted with its image requests)."""
     model: str = Field(alias="model_name")
     """The model id, e.g. ``"Mistral-Nemo-12B-Instruct-2407"`` (``GET /v1/models``)."""
-    api_key: SecretStr | None = Field(
-        default_factory=secret_from_env(list(PROVIDERS["arli"].text_key_env), default=None)
-    )
+    api_key: SecretStr | None = Field(default_factory=key_from_env(PROVIDERS["arli"].text_key_env))
     """The Arli API key (else ``ARLI_TEXT_KEY`` or ``ARLIAI_API_KEY``)."""
     base_url: str | None = Field(
         default_factory=from_env([_URL_ENV["text"], *PROVIDERS["arli"].base_url_env], default=None)
@@ -71,64 +97,12 @@ class ArliTextModel(SamplingParams, BaseModel):
     http_async_client: httpx.AsyncClient | None = Field(default=None, exclude=True)
     """An httpx async client to use (not closed by us)."""
 
-    _providers: ClassVar[tuple[str, ...]] = ("arli", "arli-proxy")
     _secret_env: ClassVar[str] = PROVIDERS["arli"].text_key_env[-1]
-    _client: TextClient = PrivateAttr()
-    _params: dict[str, Any] | None = PrivateAttr(default=None)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        super().__setattr__(name, value)
-        if name in SAMPLER_NAMES:
-            self._params = None
-
-    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
-        """Copy the model (the cached parameters are recomputed for the copy)."""
-        copied = super().model_copy(update=update, deep=deep)
-        copied._params = None
-        return copied
-
-    @property
-    def sampling_params(self) -> dict[str, Any]:
-        """The parameters set on this model (unset ones are never sent); computed once."""
-        params = self._params
-        if params is None:
-            params = self._params = instance_params(self)
-        return params
-
-    def __init__(self, **kwargs: Any) -> None:
-        # Before pydantic sees the data: a misspelled name (min_P) would be dropped silently,
-        # and an error raised in a validator would reach the user as a ValidationError.
-        check_model_arguments(type(self), kwargs, extras="extra_body")
-        if kwargs.get("provider") == "arli-proxy":
-            # the Arli key and URL variables are not for the proxy: the core finds its own
-            kwargs.setdefault("api_key", None)
-            kwargs.setdefault("base_url", None)
-        with raise_arli_errors():
-            super().__init__(**kwargs)
-        # Outside the validators, so a bad setting raises the arli error itself (naming
-        # what is allowed) rather than a pydantic ValidationError wrapping it.
-        self._build_client()
-
-    def _build_client(self) -> None:
-        self._client = client_for_model(
-            owner=type(self).__name__,
-            provider=self.provider,
-            providers=self._providers,
-            params=self.sampling_params,
-            api_key=self.api_key,
-            base_url=self.base_url,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            max_concurrent_requests=self.max_concurrent_requests,
-            default_headers=self.default_headers,
-            http_client=self.http_client,
-            http_async_client=self.http_async_client,
-        )
 
     @property
     def _calls(self) -> TextCalls:
         """The text call layer over this model's client (a tiny view, made per call)."""
-        return TextCalls(self._client)
+        return TextCalls(self.client)
 
     def _options(self) -> CallOptions:
         """This model's settings for the text call layer (read on each call: fields may change)."""
@@ -144,12 +118,7 @@ class ArliTextModel(SamplingParams, BaseModel):
     @property
     def provider_rules(self) -> tuple[frozenset[str] | None, str]:
         """The parameters the provider accepts (``None``: all) and its name, for checks."""
-        return self._client.allowed_params, self._client.provider.label
-
-    @property
-    def client(self) -> TextClient:
-        """The core text client (pooled connections, retries, limits)."""
-        return self._client
+        return self.client.allowed_params, self.client.provider.label
 
     @property
     def lc_secrets(self) -> dict[str, str]:
@@ -190,20 +159,20 @@ class ArliTextModel(SamplingParams, BaseModel):
 
     def get_num_tokens(self, text: str) -> int:
         """Count the tokens of ``text`` with the model's tokenizer (tokenize endpoint)."""
-        return self._client.tokenize(model=self.model, prompt=text).count
+        return self.client.tokenize(model=self.model, prompt=text).count
 
-    def list_models(self, *, available_on_current_plan: bool | None = None) -> list[ModelInfo]:
-        """The models available to the key, with their context length when served.
 
-        Args:
-            available_on_current_plan: Featherless: only the models your plan includes
-                (True) or every model (False), sent as ``?available_on_current_plan=1``
-                or ``=0``; not sent when ``None`` (the server's default).
-        """
-        return self._client.list_models(available_on_current_plan=available_on_current_plan)
+class FeatherlessSettings(BaseModel):
+    """The provider, key and URL fields of the Featherless classes (put first in the bases)."""
 
-    async def alist_models(
-        self, *, available_on_current_plan: bool | None = None
-    ) -> list[ModelInfo]:
-        """Async :meth:`list_models`."""
-        return await self._client.alist_models(available_on_current_plan=available_on_current_plan)
+    _providers: ClassVar[tuple[str, ...]] = ("featherless",)
+    _secret_env: ClassVar[str] = _FEATHERLESS.text_key_env[0]
+
+    provider: TextProvider = "featherless"
+    """Always ``"featherless"`` (api.featherless.ai)."""
+    api_key: SecretStr | None = Field(default_factory=key_from_env(_FEATHERLESS.text_key_env))
+    """The Featherless API key (else ``FEATHERLESS_API_KEY``)."""
+    base_url: str | None = Field(
+        default_factory=from_env(list(_FEATHERLESS.base_url_env), default=None)
+    )
+    """Base URL (default ``https://api.featherless.ai``; a trailing ``/v1`` is fine)."""

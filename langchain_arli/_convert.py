@@ -22,6 +22,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 
 from arli import ArliResponseError, ArliValidationError, IncompleteResponseError
 from arli.text import ChatChunk, ChatCompletion, ToolCall, Usage
+from arli.text.attachments import decode_base64, pdf_image_parts, relay_tool_images
 
 __all__ = [
     "chunk_to_generation",
@@ -73,6 +74,38 @@ def _image_part(block: dict[str, Any]) -> dict[str, Any]:
     return {"type": "image_url", "image_url": out}
 
 
+def _is_pdf_block(block: dict[str, Any]) -> bool:
+    """A v1/v0 ``file`` (or ``image``) block with a PDF, or an OpenAI ``file`` block."""
+    kind = block.get("type")
+    if kind == "file" and isinstance(block.get("file"), dict):
+        data = block["file"].get("file_data") or ""
+        return isinstance(data, str) and data.startswith("data:application/pdf")
+    return kind in ("file", "image") and block.get("mime_type") == "application/pdf"
+
+
+def _pdf_name(block: dict[str, Any]) -> str:
+    inner: dict[str, Any] = block["file"] if isinstance(block.get("file"), dict) else block
+    extras: dict[str, Any] = block["extras"] if isinstance(block.get("extras"), dict) else {}
+    name = inner.get("filename") or extras.get("filename") or "the PDF"
+    return str(name)
+
+
+def _pdf_bytes(block: dict[str, Any]) -> bytes:
+    """The PDF of a file block: base64 only (a URL or file id is refused, with why)."""
+    if isinstance(block.get("file"), dict):
+        return decode_base64(block["file"]["file_data"], what=_pdf_name(block))
+    data = block.get("base64")
+    if data is None and block.get("source_type") == "base64":
+        data = block.get("data")
+    if isinstance(data, str) and data:
+        return decode_base64(data, what=_pdf_name(block))
+    msg = (
+        "a PDF block must carry its bytes as base64 (Arli vision takes base64 images only, "
+        "and each page is rendered here): fetch the file yourself and pass base64"
+    )
+    raise ArliValidationError(msg, field="content", allowed="base64 PDF file blocks")
+
+
 def _content(content: str | list[Any], *, images: bool = True) -> str | list[dict[str, Any]]:
     """LangChain content → a string, or OpenAI content parts when there are images."""
     if isinstance(content, str):
@@ -88,6 +121,9 @@ def _content(content: str | list[Any], *, images: bool = True) -> str | list[dic
         kind = block.get("type")
         if kind == "text":
             parts.append({"type": "text", "text": block.get("text", "")})
+        elif images and _is_pdf_block(block):
+            parts.extend(pdf_image_parts(_pdf_bytes(block), name=_pdf_name(block)))
+            has_image = True
         elif kind in ("image", "image_url"):
             if images:
                 parts.append(_image_part(block))
@@ -102,6 +138,17 @@ def _content(content: str | list[Any], *, images: bool = True) -> str | list[dic
     return parts
 
 
+def _tool_calls(message: AIMessage) -> list[Any]:
+    """``message.tool_calls``, else the ``tool_call`` blocks of its (v1) content."""
+    if message.tool_calls or not isinstance(message.content, list):
+        return list(message.tool_calls)
+    return [
+        b
+        for b in message.content
+        if isinstance(b, dict) and b.get("type") == "tool_call" and isinstance(b.get("name"), str)
+    ]
+
+
 def _tool_call_dicts(message: AIMessage) -> list[dict[str, Any]]:
     calls = [
         {
@@ -109,10 +156,10 @@ def _tool_call_dicts(message: AIMessage) -> list[dict[str, Any]]:
             "type": "function",
             "function": {
                 "name": tc["name"],
-                "arguments": json.dumps(tc["args"], ensure_ascii=False),
+                "arguments": json.dumps(tc.get("args") or {}, ensure_ascii=False),
             },
         }
-        for i, tc in enumerate(message.tool_calls)
+        for i, tc in enumerate(_tool_calls(message))
     ]
     calls += [
         {
@@ -125,8 +172,32 @@ def _tool_call_dicts(message: AIMessage) -> list[dict[str, Any]]:
     return calls
 
 
+def _reasoning(message: AIMessage) -> str | None:
+    """An assistant turn's reasoning, from its blocks or its ``additional_kwargs``.
+
+    ``reasoning``/``thinking`` content blocks first, else
+    ``additional_kwargs["reasoning_content"]`` (how :class:`ChatArli` returns it).
+    """
+    parts: list[str] = []
+    if isinstance(message.content, list):
+        for block in message.content:
+            if not isinstance(block, dict):
+                continue
+            if block.get("type") == "reasoning" and isinstance(block.get("reasoning"), str):
+                parts.append(block["reasoning"])
+            elif block.get("type") == "thinking" and isinstance(block.get("thinking"), str):
+                parts.append(block["thinking"])
+    if parts:
+        return "".join(parts)
+    kept = message.additional_kwargs.get("reasoning_content")
+    return kept if isinstance(kept, str) and kept else None
+
+
 def to_openai_messages(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
     """Convert LangChain messages to OpenAI chat messages (images not yet inlined).
+
+    PDFs become one image part per page; images in tool results move to a user turn after
+    the tool messages (:mod:`arli.text.attachments`).
 
     Raises:
         ArliValidationError: for content Arli cannot take (files, audio...).
@@ -143,6 +214,9 @@ def to_openai_messages(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
                 msg["tool_calls"] = calls
                 if not text:
                     msg["content"] = None
+            reasoning = _reasoning(m)
+            if reasoning:  # kept or dropped by the core (ChatArli.send_reasoning)
+                msg["reasoning"] = reasoning
         elif isinstance(m, SystemMessage):
             msg = {"role": "system", "content": _content(m.content, images=False)}
         elif isinstance(m, ToolMessage):
@@ -156,7 +230,7 @@ def to_openai_messages(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
         if m.name and not isinstance(m, FunctionMessage):
             msg["name"] = m.name
         out.append(msg)
-    return out
+    return relay_tool_images(out)
 
 
 def usage_metadata(usage: Usage) -> UsageMetadata:
@@ -195,8 +269,11 @@ def _parse_tool_calls(calls: list[ToolCall]) -> tuple[list[Any], list[Any]]:
     return valid, invalid
 
 
-def completion_to_result(completion: ChatCompletion) -> ChatResult:
+def completion_to_result(completion: ChatCompletion, retries_taken: int = 0) -> ChatResult:
     """Core chat completion → LangChain ``ChatResult`` (one generation per choice).
+
+    ``retries_taken`` (the transport's retries before the answer) goes into each message's
+    ``response_metadata["retries_taken"]``.
 
     Raises:
         ArliResponseError: the completion has no choice (LangChain needs one).
@@ -218,6 +295,7 @@ def completion_to_result(completion: ChatCompletion) -> ChatResult:
             "stop_reason": choice.stop_reason,
             "system_fingerprint": completion.system_fingerprint,
             "id": completion.id,
+            "retries_taken": retries_taken,
         }
         if choice.logprobs is not None:
             metadata["logprobs"] = choice.logprobs
@@ -280,7 +358,9 @@ def chunk_to_generation(chunk: ChatChunk) -> ChatGenerationChunk | None:
         tool_call_chunk(name=tc.name, args=tc.arguments or None, id=tc.id, index=tc.index)
         for tc in delta.tool_calls
     ]
-    metadata: dict[str, Any] = {}
+    # every chunk names its provider, so that its content_blocks (output_version="v1")
+    # come from our translator (langchain_arli._blocks); equal values merge as one
+    metadata: dict[str, Any] = {"model_provider": PROVIDER}
     info: dict[str, Any] | None = None
     if delta.finish_reason:
         metadata = {
@@ -293,7 +373,7 @@ def chunk_to_generation(chunk: ChatChunk) -> ChatGenerationChunk | None:
         info = {"finish_reason": delta.finish_reason}
     if delta.logprobs is not None:
         info = {**(info or {}), "logprobs": delta.logprobs}
-    if not (delta.content or extra or tool_chunks or metadata or info):
+    if not (delta.content or extra or tool_chunks or delta.finish_reason or info):
         return None
     message = AIMessageChunk(
         content=delta.content or "",

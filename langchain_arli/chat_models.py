@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from operator import itemgetter
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal, Self
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import LanguageModelInput
@@ -15,6 +15,7 @@ from langchain_core.language_models.chat_models import (
     agenerate_from_stream,
     generate_from_stream,
 )
+from langchain_core.language_models.model_profile import ModelProfile, _warn_unknown_profile_keys
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
 from langchain_core.output_parsers.openai_tools import (
@@ -22,29 +23,36 @@ from langchain_core.output_parsers.openai_tools import (
     PydanticToolsParser,
 )
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
-from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
+from langchain_core.runnables import Runnable, RunnableLambda, RunnableMap, RunnablePassthrough
 from langchain_core.tools import BaseTool
-from langchain_core.utils import from_env, secret_from_env
 from langchain_core.utils.function_calling import convert_to_json_schema, convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
-from pydantic import Field, SecretStr
+from pydantic import Field, model_validator
 
 from arli import ArliValidationError
-from arli._providers import PROVIDERS, TextProvider
 from arli.text.calls import CallOptions
-from arli.text.guided import json_schema_format
+from arli.text.catalog import capabilities, facts_for
+from arli.text.facts import server_max_model_len
+from arli.text.guided import (
+    GuidedConstraint,
+    check_answer,
+    constraint_from_response_format,
+    json_schema_format,
+)
 from arli.text.payload import normalize_tool_choice
-from langchain_arli._common import ArliTextModel
+from langchain_arli._blocks import register as _register_block_translator
+from langchain_arli._common import ArliTextModel, FeatherlessSettings
 from langchain_arli._convert import (
     chunk_to_generation,
     completion_to_result,
     empty_stream_error,
     to_openai_messages,
 )
+from langchain_arli._profile import LazyProfile
+
+_register_block_translator()  # message.content_blocks and output_version='v1'
 
 __all__ = ["ChatArli", "ChatFeatherless"]
-
-_FEATHERLESS = PROVIDERS["featherless"]
 
 _StructuredMethod = Literal["guided_json", "json_schema", "function_calling", "json_mode"]
 
@@ -141,6 +149,11 @@ class ChatArli(ArliTextModel, BaseChatModel):
     """Largest image (bytes) accepted in a message."""
     image_fetch_timeout: float = Field(default=30.0, gt=0)
     """Seconds allowed to download one image URL."""
+    send_reasoning: bool | Literal["auto"] = "auto"
+    """Re-send earlier assistant turns' reasoning (``reasoning`` blocks, or
+    ``additional_kwargs["reasoning_content"]``) as the message's ``reasoning`` field:
+    ``"auto"`` for models whose chat template renders it (MiniMax-M2, Kimi K2, GLM 4.5+;
+    see :mod:`arli.text.history`), ``True`` always, ``False`` never."""
 
     @property
     def _llm_type(self) -> str:
@@ -154,6 +167,58 @@ class ChatArli(ArliTextModel, BaseChatModel):
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         return self._ls_params("chat", stop, kwargs)
 
+    # -- profile ----------------------------------------------------------------------------------
+
+    def _resolve_model_profile(self) -> ModelProfile | None:
+        """The model's capabilities (:mod:`arli.text.catalog`), context window lazily.
+
+        ``max_input_tokens`` is the server's ``max_model_len``, read from ``GET /v1/models``
+        on the profile's first read (once per base URL in the process; left out when the
+        server does not say).
+        """
+        # only the keys this langchain-core's ModelProfile declares (older ones lack some,
+        # e.g. tool_call_streaming before 1.5, and warn about keys they do not know)
+        declared = ModelProfile.__annotations__
+        facts = capabilities(facts_for(self.provider, self.model))
+        known = {key: value for key, value in facts.items() if key in declared}
+        return LazyProfile(known, self._max_input_tokens)  # type: ignore[return-value]
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "profile" and isinstance(value, LazyProfile):
+            # Ours, derived from the settings: not validated (that would read it, and so
+            # request the listing while the model is built) and not "set" (a copy with
+            # other settings derives its own).
+            self.__dict__[name] = value
+            return
+        super().__setattr__(name, value)
+
+    def _settings_changed(self, name: str) -> None:
+        super()._settings_changed(name)
+        if name in ("model", "provider", "base_url") and isinstance(
+            self.__dict__.get("profile"), LazyProfile
+        ):
+            self.__dict__["profile"] = self._resolve_model_profile()
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
+        copied = super().__deepcopy__(memo)
+        if isinstance(self.__dict__.get("profile"), LazyProfile):
+            copied.__dict__["profile"] = copied._resolve_model_profile()  # its own lookup
+        return copied
+
+    def _max_input_tokens(self) -> int | None:
+        return server_max_model_len(self.client, self.model)
+
+    @model_validator(mode="after")
+    def _check_profile_keys(self) -> Self:
+        # Replaces LangChain's check, which iterates the profile and so would read the
+        # server's listing while the model is being built: check the keys known so far.
+        profile = self.profile
+        if isinstance(profile, LazyProfile):
+            _warn_unknown_profile_keys(profile.known())  # type: ignore[arg-type]
+        elif profile:
+            _warn_unknown_profile_keys(profile)
+        return self
+
     def _dict_for_compat(self) -> dict[str, Any]:
         # LangChain calls dict() under a warnings.catch_warnings() on every call, to honour
         # subclasses that still override the deprecated dict(); we do not, so skip that cost.
@@ -161,16 +226,12 @@ class ChatArli(ArliTextModel, BaseChatModel):
 
     # -- requests ---------------------------------------------------------------------------------
 
-    def _build_client(self) -> None:
-        super()._build_client()
-        if self.inline_image_urls is None:  # the provider's preset: Arli takes base64 only
-            self.inline_image_urls = self._client.provider.inline_image_urls
-
     def _options(self) -> CallOptions:
         options = super()._options()
         options.inline_image_urls = self.inline_image_urls
         options.image_max_bytes = self.image_max_bytes
         options.image_fetch_timeout = self.image_fetch_timeout
+        options.send_reasoning = self.send_reasoning
         return options
 
     @staticmethod
@@ -192,7 +253,7 @@ class ChatArli(ArliTextModel, BaseChatModel):
         call = self._calls.chat(
             self._options(), to_openai_messages(messages), self._call_kwargs(stop, kwargs)
         )
-        return completion_to_result(call.result)
+        return completion_to_result(call.result, call.retries_taken)
 
     async def _agenerate(
         self,
@@ -206,7 +267,7 @@ class ChatArli(ArliTextModel, BaseChatModel):
         call = await self._calls.achat(
             self._options(), to_openai_messages(messages), self._call_kwargs(stop, kwargs)
         )
-        return completion_to_result(call.result)
+        return completion_to_result(call.result, call.retries_taken)
 
     def _stream(
         self,
@@ -303,7 +364,9 @@ class ChatArli(ArliTextModel, BaseChatModel):
                 ``"function_calling"`` (a forced tool call) or ``"json_mode"``
                 (``response_format: json_object``; say the format in the prompt).
             include_raw: return ``{"raw", "parsed", "parsing_error"}`` instead of raising
-                on a parsing error.
+                on a parsing error, an answer that breaks its constraint included (the
+                :class:`arli.ConstraintViolationError` is the ``parsing_error``, the whole
+                answer the ``raw`` message).
             strict: for ``json_schema``/``function_calling``, the ``strict`` flag.
             **kwargs: more parameters bound to the model.
 
@@ -318,11 +381,18 @@ class ChatArli(ArliTextModel, BaseChatModel):
             raise ValueError(msg)
         is_pydantic = isinstance(schema, type) and is_basemodel_subclass(schema)
         json_schema = convert_to_json_schema(schema)
+        # include_raw: the answer must reach the output even when it breaks its constraint,
+        # so the model does not raise; the parser checks it (the error is parsing_error).
+        model = (
+            self.model_copy(update={"check_guided_output": False})
+            if include_raw and self.check_guided_output
+            else self
+        )
         ls_format = {"kwargs": {"method": method, "strict": strict}, "schema": json_schema}
         parser: Runnable[Any, Any]
         if method == "function_calling":
             tool_name = convert_to_openai_tool(schema)["function"]["name"]
-            llm = self.bind_tools(
+            llm = model.bind_tools(
                 [schema],
                 tool_choice=tool_name,
                 parallel_tool_calls=False,
@@ -344,10 +414,17 @@ class ChatArli(ArliTextModel, BaseChatModel):
                 )
             else:
                 kwargs["response_format"] = {"type": "json_object"}
-            llm = self.bind(ls_structured_output_format=ls_format, **kwargs)
+            llm = model.bind(ls_structured_output_format=ls_format, **kwargs)
             parser = (
                 PydanticOutputParser(pydantic_object=schema) if is_pydantic else JsonOutputParser()
             )
+            constraint = (
+                GuidedConstraint("json", json_schema)
+                if method == "guided_json"
+                else constraint_from_response_format(kwargs["response_format"])
+            )
+            if model is not self and constraint is not None:
+                parser = RunnableLambda(self._answer_checker(constraint)) | parser
         if not include_raw:
             return llm | parser
         parsed = RunnablePassthrough.assign(
@@ -357,6 +434,17 @@ class ChatArli(ArliTextModel, BaseChatModel):
         return RunnableMap(raw=llm) | parsed.with_fallbacks(
             [fallback], exception_key="parsing_error"
         )
+
+    def _answer_checker(self, constraint: GuidedConstraint) -> Callable[[AIMessage], AIMessage]:
+        """A step raising the core's :class:`arli.ConstraintViolationError` for ``constraint``."""
+        style = self.guided_decoding_style
+
+        def check(message: AIMessage) -> AIMessage:
+            finish = message.response_metadata.get("finish_reason")
+            check_answer(constraint, message.text, finish_reason=finish, style=style)
+            return message
+
+        return check
 
     # -- tokens and models ------------------------------------------------------------------------
 
@@ -377,7 +465,7 @@ for _method in (ChatArli._generate, ChatArli._agenerate):
     _method.__signature__ = inspect.signature(_method)  # type: ignore[union-attr]
 
 
-class ChatFeatherless(ChatArli):
+class ChatFeatherless(FeatherlessSettings, ChatArli):
     """Featherless AI chat model, on the same core as :class:`ChatArli`.
 
     Featherless serves thousands of open models behind an OpenAI-compatible API. It
@@ -404,21 +492,6 @@ class ChatFeatherless(ChatArli):
     Structured output defaults to ``method="json_schema"`` (``response_format``), the
     OpenAI way Featherless serves.
     """
-
-    _providers: ClassVar[tuple[str, ...]] = ("featherless",)
-    _secret_env: ClassVar[str] = _FEATHERLESS.text_key_env[0]
-
-    provider: TextProvider = "featherless"
-    """Always ``"featherless"`` (api.featherless.ai)."""
-
-    api_key: SecretStr | None = Field(
-        default_factory=secret_from_env(list(_FEATHERLESS.text_key_env), default=None)
-    )
-    """The Featherless API key (else ``FEATHERLESS_API_KEY``)."""
-    base_url: str | None = Field(
-        default_factory=from_env(list(_FEATHERLESS.base_url_env), default=None)
-    )
-    """Base URL (default ``https://api.featherless.ai``; a trailing ``/v1`` is fine)."""
 
     @property
     def _llm_type(self) -> str:

@@ -4,24 +4,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, ClassVar
+from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models.base import LangSmithParams
 from langchain_core.language_models.llms import BaseLLM
 from langchain_core.outputs import Generation, GenerationChunk, LLMResult
-from langchain_core.utils import from_env, secret_from_env
-from pydantic import Field, SecretStr
 
 from arli import ArliResponseError
-from arli._providers import PROVIDERS, TextProvider
 from arli.text.parse import Completion, CompletionChunk, Usage
-from langchain_arli._common import ArliTextModel
+from langchain_arli._common import ArliTextModel, FeatherlessSettings
 from langchain_arli._convert import empty_stream_error
 
 __all__ = ["ArliLLM", "FeatherlessLLM"]
-
-_FEATHERLESS = PROVIDERS["featherless"]
 
 
 def _usage_dict(usage: Usage | None) -> dict[str, int] | None:
@@ -210,7 +205,7 @@ class ArliLLM(ArliTextModel, BaseLLM):
             raise empty_stream_error()
 
 
-class FeatherlessLLM(ArliLLM):
+class FeatherlessLLM(FeatherlessSettings, ArliLLM):
     """Featherless AI text completions (``/v1/completions``), on the same core as ``ArliLLM``.
 
     Takes the parameters Featherless documents (``temperature``, ``top_p``, ``top_k``,
@@ -225,21 +220,6 @@ class FeatherlessLLM(ArliLLM):
             llm = FeatherlessLLM(model="Qwen/Qwen2.5-72B-Instruct", max_tokens=50)
             llm.invoke("The meaning of life is")
     """
-
-    _providers: ClassVar[tuple[str, ...]] = ("featherless",)
-    _secret_env: ClassVar[str] = _FEATHERLESS.text_key_env[0]
-
-    provider: TextProvider = "featherless"
-    """Always ``"featherless"`` (api.featherless.ai)."""
-
-    api_key: SecretStr | None = Field(
-        default_factory=secret_from_env(list(_FEATHERLESS.text_key_env), default=None)
-    )
-    """The Featherless API key (else ``FEATHERLESS_API_KEY``)."""
-    base_url: str | None = Field(
-        default_factory=from_env(list(_FEATHERLESS.base_url_env), default=None)
-    )
-    """Base URL (default ``https://api.featherless.ai``)."""
 
     @property
     def _llm_type(self) -> str:

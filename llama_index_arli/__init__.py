@@ -1,13 +1,15 @@
 """LlamaIndex integrations for Arli AI.
 
 The public classes are imported on first use: llama-index-core imports Pillow and much
-more, so ``import llama_index_arli`` stays light (add new exports to ``_LAZY``).
+more, so ``import llama_index_arli`` stays light (add new exports to ``_EXPORTS``, by
+module, to ``__all__`` and to the ``TYPE_CHECKING`` imports).
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from arli._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from llama_index_arli.llms import Arli, Featherless
@@ -15,26 +17,14 @@ if TYPE_CHECKING:
     from llama_index_arli.tools.images import ArliImageToolSpec
     from llama_index_arli.tools.ocr import ArliOCRToolSpec
 
-_LAZY: dict[str, str] = {
-    "Arli": "llama_index_arli.llms",
-    "Featherless": "llama_index_arli.llms",
-    "ArliImageToolSpec": "llama_index_arli.tools.images",
-    "ArliOCRReader": "llama_index_arli.readers.ocr",
-    "ArliOCRToolSpec": "llama_index_arli.tools.ocr",
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "llama_index_arli.llms": ("Arli", "Featherless"),
+    "llama_index_arli.readers.ocr": ("ArliOCRReader",),
+    "llama_index_arli.tools.images": ("ArliImageToolSpec",),
+    "llama_index_arli.tools.ocr": ("ArliOCRToolSpec",),
 }
 
 __all__ = ["Arli", "ArliImageToolSpec", "ArliOCRReader", "ArliOCRToolSpec", "Featherless"]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        msg = f"module {__name__!r} has no attribute {name!r}"
-        raise AttributeError(msg)
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_LAZY])
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)

@@ -25,6 +25,7 @@ from llama_index.core.base.llms.types import (
     CompletionResponse,
     CompletionResponseAsyncGen,
     CompletionResponseGen,
+    DocumentBlock,
     ImageBlock,
     LogProb,
     MessageRole,
@@ -37,6 +38,7 @@ from llama_index.core.llms.utils import parse_partial_json
 
 from arli._errors import ArliValidationError
 from arli.media import sniff_mime
+from arli.text.attachments import pdf_image_parts, relay_tool_images
 from arli.text.parse import (
     ChatChunk,
     ChatCompletion,
@@ -70,8 +72,8 @@ __all__ = [
 
 #: LlamaIndex roles that OpenAI-compatible chat templates do not know, and what they mean.
 _ROLES = {"chatbot": "assistant", "model": "assistant", "developer": "system"}
-#: Roles whose content may carry images (OpenAI allows them in user messages; vLLM also
-#: renders image parts in tool results, as ChatArli sends them).
+#: Roles whose content may carry images: user messages, and tool results (whose images
+#: are relayed to a following user turn by :func:`relay_tool_images`).
 _IMAGE_ROLES = frozenset({"user", "tool"})
 
 
@@ -108,6 +110,33 @@ def _image_part(block: ImageBlock) -> dict[str, Any]:
     if block.detail:
         image_url["detail"] = block.detail
     return {"type": "image_url", "image_url": image_url}
+
+
+def _document_parts(block: DocumentBlock) -> list[dict[str, Any]]:
+    """A ``DocumentBlock`` holding a PDF → one ``image_url`` part per page (rasterized here).
+
+    Only the block's bytes are used: a ``path`` or ``url`` named in message content is not
+    read or fetched (content is untrusted); read the file yourself and pass ``data=``.
+    """
+    name = block.title if block.title and block.title != "input_document" else "the PDF document"
+    if block.data is None:
+        where = "path" if block.path is not None else "url"
+        msg = (
+            f"a DocumentBlock's {where} is not read from message content: read the PDF "
+            f"yourself and pass DocumentBlock(data=<its bytes>)"
+        )
+        raise ArliValidationError(msg, field="blocks", allowed="DocumentBlock(data=...)")
+    if isinstance(block.data, IOBase):
+        block.data.seek(0)
+        raw = block.data.read()
+        data = raw.encode() if isinstance(raw, str) else raw
+    else:  # DocumentBlock stores bytes base64-encoded (its validator encodes them)
+        data = base64.b64decode(block.data)
+    mime = block.document_mimetype or ""
+    if mime not in ("", "application/pdf") and not data.startswith(b"%PDF-"):
+        msg = f"{name} is {mime}; Arli chat models take documents as PDFs only"
+        raise ArliValidationError(msg, field="blocks", allowed="application/pdf")
+    return pdf_image_parts(data, name=name)
 
 
 def _arguments(kwargs: Any) -> str:
@@ -153,6 +182,7 @@ def to_openai_message(message: ChatMessage) -> dict[str, Any]:
     texts: list[str] = []
     parts: list[dict[str, Any]] = []
     calls: list[dict[str, Any]] = []
+    thoughts: list[str] = []
     has_image = False
     for block in _flatten(message.blocks):
         if isinstance(block, TextBlock):
@@ -162,6 +192,12 @@ def to_openai_message(message: ChatMessage) -> dict[str, Any]:
             if role in _IMAGE_ROLES:
                 parts.append(_image_part(block))
                 has_image = True
+        elif isinstance(block, DocumentBlock):
+            if role not in _IMAGE_ROLES:
+                msg = f"a DocumentBlock can be sent in user and tool messages, not {role!r} ones"
+                raise ArliValidationError(msg, field="blocks", allowed="user or tool messages")
+            parts.extend(_document_parts(block))
+            has_image = True
         elif isinstance(block, ToolCallBlock):
             calls.append(
                 {
@@ -173,8 +209,11 @@ def to_openai_message(message: ChatMessage) -> dict[str, Any]:
                     },
                 }
             )
-        elif isinstance(block, (ThinkingBlock, CachePoint)):
-            continue  # reasoning is not sent back; cache points mean nothing to vLLM
+        elif isinstance(block, ThinkingBlock):
+            if block.content:  # kept or dropped by the core (Arli.send_reasoning)
+                thoughts.append(block.content)
+        elif isinstance(block, CachePoint):
+            continue  # cache points mean nothing to vLLM
         else:
             kind = getattr(block, "block_type", type(block).__name__)
             msg = f"Arli chat models take text and images; a {kind!r} block cannot be sent"
@@ -188,6 +227,8 @@ def to_openai_message(message: ChatMessage) -> dict[str, Any]:
         out["tool_calls"] = calls
         if not content:
             out["content"] = None
+    if thoughts and role == "assistant":
+        out["reasoning"] = "".join(thoughts)
     if role == "tool" and extra.get("tool_call_id") is not None:
         out["tool_call_id"] = str(extra["tool_call_id"])
     name = extra.get("name")
@@ -199,10 +240,14 @@ def to_openai_message(message: ChatMessage) -> dict[str, Any]:
 def to_openai_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
     """Convert LlamaIndex messages to OpenAI chat messages (images not yet inlined).
 
+    PDFs in ``DocumentBlock``s become page images; images in tool results move to a user
+    turn after the tool messages (:func:`arli.text.attachments.relay_tool_images`), where
+    the chat templates vLLM serves can show them to the model.
+
     Raises:
-        ArliValidationError: for content Arli cannot take (audio, video, documents).
+        ArliValidationError: for content Arli cannot take (audio, video, non-PDF documents).
     """
-    return [to_openai_message(m) for m in messages]
+    return relay_tool_images([to_openai_message(m) for m in messages])
 
 
 # -- responses: core results → ChatResponse / CompletionResponse -------------------------------
@@ -333,11 +378,12 @@ def _finish(finish_reason: str | None, stop_reason: str | int | None) -> dict[st
     return out
 
 
-def chat_response(completion: ChatCompletion) -> ChatResponse:
+def chat_response(completion: ChatCompletion, retries_taken: int = 0) -> ChatResponse:
     """Core chat completion → ``ChatResponse`` (the first choice; all of them are in ``raw``).
 
     ``additional_kwargs`` holds the token counts (``prompt_tokens``, ``completion_tokens``,
-    ``total_tokens``), ``finish_reason``/``stop_reason``, ``model`` and ``id``.
+    ``total_tokens``), ``finish_reason``/``stop_reason``, ``model``, ``id`` and
+    ``retries_taken`` (the transport's retries before the answer).
     """
     choice = completion.choices[0] if completion.choices else None
     if choice is None:
@@ -351,18 +397,23 @@ def chat_response(completion: ChatCompletion) -> ChatResponse:
     extra.update(usage_kwargs(completion.usage))
     extra["model"] = completion.model
     extra["id"] = completion.id
+    extra["retries_taken"] = retries_taken
     return ChatResponse(
         message=message, raw=completion.raw, additional_kwargs=extra, logprobs=logprobs
     )
 
 
-def completion_response(completion: Completion) -> CompletionResponse:
-    """Core text completion → ``CompletionResponse`` (first choice; all of them in ``raw``)."""
+def completion_response(completion: Completion, retries_taken: int = 0) -> CompletionResponse:
+    """Core text completion → ``CompletionResponse`` (first choice; all of them in ``raw``).
+
+    ``additional_kwargs`` holds what :func:`chat_response` puts there.
+    """
     choice = completion.choices[0] if completion.choices else None
     extra = _finish(choice.finish_reason, choice.stop_reason) if choice else {}
     extra.update(usage_kwargs(completion.usage))
     extra["model"] = completion.model
     extra["id"] = completion.id
+    extra["retries_taken"] = retries_taken
     return CompletionResponse(
         text=choice.text if choice else "",
         raw=completion.raw,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Literal, Self
 
 import httpx
 from llama_index.core.base.llms.types import (
@@ -22,15 +22,14 @@ from llama_index.core.constants import DEFAULT_CONTEXT_WINDOW, DEFAULT_NUM_OUTPU
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, field_serializer, model_validator
 
-from arli._kwargs import check_model_arguments, raise_arli_errors
 from arli._providers import TextProvider
+from arli._text_model import CONNECTION_FIELDS, TextModelBase
 from arli.text.calls import CallOptions, TextCalls
-from arli.text.client import TextClient, client_for_model
+from arli.text.catalog import capabilities, facts_for
+from arli.text.client import TextClient
 from arli.text.facts import ContextWindow
 from arli.text.guided import GuidedStyle, schema_of
-from arli.text.params import SamplingParams
-from arli.text.parse import ModelInfo
-from arli.text.payload import deep_merge, instance_params, split_call_kwargs
+from arli.text.payload import deep_merge, split_call_kwargs
 from llama_index_arli._convert import (
     achat_responses,
     achat_to_completions,
@@ -49,8 +48,13 @@ from llama_index_arli._tools import ToolCallingLLM
 __all__ = ["Arli"]
 
 
-class Arli(SamplingParams, ToolCallingLLM, GuidedStructuredLLM):
+class Arli(TextModelBase, ToolCallingLLM, GuidedStructuredLLM):
     """Arli AI text model for LlamaIndex (OpenAI-compatible, served by vLLM and Aphrodite).
+
+    The client is derived from the settings, as for the LangChain classes (see
+    :mod:`arli._text_model`): assigning a connection field rebuilds it, an assignment is
+    validated like the constructor, ``model_copy(update=...)`` builds a new model with its
+    own client, and every error is an :class:`arli.ArliError`.
 
     Every Arli sampler extra is a typed, validated field (see
     :class:`arli.text.params.SamplingParams`); unset fields are not sent, so the server's
@@ -107,7 +111,10 @@ class Arli(SamplingParams, ToolCallingLLM, GuidedStructuredLLM):
     """
 
     model_config = ConfigDict(
-        populate_by_name=True, arbitrary_types_allowed=True, hide_input_in_errors=True
+        populate_by_name=True,
+        arbitrary_types_allowed=True,
+        hide_input_in_errors=True,
+        validate_assignment=True,
     )
 
     provider: TextProvider = Field(
@@ -152,8 +159,12 @@ class Arli(SamplingParams, ToolCallingLLM, GuidedStructuredLLM):
         default=True,
         description="Read the context window from /v1/models (once, on first metadata access).",
     )
-    is_function_calling_model: bool = Field(
-        default=True, description="Whether the model takes tools (FunctionAgent needs True)."
+    is_function_calling_model: bool | None = Field(
+        default=None,
+        description=(
+            "Whether the model takes tools (FunctionAgent needs True); None: from the model "
+            "facts that LangChain's profile reads too (arli.text.catalog)."
+        ),
     )
     additional_kwargs: dict[str, Any] = Field(
         default_factory=dict,
@@ -188,6 +199,14 @@ class Arli(SamplingParams, ToolCallingLLM, GuidedStructuredLLM):
     image_fetch_timeout: float = Field(
         default=30.0, gt=0, description="Seconds allowed to download one image URL."
     )
+    send_reasoning: bool | Literal["auto"] = Field(
+        default="auto",
+        description=(
+            "Re-send earlier ThinkingBlocks as the assistant message's `reasoning`: 'auto' "
+            "for models whose chat template renders it (MiniMax-M2, Kimi K2, GLM 4.5+), "
+            "True always, False never."
+        ),
+    )
     default_headers: dict[str, str] | None = Field(
         default=None, description="Extra HTTP headers sent with every request."
     )
@@ -198,22 +217,9 @@ class Arli(SamplingParams, ToolCallingLLM, GuidedStructuredLLM):
         default=None, exclude=True, description="An httpx async client to use (not closed by us)."
     )
 
-    _providers: ClassVar[tuple[str, ...]] = ("arli", "arli-proxy")
-    _client: TextClient | None = PrivateAttr(default=None)
+    _async_client_field: ClassVar[str] = "async_http_client"
     _window: ContextWindow = PrivateAttr(default_factory=ContextWindow)
     _payload: tuple[tuple[Any, ...], dict[str, Any]] | None = PrivateAttr(default=None)
-
-    def __init__(self, **data: Any) -> None:
-        # additional_kwargs takes known parameters only (checked below); other server
-        # fields go in extra_body, which the message names.
-        check_model_arguments(type(self), data, extras="extra_body")
-        if isinstance(data.get("api_key"), str):  # masked even in ValidationError.errors()
-            data["api_key"] = SecretStr(data["api_key"])
-        with raise_arli_errors():
-            super().__init__(**data)
-        # Outside the validators, so a missing key raises ArliConfigError itself (naming the
-        # environment variables) rather than a pydantic ValidationError wrapping it.
-        self._build_client()
 
     @model_validator(mode="after")
     def _check_additional_kwargs(self) -> Self:
@@ -225,73 +231,28 @@ class Arli(SamplingParams, ToolCallingLLM, GuidedStructuredLLM):
     def _serialize_guided_json(self, value: Any) -> Any:
         return schema_of(value) if isinstance(value, type) else value
 
-    def _build_client(self) -> TextClient:
-        client = client_for_model(
-            owner=self.class_name(),
-            provider=self.provider,
-            providers=self._providers,
-            params=instance_params(self),
-            api_key=self.api_key,
-            base_url=self.base_url,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            max_concurrent_requests=self.max_concurrent_requests,
-            default_headers=self.default_headers,
-            http_client=self.http_client,
-            http_async_client=self.async_http_client,
-        )
-        if self.api_key is None:
-            self.api_key = client.settings.text_api_key
-        if self.inline_image_urls is None:  # the provider's preset
-            self.inline_image_urls = client.provider.inline_image_urls
-        self._client = client
-        return client
+    def _client_built(self, client: TextClient) -> None:
+        super()._client_built(client)
+        if "api_key" not in self.model_fields_set:  # the key found in the environment
+            self.__dict__["api_key"] = client.settings.text_api_key
+
+    def _settings_changed(self, name: str) -> None:
+        super()._settings_changed(name)
+        if name in CONNECTION_FIELDS or name == "model":  # another model or server
+            self._window = ContextWindow()
+            self._payload = None
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
         """A copy; with ``update``, it gets its own client and looks its model up afresh."""
         copied = super().model_copy(update=update, deep=deep)
-        if update:
-            key: Any = copied.api_key  # update values are not validated: may be a str
-            if isinstance(key, str):
-                copied.api_key = SecretStr(key)
-            copied._window = ContextWindow()
-            copied._payload = None
-            copied._build_client()
-        else:  # the same model on the same server: what was looked up holds (not shared)
+        if not update:  # the same model on the same server: what was looked up holds
             copied._window = ContextWindow(self._window.looked_up)
         return copied
-
-    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
-        # Connection pools and locks are not copied: the copy builds its own client, and
-        # shares the httpx clients the caller injected.
-        memo = {} if memo is None else memo
-        for shared in (self.http_client, self.async_http_client):
-            if shared is not None:
-                memo[id(shared)] = shared
-        client, self._client = self._client, None
-        try:
-            copied = super().__deepcopy__(memo)
-        finally:
-            self._client = client
-        copied._build_client()
-        return copied
-
-    def __getstate__(self) -> dict[str, Any]:
-        client, self._client = self._client, None  # rebuilt on unpickling
-        try:
-            return super().__getstate__()
-        finally:
-            self._client = client
 
     @classmethod
     def class_name(cls) -> str:
         """``"Arli"``."""
         return "Arli"
-
-    @property
-    def client(self) -> TextClient:
-        """The core text client (pooled connections, retries, limits)."""
-        return self._client or self._build_client()
 
     def close(self) -> None:
         """Close pooled connections (they reopen if the model is used again)."""
@@ -308,10 +269,15 @@ class Arli(SamplingParams, ToolCallingLLM, GuidedStructuredLLM):
             context_window=context_window,
             num_output=self.max_tokens or DEFAULT_NUM_OUTPUTS,
             is_chat_model=True,
-            is_function_calling_model=self.is_function_calling_model,
+            is_function_calling_model=self._function_calling(),
             model_name=self.model,
             system_role=MessageRole.SYSTEM,
         )
+
+    def _function_calling(self) -> bool:
+        if self.is_function_calling_model is not None:
+            return self.is_function_calling_model
+        return bool(capabilities(facts_for(self.provider, self.model)).get("tool_calling"))
 
     def get_context_window(self) -> int:
         """The model's context window: ``max_model_len`` from ``/v1/models`` (looked up once).
@@ -362,7 +328,7 @@ class Arli(SamplingParams, ToolCallingLLM, GuidedStructuredLLM):
         """This model's settings for the call layer (read on each call: fields may change)."""
         return CallOptions(
             model=self.model,
-            instance=instance_params(self),
+            instance=self.sampling_params,
             extra_body=self.extra_body,
             style=self.guided_decoding_style,
             stream_usage=self.stream_usage,
@@ -370,6 +336,7 @@ class Arli(SamplingParams, ToolCallingLLM, GuidedStructuredLLM):
             inline_image_urls=self.inline_image_urls,
             image_max_bytes=self.image_max_bytes,
             image_fetch_timeout=self.image_fetch_timeout,
+            send_reasoning=self.send_reasoning,
         )
 
     def _call_kwargs(self, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -384,14 +351,14 @@ class Arli(SamplingParams, ToolCallingLLM, GuidedStructuredLLM):
             self._options(), to_openai_messages(messages), self._call_kwargs(kwargs)
         )
         hand_over(call.parsed)
-        return chat_response(call.result)
+        return chat_response(call.result, call.retries_taken)
 
     async def _achat(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> ChatResponse:
         call = await self._calls.achat(
             self._options(), to_openai_messages(messages), self._call_kwargs(kwargs)
         )
         hand_over(call.parsed)
-        return chat_response(call.result)
+        return chat_response(call.result, call.retries_taken)
 
     def _stream_chat(
         self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]
@@ -451,7 +418,7 @@ class Arli(SamplingParams, ToolCallingLLM, GuidedStructuredLLM):
         call = self._calls.complete(
             self._options(), self._prompt(prompt, formatted), self._call_kwargs(kwargs)
         )
-        return completion_response(call.result)
+        return completion_response(call.result, call.retries_taken)
 
     @llm_completion_callback()
     async def acomplete(
@@ -463,7 +430,7 @@ class Arli(SamplingParams, ToolCallingLLM, GuidedStructuredLLM):
         call = await self._calls.acomplete(
             self._options(), self._prompt(prompt, formatted), self._call_kwargs(kwargs)
         )
-        return completion_response(call.result)
+        return completion_response(call.result, call.retries_taken)
 
     @llm_completion_callback()
     def stream_complete(
@@ -509,22 +476,6 @@ class Arli(SamplingParams, ToolCallingLLM, GuidedStructuredLLM):
         """Async :meth:`count_tokens`."""
         prompt = text if isinstance(text, str) else to_openai_messages(text)
         return await self._calls.acount_tokens(self._options(), prompt)
-
-    def list_models(self, *, available_on_current_plan: bool | None = None) -> list[ModelInfo]:
-        """The models available to the key, with their context length when served.
-
-        Args:
-            available_on_current_plan: Featherless: only the models your plan includes
-                (True) or every model (False), sent as ``?available_on_current_plan=1``
-                or ``=0``; not sent when ``None`` (the server's default).
-        """
-        return self.client.list_models(available_on_current_plan=available_on_current_plan)
-
-    async def alist_models(
-        self, *, available_on_current_plan: bool | None = None
-    ) -> list[ModelInfo]:
-        """Async :meth:`list_models`."""
-        return await self.client.alist_models(available_on_current_plan=available_on_current_plan)
 
 
 def _precompute_signatures(cls: type[Arli]) -> None:

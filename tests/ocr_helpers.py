@@ -77,11 +77,30 @@ def pillow_pdf(images: Sequence[Image.Image], path: Path | None = None) -> bytes
 
 @dataclass
 class PdfPage:
-    """One page of :func:`build_pdf`: an image drawn over the whole page."""
+    """One page of :func:`build_pdf`: an image drawn over the whole page.
+
+    ``text`` adds a text layer (Helvetica, one line per line of text, drawn over the
+    image: a born-digital page); ``invisible`` draws it in render mode 3 (an OCR layer).
+    """
 
     image: Image.Image
     size: tuple[float, float] | None = None  # in points; default: the image size (72 dpi)
     rotate: int = 0
+    text: str | None = None
+    invisible: bool = False
+
+
+def _text_ops(page: PdfPage, height: float) -> bytes:
+    if not page.text:
+        return b""
+    lines = []
+    for line in page.text.splitlines():
+        escaped = line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+        lines.append(f"({escaped}) '")
+    mode = "3 Tr " if page.invisible else ""
+    return (f" BT {mode}/F1 9 Tf 11 TL 10 {height - 10:g} Td {' '.join(lines)} ET").encode(
+        "latin-1"
+    )
 
 
 def _rc4(key: bytes, data: bytes) -> bytes:
@@ -153,16 +172,20 @@ def build_pdf(
     next_num = 3
     for page in pages:
         page_num, content_num, image_num = next_num, next_num + 1, next_num + 2
-        next_num += 3
+        font_num = next_num + 3
+        next_num += 4
         kids.append(f"{page_num} 0 R")
         image = page.image.convert("RGB")
         w_pt, h_pt = page.size or (float(image.width), float(image.height))
         rotate = f" /Rotate {page.rotate}" if page.rotate else ""
         objects[page_num] = (
             f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {w_pt:g} {h_pt:g}]{rotate} "
-            f"/Resources << /XObject << /Im0 {image_num} 0 R >> >> /Contents {content_num} 0 R >>"
+            f"/Resources << /XObject << /Im0 {image_num} 0 R >> /Font << /F1 {font_num} 0 R >> "
+            f">> /Contents {content_num} 0 R >>"
         ).encode()
-        streams[content_num] = (b"<<", f"q {w_pt:g} 0 0 {h_pt:g} 0 0 cm /Im0 Do Q".encode())
+        objects[font_num] = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"
+        draw = f"q {w_pt:g} 0 0 {h_pt:g} 0 0 cm /Im0 Do Q".encode() + _text_ops(page, h_pt)
+        streams[content_num] = (b"<<", draw)
         jpeg = encode(image, "JPEG", quality=90)
         head = (
             f"<< /Type /XObject /Subtype /Image /Width {image.width} /Height {image.height} "

@@ -9,9 +9,18 @@ own timeouts) and never closed by us.
 
 Retries live here and nowhere else (see :class:`RetryPolicy`): 408, 429, 500, 502, 503,
 504 and connection errors are retried with exponential backoff and jitter, honouring
-``Retry-After`` (seconds or an HTTP-date, capped); other 4xx never are. A POST whose
-response timed out is not re-sent unless asked (the server may still be working on it). A
-stream is retried only before its first event.
+``Retry-After`` (``retry-after-ms``, seconds or an HTTP-date) and ``x-should-retry:
+true|false``; other 4xx never are. **The longest Retry-After we wait for is 60 s**
+(``RetryPolicy.max_retry_after``, the ``max_retry_after`` setting): a longer one raises
+:class:`~arli.RateLimitError` at once with ``retry_after`` set, so the caller decides when
+to come back instead of a call that blocks for minutes (the openai SDK's limit is 120 s,
+above which it does not retry either; a chat turn blocked for two minutes looks hung). A
+POST whose response timed out is not re-sent unless asked (the server may still be working
+on it). A stream is retried only before its first event, and raises
+:class:`~arli.StreamStalledError` when it sends no event for 120 s. A retried attempt
+carries ``x-arli-retry-count: N``; every attempt of a POST carries the call's one
+``Idempotency-Key``; ``retries_taken`` is on the result (:class:`HTTPResult`,
+:class:`CallStats`) and on the error that ends the call.
 
 The package is split by concern:
 
@@ -32,7 +41,7 @@ from __future__ import annotations
 
 import time  # noqa: F401 - tests patch ``arli._transport.time.sleep``
 
-from arli._transport.attempts import Attempts
+from arli._transport.attempts import Attempts, CallStats
 from arli._transport.policy import RetryPolicy, parse_retry_after
 from arli._transport.shared import PooledClient, get_transport, limiter_key, shared_limiter
 from arli._transport.transport import Transport
@@ -45,7 +54,7 @@ from arli._transport.wire import (
 )
 
 # The public classes are documented (and pickled) as ``arli._transport.X``.
-for _cls in (HTTPResult, Multipart, PooledClient, RetryPolicy, Transport):
+for _cls in (CallStats, HTTPResult, Multipart, PooledClient, RetryPolicy, Transport):
     _cls.__module__ = __name__
 del _cls
 
@@ -53,6 +62,7 @@ __all__ = [
     "CREDENTIAL_HEADERS",
     "USER_AGENT",
     "Attempts",
+    "CallStats",
     "HTTPResult",
     "Multipart",
     "PooledClient",

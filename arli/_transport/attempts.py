@@ -12,12 +12,21 @@ ends the call:
 * an error status is retried per :meth:`RetryPolicy.delay_for_status` (``Retry-After``
   honoured up to its cap);
 * in a stream, the same rules hold only before the first event: a stream broken after it
-  ends the call, saying how far it got.
+  ends the call, saying how far it got;
+* a response's ``x-should-retry: true|false`` overrides the status rule.
+
+It also writes what each attempt sends on top of the call's headers (the idempotency key
+of the call, the retry number of a retried attempt, :meth:`Attempts.headers`), and counts
+the retries: :attr:`Attempts.attempt` ends up as ``retries_taken`` on the result, in the
+call's :class:`CallStats` and on the error that ends the call.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import httpx
 
@@ -26,9 +35,27 @@ from arli._transport.policy import RetryPolicy
 from arli._transport.streams import mid_stream
 from arli._transport.wire import is_fatal, map_httpx_error
 
-__all__ = ["Attempts"]
+__all__ = ["Attempts", "CallStats"]
 
 logger = logging.getLogger("arli")
+
+
+#: Methods that get an idempotency key (the others have no side effect to repeat).
+_KEYED = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+@dataclass(slots=True)
+class CallStats:
+    """What one call's attempts took, filled in by the transport as they happen.
+
+    Pass one as ``stats=`` to a :class:`~arli._transport.Transport` call to read it for a
+    stream (whose iterator returns no result object) or after an error.
+
+    Attributes:
+        retries_taken: the retries made so far (0: the first attempt).
+    """
+
+    retries_taken: int = 0
 
 
 class Attempts:
@@ -38,18 +65,54 @@ class Attempts:
         policy: the call's retry policy.
         method: the HTTP method (upper case).
         read_timeout: the read timeout in seconds, named in timeout errors.
+        stats: where to record the retries (``None``: nowhere but :attr:`attempt`).
 
     Attributes:
         attempt: attempts that failed and were retried so far (0 during the first).
+        idempotency_key: the key every attempt of this call sends (``None``: none).
     """
 
-    __slots__ = ("attempt", "method", "policy", "read_timeout")
+    __slots__ = ("attempt", "idempotency_key", "method", "policy", "read_timeout", "stats")
 
-    def __init__(self, policy: RetryPolicy, method: str, read_timeout: float | None) -> None:
+    def __init__(
+        self,
+        policy: RetryPolicy,
+        method: str,
+        read_timeout: float | None,
+        stats: CallStats | None = None,
+    ) -> None:
         self.policy = policy
         self.method = method
         self.read_timeout = read_timeout
         self.attempt = 0
+        self.stats = stats
+        self.idempotency_key: str | None = None
+        if policy.idempotency_header is not None and method in _KEYED:
+            self.idempotency_key = f"arli-{uuid.uuid4()}"
+
+    def headers(self, extra: Mapping[str, str] | None) -> Mapping[str, str] | None:
+        """The headers of this attempt on top of the transport's.
+
+        ``extra`` (the call's own), the call's idempotency key and, on a retry, its number;
+        a header the caller set is not replaced.
+        """
+        policy = self.policy
+        key = self.idempotency_key
+        count = policy.retry_count_header if self.attempt else None
+        if key is None and count is None:
+            return extra
+        out = {**extra} if extra else {}
+        names = {name.lower() for name in out}
+        if key is not None and policy.idempotency_header.lower() not in names:  # type: ignore[union-attr]
+            out[policy.idempotency_header] = key  # type: ignore[index]
+        if count is not None and count.lower() not in names:
+            out[count] = str(self.attempt)
+        return out
+
+    def ended(self, err: ArliError) -> ArliError:
+        """``err``, the error that ends the call, with :attr:`ArliError.retries_taken` set."""
+        err.retries_taken = self.attempt
+        return err
 
     def error(self, exc: httpx.HTTPError, url: str) -> ArliError:
         """``exc`` as our error, never retried (raise it ``from exc``)."""
@@ -66,7 +129,12 @@ class Attempts:
         Raises:
             ArliConnectionError: the translated error, when it is not retried.
         """
-        err = map_httpx_error(exc, self.method, url, self.read_timeout)
+        return self.after_error(
+            map_httpx_error(exc, self.method, url, self.read_timeout), exc, url, events
+        )
+
+    def after_error(self, err: ArliError, exc: httpx.HTTPError, url: str, events: int = 0) -> float:
+        """:meth:`after_exception` for an httpx failure already translated into ``err``."""
         if events:
             raise mid_stream(err, events) from exc
         if is_fatal(exc) or not isinstance(err, ArliConnectionError):
@@ -76,9 +144,16 @@ class Attempts:
             raise err from exc
         return self._retry(url, delay, str(err))
 
-    def after_status(self, err: ArliStatusError, url: str) -> float:
-        """The delay before the next attempt after an error response; else raises ``err``."""
-        delay = self.policy.delay_for_status(self.attempt, err.status_code, err.retry_after)
+    def after_status(
+        self, err: ArliStatusError, url: str, should_retry: bool | None = None
+    ) -> float:
+        """The delay before the next attempt after an error response; else raises ``err``.
+
+        ``should_retry`` is the response's ``x-should-retry`` (``None``: absent).
+        """
+        delay = self.policy.delay_for_status(
+            self.attempt, err.status_code, err.retry_after, should_retry
+        )
         if delay is None:
             raise err
         return self._retry(url, delay, f"HTTP {err.status_code}: {err.message}")
@@ -103,4 +178,6 @@ class Attempts:
             why,
         )
         self.attempt += 1
+        if self.stats is not None:
+            self.stats.retries_taken = self.attempt
         return delay

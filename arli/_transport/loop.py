@@ -24,11 +24,19 @@ from typing import Any
 
 import httpx
 
-from arli._errors import ArliStatusError
+from arli._errors import ArliError, ArliStatusError
 from arli._limits import Limiter
 from arli._sse import JSONEventStream, SSEDecoder
 from arli._transport.attempts import Attempts
-from arli._transport.streams import ended, is_event_stream, stream_refusal
+from arli._transport.policy import parse_should_retry
+from arli._transport.streams import (
+    ended,
+    is_event_stream,
+    limit_reads,
+    read_limit,
+    stalled,
+    stream_refusal,
+)
 from arli._transport.wire import HTTPResult, aread_body, display_url, read_body, refusal
 
 __all__ = ["Op", "arun", "astream", "attempt_loop", "run", "stream"]
@@ -56,6 +64,7 @@ def attempt_loop(
     *,
     stream: bool = False,
     on_eof: Callable[[], None] | None = None,
+    stall_timeout: float | None = None,
 ) -> Loop:
     """The attempts of one call, as I/O ops (see the module docstring).
 
@@ -66,56 +75,67 @@ def attempt_loop(
         stream: an event stream (events are emitted) rather than one whole response.
         on_eof: for a stream, called when it ends without ``[DONE]`` (see
             :func:`~arli._transport.streams.ended`).
+        stall_timeout: for a stream, the longest wait in seconds for its next event once
+            its headers arrived (``None``: no limit but the read timeout).
 
     Returns:
         the successful response (``None`` for a stream, whose events were emitted).
+
+    Raises:
+        ArliError: the error that ends the call, its ``retries_taken`` set.
     """
     method = attempts.method
-    while True:
-        request = build()
-        url = display_url(request.url)
-        slot = limiter()
-        if slot is not None:
-            yield ACQUIRE, slot, url
-        try:
-            try:
-                response: httpx.Response = yield SEND, request, url
-            except httpx.HTTPError as exc:
-                delay = attempts.after_exception(exc, url)
-            else:
-                try:
-                    if stream and is_event_stream(response):
-                        events = yield from _events(response, method, url, attempts, on_eof)
-                        if events is None:
-                            return None
-                        delay = events
-                    else:
-                        try:
-                            content: bytes = yield READ, response, url
-                        except httpx.HTTPError as exc:
-                            if stream:
-                                raise attempts.error(exc, url) from exc
-                            delay = attempts.after_exception(exc, url)
-                        else:
-                            if stream:
-                                refused = stream_refusal(response, content, method, url)
-                            elif 200 <= response.status_code < 300:
-                                return HTTPResult(
-                                    response.status_code,
-                                    response.headers,
-                                    content,
-                                    url,
-                                    attempts.attempt + 1,
-                                )
-                            else:
-                                refused = refusal(response, content, method, url)
-                            delay = attempts.after_status(refused, url)
-                finally:
-                    yield CLOSE, response, url
-        finally:
+    try:
+        while True:
+            request = build()
+            url = display_url(request.url)
+            slot = limiter()
             if slot is not None:
-                slot.release()
-        yield SLEEP, delay, url
+                yield ACQUIRE, slot, url
+            try:
+                try:
+                    response: httpx.Response = yield SEND, request, url
+                except httpx.HTTPError as exc:
+                    delay = attempts.after_exception(exc, url)
+                else:
+                    try:
+                        if stream and is_event_stream(response):
+                            events = yield from _events(
+                                response, method, url, attempts, on_eof, stall_timeout
+                            )
+                            if events is None:
+                                return None
+                            delay = events
+                        else:
+                            try:
+                                content: bytes = yield READ, response, url
+                            except httpx.HTTPError as exc:
+                                if stream:
+                                    raise attempts.error(exc, url) from exc
+                                delay = attempts.after_exception(exc, url)
+                            else:
+                                if stream:
+                                    refused = stream_refusal(response, content, method, url)
+                                elif 200 <= response.status_code < 300:
+                                    return HTTPResult(
+                                        response.status_code,
+                                        response.headers,
+                                        content,
+                                        url,
+                                        attempts.attempt + 1,
+                                    )
+                                else:
+                                    refused = refusal(response, content, method, url)
+                                should = parse_should_retry(response.headers)
+                                delay = attempts.after_status(refused, url, should)
+                    finally:
+                        yield CLOSE, response, url
+            finally:
+                if slot is not None:
+                    slot.release()
+            yield SLEEP, delay, url
+    except ArliError as err:
+        raise attempts.ended(err)  # noqa: B904 - the same error, re-raised with its count
 
 
 def _events(
@@ -124,11 +144,20 @@ def _events(
     url: str,
     attempts: Attempts,
     on_eof: Callable[[], None] | None,
+    stall: float | None,
 ) -> Generator[Op, Any, float | None]:
-    """Emit the events of one streamed attempt; the delay before a retry, or ``None`` at its end."""
+    """Emit the events of one streamed attempt; the delay before a retry, or ``None`` at its end.
+
+    With a ``stall`` limit, a read waits at most that long for bytes, and bytes that bring
+    no event (comments, keep-alives) do not reset the clock: either way the stream raises
+    :class:`~arli.StreamStalledError`.
+    """
     decoder = JSONEventStream(method=method, url=url)
     decoder.request_id = response.headers.get("x-request-id")
     sse = SSEDecoder()
+    if stall:
+        limit_reads(response.request, stall)
+        seen, last = 0, time.monotonic()
     try:
         chunks = yield CHUNKS, response, url
         while True:
@@ -141,7 +170,16 @@ def _events(
                     yield EMIT, payload, url
             if chunk is None:
                 break
+            if stall:
+                now = time.monotonic()
+                if decoder.events != seen:
+                    seen, last = decoder.events, now
+                elif now - last > stall:
+                    raise stalled(method, url, decoder.events, stall)
     except httpx.HTTPError as exc:
+        if stall and isinstance(exc, httpx.ReadTimeout):
+            err = stalled(method, url, decoder.events, read_limit(response.request, stall))
+            return attempts.after_error(err, exc, url, decoder.events)
         return attempts.after_exception(exc, url, decoder.events)
     except ArliStatusError as err:
         return attempts.after_event_error(err, url, decoder.events)
@@ -186,54 +224,23 @@ async def _ado(op: Op, client: httpx.AsyncClient, max_bytes: int) -> Any:
     return await asyncio.sleep(subject)  # SLEEP
 
 
-def run(loop: Loop, client: httpx.Client, max_bytes: int) -> HTTPResult:
-    """Run a request's loop with blocking I/O on ``client``; its result."""
-    outcome: Any = None
-    failure: BaseException | None = None
-    while True:
-        try:
-            op = loop.send(outcome) if failure is None else loop.throw(failure)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
-        finally:
-            failure = None  # a raised error must not keep this frame (its traceback's) alive
-        try:
-            outcome = _do(op, client, max_bytes)
-        except BaseException as exc:  # noqa: BLE001 - thrown into the loop, which cleans up and decides
-            failure = exc
-
-
-async def arun(loop: Loop, client: httpx.AsyncClient, max_bytes: int) -> HTTPResult:
-    """Run a request's loop with awaited I/O on ``client``; its result."""
-    outcome: Any = None
-    failure: BaseException | None = None
-    while True:
-        try:
-            op = loop.send(outcome) if failure is None else loop.throw(failure)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
-        finally:
-            failure = None  # a raised error must not keep this frame (its traceback's) alive
-        try:
-            outcome = await _ado(op, client, max_bytes)
-        except BaseException as exc:  # noqa: BLE001 - cancellation too: the loop releases what it holds
-            failure = exc
-
-
-def stream(
+def _drive(
     start: Callable[[], tuple[Loop, httpx.Client]], max_bytes: int
-) -> Iterator[dict[str, Any]]:
-    """Run a stream's loop (made by ``start`` at the first ``next``) with blocking I/O."""
+) -> Generator[dict[str, Any], None, Any]:
+    """Run the loop ``start`` makes (at the first ``next``) with blocking I/O.
+
+    Yields the events the loop emits; returns its result.
+    """
     loop, client = start()
     outcome: Any = None
     failure: BaseException | None = None
     while True:
         try:
             op = loop.send(outcome) if failure is None else loop.throw(failure)
-        except StopIteration:
-            return
+        except StopIteration as stop:
+            return stop.value
         finally:
-            failure = outcome = None
+            failure = outcome = None  # a raised error must not keep this frame alive
         try:
             if op[0] == EMIT:
                 yield op[1]
@@ -243,20 +250,27 @@ def stream(
             failure = exc
 
 
-async def astream(
-    start: Callable[[], tuple[Loop, httpx.AsyncClient]], max_bytes: int
+async def _adrive(
+    start: Callable[[], tuple[Loop, httpx.AsyncClient]],
+    max_bytes: int,
+    result: list[Any] | None = None,
 ) -> AsyncIterator[dict[str, Any]]:
-    """Run a stream's loop (made by ``start`` at the first ``anext``) with awaited I/O."""
+    """Run the loop ``start`` makes (at the first ``anext``) with awaited I/O.
+
+    Yields the events the loop emits; appends its result to ``result``.
+    """
     loop, client = start()
     outcome: Any = None
     failure: BaseException | None = None
     while True:
         try:
             op = loop.send(outcome) if failure is None else loop.throw(failure)
-        except StopIteration:
+        except StopIteration as stop:
+            if result is not None:
+                result.append(stop.value)
             return
         finally:
-            failure = outcome = None
+            failure = outcome = None  # a raised error must not keep this frame alive
         try:
             if op[0] == EMIT:
                 yield op[1]
@@ -264,3 +278,29 @@ async def astream(
                 outcome = await _ado(op, client, max_bytes)
         except BaseException as exc:  # noqa: BLE001 - a consumer that stopped early, a cancelled task
             failure = exc
+
+
+def run(loop: Loop, client: httpx.Client, max_bytes: int) -> HTTPResult:
+    """Run a request's loop with blocking I/O on ``client``; its result."""
+    driver = _drive(lambda: (loop, client), max_bytes)
+    while True:
+        try:
+            next(driver)  # a request's loop emits no event: this ends it
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+
+
+async def arun(loop: Loop, client: httpx.AsyncClient, max_bytes: int) -> HTTPResult:
+    """Run a request's loop with awaited I/O on ``client``; its result."""
+    result: list[HTTPResult] = []
+    async for _ in _adrive(lambda: (loop, client), max_bytes, result):  # emits no event
+        pass
+    return result[0]
+
+
+#: Run a stream's loop (made by ``start`` at the first ``next``) with blocking I/O.
+stream: Callable[[Callable[[], tuple[Loop, httpx.Client]], int], Iterator[dict[str, Any]]] = _drive
+#: Run a stream's loop (made by ``start`` at the first ``anext``) with awaited I/O.
+astream: Callable[
+    [Callable[[], tuple[Loop, httpx.AsyncClient]], int], AsyncIterator[dict[str, Any]]
+] = _adrive

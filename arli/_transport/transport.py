@@ -8,23 +8,26 @@ hand it to the sync or async runner of :mod:`arli._transport.loop`, which does i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time  # noqa: F401 - tests patch ``arli._transport.transport.time.sleep``
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, SupportsIndex, TypedDict, TypeVar, cast
 
 import httpx
 from pydantic import SecretStr
+from typing_extensions import Unpack
 
 from arli._kwargs import checks_arguments
 from arli._limits import Limiter, find_limiter
 from arli._settings import Api, TimeoutKind
-from arli._transport.attempts import Attempts
+from arli._transport.attempts import Attempts, CallStats
 from arli._transport.loop import Loop, arun, astream, attempt_loop, run, stream
 from arli._transport.policy import RetryPolicy
+from arli._transport.streams import stall_seconds
 from arli._transport.wire import (
     USER_AGENT,
     HTTPResult,
@@ -40,6 +43,32 @@ logger = logging.getLogger("arli")
 _DEFAULT_MAX_RESPONSE_BYTES: dict[Api, int] = {"text": 64 * 2**20, "image": 512 * 2**20}
 _STREAM_ACCEPT = {"Accept": "text/event-stream"}
 _Client = TypeVar("_Client", httpx.Client, httpx.AsyncClient)
+
+
+class RequestOptions(TypedDict, total=False):
+    """The keyword options of :meth:`Transport.request` (and :meth:`Transport.arequest`)."""
+
+    json_body: Any
+    params: Mapping[str, Any] | None
+    timeout: TimeoutKind
+    timeout_seconds: float | None
+    max_retries: int | None
+    retry_read_timeouts: bool | None
+    headers: Mapping[str, str] | None
+    multipart: Multipart | None
+    stats: CallStats | None
+
+
+class StreamOptions(TypedDict, total=False):
+    """The keyword options of :meth:`Transport.stream_events` (and its async twin)."""
+
+    timeout: TimeoutKind
+    timeout_seconds: float | None
+    max_retries: int | None
+    on_eof: Callable[[], None] | None
+    headers: Mapping[str, str] | None
+    stall_timeout: float | None
+    stats: CallStats | None
 
 
 @checks_arguments()
@@ -61,6 +90,9 @@ class Transport:
         http_client: a client to use instead of our own (not closed by us).
         http_async_client: an async client to use instead of our own (not closed by us).
         max_response_bytes: the largest response body accepted.
+        stream_stall_timeout: seconds a started stream may go without an event
+            (:class:`~arli.StreamStalledError`); ``None``: ``ARLI_STREAM_STALL_TIMEOUT``,
+            else 120 s; ``0``: no limit. A call's ``stall_timeout=`` wins.
     """
 
     def __init__(
@@ -78,6 +110,7 @@ class Transport:
         http_client: httpx.Client | None = None,
         http_async_client: httpx.AsyncClient | None = None,
         max_response_bytes: int | None = None,
+        stream_stall_timeout: float | None = None,
     ):
         self.base_url = base_url.rstrip("/")
         self.api: Api = api
@@ -86,6 +119,7 @@ class Transport:
         self._limiter = limiter
         self._limiter_key = limiter_key
         self.max_response_bytes = max_response_bytes or _DEFAULT_MAX_RESPONSE_BYTES[api]
+        self.stream_stall_timeout = stream_stall_timeout
         reads: dict[TimeoutKind, float] = {"text": 300.0, "image": 300.0, "listing": 30.0}
         reads.update(read_timeouts or {})
         self._timeouts: dict[TimeoutKind, httpx.Timeout] = {
@@ -103,6 +137,10 @@ class Transport:
         self._client: httpx.Client | None = None
         self._async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient]
         self._async_clients = weakref.WeakKeyDictionary()
+        #: per loop, the async generator that closes its client when the loop shuts down
+        self._loop_closers: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, AsyncGenerator[None, None]
+        ] = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
         # Our own clients' default headers merged with ours, [plain, JSON], and parsed URLs:
         # built once, so a request skips httpx's per-call merging and URL parsing.
@@ -112,6 +150,19 @@ class Transport:
     def __repr__(self) -> str:
         auth = "set" if self._authorization is not None else "none"
         return f"Transport(api={self.api!r}, base_url={self.base_url!r}, authorization={auth})"
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Transport:
+        # A connection pool is shared, not copied (as clients built from the same
+        # settings share it): a deep copy of a client uses the same transport.
+        return self
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> str | tuple[Any, ...]:
+        msg = (
+            "Transport cannot be pickled: it holds connection pools and locks of this "
+            "process. Pickle the framework model (ChatArli, Arli...) or the settings "
+            "(ArliSettings) and build the client in the other process"
+        )
+        raise TypeError(msg)
 
     @property
     def limiter(self) -> Limiter | None:
@@ -160,6 +211,7 @@ class Transport:
                 if client is None or client.is_closed:
                     client = httpx.AsyncClient(limits=self._new_limits(), follow_redirects=False)
                     self._async_clients[loop] = client
+                    self._loop_closers[loop] = _close_with_loop(self, client)
         return client
 
     def close(self) -> None:
@@ -171,18 +223,25 @@ class Transport:
             client, self._client = self._client, None
             asyncs = list(self._async_clients.items())
             self._async_clients.clear()
+            closers = dict(self._loop_closers)
+            self._loop_closers.clear()
         if client is not None:
             client.close()
         for loop, aclient in asyncs:
+            closer = closers.get(loop)
             if not loop.is_closed() and not loop.is_running():
-                loop.run_until_complete(aclient.aclose())
+                loop.run_until_complete(closer.aclose() if closer else aclient.aclose())
+            # else: a running loop closes it when the dropped closer is finalized
 
     async def aclose(self) -> None:
         """Close the clients this transport created, including the running loop's async one."""
         loop = asyncio.get_running_loop()
         with self._lock:
             aclient = self._async_clients.pop(loop, None)
-        if aclient is not None:
+            closer = self._loop_closers.pop(loop, None)
+        if closer is not None:
+            await closer.aclose()  # closes the client
+        elif aclient is not None:
             await aclient.aclose()
         self.close()
 
@@ -279,24 +338,42 @@ class Transport:
         client: httpx.Client | httpx.AsyncClient,
         method: str,
         path: str,
-        body: bytes | Multipart | None,
-        params: Mapping[str, Any] | None,
-        timeout: TimeoutKind,
-        timeout_seconds: float | None,
-        max_retries: int | None,
-        retry_read_timeouts: bool | None,
-        headers: Mapping[str, str] | None,
-        on_eof: Callable[[], None] | None = None,
+        options: RequestOptions | StreamOptions,
         *,
         stream: bool = False,
+        stream_body: Any = None,
     ) -> Loop:
-        """The attempt loop of one call (:func:`~arli._transport.loop.attempt_loop`)."""
+        """The attempt loop of one call (:func:`~arli._transport.loop.attempt_loop`).
+
+        ``stream_body`` is the JSON body of a stream (``stream=True``); a request's is in
+        ``options``.
+        """
         method = method.upper()
-        tmo = self._timeout(timeout, timeout_seconds)
-        policy = self._policy(max_retries, retry_read_timeouts)
-        attempts = Attempts(policy, method, read_seconds(tmo))
-        build = partial(self._build, client, method, path, body, params, tmo, headers)
-        return attempt_loop(build, self._current_limiter, attempts, stream=stream, on_eof=on_eof)
+        get = cast("Mapping[str, Any]", options).get
+        tmo = self._timeout(get("timeout", "text"), get("timeout_seconds"))
+        policy = self._policy(get("max_retries"), get("retry_read_timeouts"))
+        attempts = Attempts(policy, method, read_seconds(tmo), get("stats"))
+        if stream:
+            body: bytes | Multipart | None = encode_json_body(stream_body)
+            extra = get("headers")
+            headers: Mapping[str, str] | None = (
+                {**_STREAM_ACCEPT, **extra} if extra else _STREAM_ACCEPT
+            )
+            stall = stall_seconds(get("stall_timeout"), self.stream_stall_timeout)
+        else:
+            json_body = get("json_body")
+            body = get("multipart") if json_body is None else encode_json_body(json_body)
+            headers, stall = get("headers"), None
+        params = get("params")
+
+        def build() -> httpx.Request:
+            hdrs = attempts.headers(headers)
+            return self._build(client, method, path, body, params, tmo, hdrs)
+
+        return attempt_loop(
+            build, self._current_limiter, attempts, stream=stream, on_eof=get("on_eof"),
+            stall_timeout=stall,
+        )  # fmt: skip
 
     def _stream_loop(
         self,
@@ -304,23 +381,14 @@ class Transport:
         method: str,
         path: str,
         json_body: Any,
-        timeout: TimeoutKind,
-        timeout_seconds: float | None,
-        max_retries: int | None,
-        on_eof: Callable[[], None] | None,
-        headers: Mapping[str, str] | None,
+        options: StreamOptions,
     ) -> tuple[Loop, _Client]:
         """The attempt loop of one event stream and the client to run it on.
 
         Made when the stream is first iterated (a stream call does nothing before).
         """
-        body = encode_json_body(json_body)
         client = client_of()
-        hdrs = {**_STREAM_ACCEPT, **headers} if headers else _STREAM_ACCEPT
-        loop = self._loop(
-            client, method, path, body, None, timeout, timeout_seconds, max_retries, None, hdrs,
-            on_eof, stream=True,
-        )  # fmt: skip
+        loop = self._loop(client, method, path, options, stream=True, stream_body=json_body)
         return loop, client
 
     def _current_limiter(self) -> Limiter | None:
@@ -328,83 +396,44 @@ class Transport:
 
     # -- plain requests --------------------------------------------------------------------
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        json_body: Any = None,
-        params: Mapping[str, Any] | None = None,
-        timeout: TimeoutKind = "text",
-        timeout_seconds: float | None = None,
-        max_retries: int | None = None,
-        retry_read_timeouts: bool | None = None,
-        headers: Mapping[str, str] | None = None,
-        multipart: Multipart | None = None,
-    ) -> HTTPResult:
+    def request(self, method: str, path: str, **options: Unpack[RequestOptions]) -> HTTPResult:
         """Send a request, retrying per the policy; return the successful response.
 
         Args:
             method: HTTP method.
             path: route path starting with ``/``.
-            json_body: the JSON body (serialized once), or ``None`` for none.
-            params: query parameters.
-            timeout: which read timeout applies.
-            timeout_seconds: an explicit read timeout for this call.
-            max_retries: override the policy's retry count for this call.
-            retry_read_timeouts: override whether a timed-out POST is re-sent.
-            headers: extra headers for this call.
-            multipart: a ``multipart/form-data`` body instead of JSON.
+            **options: (:class:`RequestOptions`)
+
+                * ``json_body``: the JSON body (serialized once), or ``None`` for none;
+                * ``params``: query parameters;
+                * ``timeout``: which read timeout applies (default ``"text"``);
+                * ``timeout_seconds``: an explicit read timeout for this call;
+                * ``max_retries``: override the policy's retry count for this call;
+                * ``retry_read_timeouts``: override whether a timed-out POST is re-sent;
+                * ``headers``: extra headers for this call;
+                * ``multipart``: a ``multipart/form-data`` body instead of JSON;
+                * ``stats``: a :class:`CallStats` to record the retries in.
 
         Raises:
             ArliStatusError: the final error response (typed by status).
             ArliConnectionError: the server could not be reached (after retries).
             ArliResponseError: the body exceeded the size cap.
         """
-        body = multipart if json_body is None else encode_json_body(json_body)
         client = self.sync_client()
-        loop = self._loop(
-            client, method, path, body, params, timeout, timeout_seconds, max_retries,
-            retry_read_timeouts, headers,
-        )  # fmt: skip
-        return run(loop, client, self.max_response_bytes)
+        return run(self._loop(client, method, path, options), client, self.max_response_bytes)
 
     async def arequest(
-        self,
-        method: str,
-        path: str,
-        *,
-        json_body: Any = None,
-        params: Mapping[str, Any] | None = None,
-        timeout: TimeoutKind = "text",
-        timeout_seconds: float | None = None,
-        max_retries: int | None = None,
-        retry_read_timeouts: bool | None = None,
-        headers: Mapping[str, str] | None = None,
-        multipart: Multipart | None = None,
+        self, method: str, path: str, **options: Unpack[RequestOptions]
     ) -> HTTPResult:
         """Async :meth:`request` on the running loop's pooled client."""
-        body = multipart if json_body is None else encode_json_body(json_body)
         client = self.async_client()
-        loop = self._loop(
-            client, method, path, body, params, timeout, timeout_seconds, max_retries,
-            retry_read_timeouts, headers,
-        )  # fmt: skip
+        loop = self._loop(client, method, path, options)
         return await arun(loop, client, self.max_response_bytes)
 
     # -- streams ---------------------------------------------------------------------------
 
     def stream_events(
-        self,
-        method: str,
-        path: str,
-        *,
-        json_body: Any,
-        timeout: TimeoutKind = "text",
-        timeout_seconds: float | None = None,
-        max_retries: int | None = None,
-        on_eof: Callable[[], None] | None = None,
-        headers: Mapping[str, str] | None = None,
+        self, method: str, path: str, *, json_body: Any, **options: Unpack[StreamOptions]
     ) -> Iterator[dict[str, Any]]:
         """Send a streaming request and yield the JSON payload of each SSE event.
 
@@ -413,32 +442,55 @@ class Transport:
         called (it may accept the ending, or raise); without ``on_eof`` an
         :class:`~arli.IncompleteResponseError` is raised.
 
+        Args:
+            method: HTTP method.
+            path: route path starting with ``/``.
+            json_body: the JSON body.
+            **options: (:class:`StreamOptions`) ``timeout``, ``timeout_seconds``,
+                ``max_retries``, ``headers`` and ``stats`` as for :meth:`request`;
+                ``on_eof`` (above); ``stall_timeout``: the longest wait in seconds for the
+                next event once the stream started (default: the transport's
+                ``stream_stall_timeout``; ``0``: no limit).
+
         Raises:
             ArliStatusError: an error response, or an error object inside the stream.
             ArliConnectionError: the connection broke (after the first event: never retried).
             IncompleteResponseError: the stream ended early.
+            StreamStalledError: no event for ``stall_timeout`` seconds.
         """
-        start = partial(
-            self._stream_loop, self.sync_client, method, path, json_body, timeout,
-            timeout_seconds, max_retries, on_eof, headers,
-        )  # fmt: skip
+        start = partial(self._stream_loop, self.sync_client, method, path, json_body, options)
         return stream(start, self.max_response_bytes)
 
     def astream_events(
-        self,
-        method: str,
-        path: str,
-        *,
-        json_body: Any,
-        timeout: TimeoutKind = "text",
-        timeout_seconds: float | None = None,
-        max_retries: int | None = None,
-        on_eof: Callable[[], None] | None = None,
-        headers: Mapping[str, str] | None = None,
+        self, method: str, path: str, *, json_body: Any, **options: Unpack[StreamOptions]
     ) -> AsyncIterator[dict[str, Any]]:
         """Async :meth:`stream_events` on the running loop's pooled client."""
-        start = partial(
-            self._stream_loop, self.async_client, method, path, json_body, timeout,
-            timeout_seconds, max_retries, on_eof, headers,
-        )  # fmt: skip
+        start = partial(self._stream_loop, self.async_client, method, path, json_body, options)
         return astream(start, self.max_response_bytes)
+
+
+def _close_with_loop(transport: Transport, client: httpx.AsyncClient) -> AsyncGenerator[None, None]:
+    """Close ``client`` when the running loop shuts down (``asyncio.run`` ending).
+
+    A per-loop client would otherwise outlive its loop with open sockets (a
+    ``ResourceWarning`` per connection after every ``asyncio.run``). The loop closes the
+    async generators it knows before it closes (``shutdown_asyncgens``, which
+    ``asyncio.run`` and ``asyncio.Runner`` call): this one, started here inside the loop
+    so that the loop knows it, closes the client then. The transport keeps it alive.
+    """
+
+    async def closer() -> AsyncGenerator[None, None]:
+        try:
+            yield
+        finally:
+            loop = asyncio.get_running_loop()
+            with transport._lock:
+                if transport._async_clients.get(loop) is client:
+                    del transport._async_clients[loop]
+                    transport._loop_closers.pop(loop, None)
+            await client.aclose()
+
+    agen = closer()
+    with contextlib.suppress(StopIteration):
+        agen.asend(None).send(None)  # run to its ``yield``: the loop's hooks register it
+    return agen

@@ -18,6 +18,7 @@ from arli._errors import (
     ArliValidationError,
     status_error_from_response,
 )
+from arli._secrets import scrub_exception
 from arli._transport.policy import parse_retry_after
 from arli._version import __version__
 
@@ -61,6 +62,11 @@ class HTTPResult:
     url: str
     attempts: int = 1
 
+    @property
+    def retries_taken(self) -> int:
+        """The retries made before this response (``attempts - 1``)."""
+        return self.attempts - 1
+
     def json(self) -> Any:
         """Parse the body as JSON, raising :class:`~arli.ArliResponseError` when it is not."""
         try:
@@ -95,7 +101,7 @@ def map_httpx_error(
     attribute: its credential headers are removed first, so an error tracker that dumps
     exception attributes cannot pick the key up. (Each attempt builds a new request.)
     """
-    forget_credentials(exc)
+    scrub_exception(exc, forget_credentials(exc))
     if isinstance(exc, httpx.TimeoutException):
         phase = {
             httpx.ConnectTimeout: "connect",
@@ -133,14 +139,25 @@ def map_httpx_error(
     )
 
 
-def forget_credentials(exc: httpx.HTTPError) -> None:
-    """Drop the credential headers of the request an httpx exception carries."""
+def forget_credentials(exc: httpx.HTTPError) -> list[str]:
+    """Drop the credential headers of the request an httpx exception carries.
+
+    Returns:
+        The values dropped (to scrub from messages), key only and whole header alike.
+    """
     try:
         request = exc.request
     except RuntimeError:  # raised by httpx when the exception has no request
-        return
+        return []
+    dropped: list[str] = []
     for name in CREDENTIAL_HEADERS:
-        request.headers.pop(name, None)
+        value = request.headers.pop(name, None)
+        if value:
+            dropped.append(value)
+            scheme, _, credential = value.partition(" ")
+            if scheme.lower() in ("bearer", "basic") and credential:
+                dropped.append(credential)
+    return dropped
 
 
 def is_fatal(exc: httpx.HTTPError) -> bool:

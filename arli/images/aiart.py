@@ -30,8 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import httpx
@@ -44,8 +43,10 @@ from arli._errors import (
 )
 from arli._kwargs import checks_arguments
 from arli._settings import SETTINGS_ARGUMENTS, ArliSettings
+from arli._steps import Steps, arun, run, transport_options
 from arli._transport import HTTPResult, PooledClient, Transport, get_transport
-from arli.images._pixels import DEFAULT_MAX_PIXELS, image_size
+from arli.images._pixels import DEFAULT_MAX_PIXELS
+from arli.images.aiart_answers import as_object, download_errors, image_result, image_url_of
 from arli.images.aiart_requests import (
     _ID_RE,
     _READ_CAP,
@@ -72,15 +73,13 @@ from arli.images.aiart_video import (
     Polling,
     VideoResult,
     VideoStatus,
-    _seed,
     check_polling,
     parse_video_status,
     sniff_video,
     video_from_download,
 )
-from arli.images.info import GenerationInfo
-from arli.images.results import GeneratedImage, ImageResult, Operation
-from arli.media import ImageData, afetch_url, aload_image, fetch_url, load_image, sniff_mime
+from arli.images.results import ImageResult, Operation
+from arli.media import ImageData, afetch_url, aload_image, fetch_url, load_image
 
 __all__ = [
     "AIART_ASPECT_RATIOS",
@@ -109,50 +108,7 @@ _sleep = time.sleep
 _asleep = asyncio.sleep
 
 
-@contextmanager
-def _download_errors() -> Iterator[None]:
-    """A refused download (too large, a refused redirect) as an :class:`ArliResponseError`."""
-    try:
-        yield
-    except ArliValidationError as exc:
-        msg = f"could not download the result from AiArt: {exc}"
-        raise ArliResponseError(msg) from None
-
-
-def _as_object(result: HTTPResult, what: str) -> dict[str, Any]:
-    data = result.json()
-    if not isinstance(data, dict):
-        msg = f"the AiArt {what} answer is not a JSON object: {result.text[:200]!r}"
-        raise ArliResponseError(msg, body=result.text[:300])
-    if data.get("success") is False or (isinstance(data.get("error"), str) and data["error"]):
-        detail = data.get("error") or data.get("message") or "no reason given"
-        msg = f"AiArt could not complete the {what}: {detail}"
-        raise ArliResponseError(msg, body=result.text[:300])
-    return data
-
-
 # -- the client -------------------------------------------------------------------------------
-
-
-def _call_options(request_timeout: float | None, max_retries: int | None) -> dict[str, Any]:
-    """The transport options of one generation call: its timeout class and overrides."""
-    out: dict[str, Any] = {"timeout": "image"}
-    if request_timeout is not None:
-        out["timeout_seconds"] = request_timeout
-    if max_retries is not None:
-        out["max_retries"] = max_retries
-    return out
-
-
-def _upload_options(
-    request: AiArtImg2ImgRequest | AiArtImg2VideoRequest,
-    image: ImageData,
-    request_timeout: float | None,
-    max_retries: int | None,
-) -> dict[str, Any]:
-    """The transport options of an upload: the multipart body, its header and the call's."""
-    body, headers = multipart(request.form_fields(), image)
-    return {"multipart": body, "headers": headers, **_call_options(request_timeout, max_retries)}
 
 
 @checks_arguments(passes_to=SETTINGS_ARGUMENTS)
@@ -289,7 +245,7 @@ class AiArtClient(PooledClient):
         return str(absolute)
 
     def _download(self, url: str) -> bytes:
-        with _download_errors():
+        with download_errors():
             data, _ = fetch_url(
                 url,
                 max_bytes=self.max_download_bytes,
@@ -299,7 +255,7 @@ class AiArtClient(PooledClient):
         return data
 
     async def _adownload(self, url: str) -> bytes:
-        with _download_errors():
+        with download_errors():
             data, _ = await afetch_url(
                 url,
                 max_bytes=self.max_download_bytes,
@@ -308,61 +264,118 @@ class AiArtClient(PooledClient):
             )
         return data
 
+    # -- the logic of every call, as I/O steps (arli._steps) ----------------------------
+
+    def _ops(self) -> dict[str, Callable[..., Any]]:
+        """The blocking I/O of the steps."""
+        return {"send": self._send, "load": self._load, "download": self._download, "sleep": _sleep}
+
+    def _aops(self) -> dict[str, Callable[..., Any]]:
+        """The awaited I/O of the steps."""
+        return {
+            "send": self._asend,
+            "load": self._aload,
+            "download": self._adownload,
+            "sleep": _asleep,
+        }
+
+    def _send(self, method: str, path: str, options: dict[str, Any]) -> HTTPResult:
+        return self._transport.request(method, path, **options)
+
+    async def _asend(self, method: str, path: str, options: dict[str, Any]) -> HTTPResult:
+        return await self._transport.arequest(method, path, **options)
+
+    def _post_steps(
+        self,
+        req: AiArtGenerateRequest | AiArtImg2ImgRequest | AiArtImg2VideoRequest,
+        image: Any,
+        request_timeout: float | None,
+        max_retries: int | None,
+    ) -> Steps[HTTPResult]:
+        """Send a generation: JSON for ``generate``, else a multipart upload of ``image``."""
+        options = transport_options("image", request_timeout, max_retries)
+        if isinstance(req, AiArtGenerateRequest):
+            route = "generate"
+            options["json_body"] = req.wire()
+        else:
+            route = "img2img" if isinstance(req, AiArtImg2ImgRequest) else "img2video"
+            loaded: ImageData = yield "load", image
+            body, headers = multipart(req.form_fields(), loaded)
+            options = {"multipart": body, "headers": headers, **options}
+        result: HTTPResult = yield "send", "POST", self.routes[route], options
+        return result
+
+    def _image_steps(
+        self,
+        req: AiArtGenerateRequest | AiArtImg2ImgRequest,
+        image: Any,
+        request_timeout: float | None,
+        max_retries: int | None,
+    ) -> Steps[ImageResult]:
+        """Send generate or img2img, check the answer, download the image."""
+        result = yield from self._post_steps(req, image, request_timeout, max_retries)
+        txt2img = isinstance(req, AiArtGenerateRequest)
+        data, url = self._image_answer(result, "generation" if txt2img else "img2img")
+        raw: bytes = yield "download", url
+        operation: Operation = "txt2img" if txt2img else "img2img"
+        return image_result(raw, url, data, req, operation, self.max_pixels)
+
+    def _start_steps(
+        self,
+        req: AiArtImg2VideoRequest,
+        image: Any,
+        request_timeout: float | None,
+        max_retries: int | None,
+    ) -> Steps[str]:
+        """Start a video: upload, then the generation id of the answer."""
+        result = yield from self._post_steps(req, image, request_timeout, max_retries)
+        return self._generation_id(as_object(result, "img2video"))
+
+    def _check_steps(self, generation_id: str) -> Steps[VideoStatus]:
+        """One poll of a video."""
+        path = self._result_path(generation_id)
+        result: HTTPResult = yield "send", "GET", path, transport_options("listing")
+        return parse_video_status(generation_id, result, self.resolve_url)
+
+    def _video_steps(
+        self, generation_id: str, poll_interval: float, timeout: float, max_polls: int | None
+    ) -> Steps[VideoResult]:
+        """Poll a video until complete (bounded by :class:`Polling`), then download it."""
+        polling = Polling(
+            self._result_url, generation_id, poll_interval, timeout, max_polls, _clock
+        )
+        while True:
+            status = yield from self._check_steps(generation_id)
+            if status.done:
+                assert status.video_url is not None
+                raw: bytes = yield "download", status.video_url
+                return video_from_download(status, raw)
+            yield "sleep", polling.pause_after(status)
+
+    def _img2video_steps(
+        self,
+        image: Any,
+        seed: int | None,
+        cfg_scale: float | None,
+        motion_bucket_id: int | None,
+        poll_interval: float,
+        timeout: float,
+        max_polls: int | None,
+    ) -> Steps[VideoResult]:
+        """Start a video, poll it until complete, download it."""
+        check_polling(poll_interval, timeout, max_polls)
+        req = AiArtImg2VideoRequest(
+            seed=seed, cfg_scale=cfg_scale, motion_bucket_id=motion_bucket_id
+        )
+        generation_id = yield from self._start_steps(req, image, None, None)
+        return (yield from self._video_steps(generation_id, poll_interval, timeout, max_polls))
+
     # -- images ------------------------------------------------------------------------
 
     def _image_answer(self, result: HTTPResult, what: str) -> tuple[dict[str, Any], str]:
         """The answer of generate or img2img, and the checked URL of its image."""
-        data = _as_object(result, what)
-        url = data.get("image_url")
-        if not isinstance(url, str) or not url.strip():
-            msg = f"the AiArt {what} answer has no image_url: {str(data)[:200]}"
-            raise ArliResponseError(msg, body=str(data)[:300])
-        return data, self.resolve_url(url)
-
-    def _image_result(
-        self,
-        raw: bytes,
-        url: str,
-        data: dict[str, Any],
-        request: AiArtGenerateRequest | AiArtImg2ImgRequest,
-        operation: Operation,
-    ) -> ImageResult:
-        mime = sniff_mime(raw[:16])
-        if mime is None or not mime.startswith("image/"):
-            msg = f"the file at {url} is not an image (it starts with {raw[:8]!r})"
-            raise ArliResponseError(msg)
-        seed = _seed(data.get("seed"))
-        if seed is None and request.seed:
-            seed = request.seed
-        size = image_size(raw)
-        width, height = size if size else (None, None)
-        info = GenerationInfo.model_validate(
-            {
-                "prompt": request.prompt,
-                "negative_prompt": request.negative_prompt,
-                "seed": seed,
-                "all_seeds": [seed] if seed is not None else [],
-                "width": width,
-                "height": height,
-                "styles": [request.style_preset] if request.style_preset else [],
-                "denoising_strength": getattr(request, "strength", None),
-                "text": data.get("message") if isinstance(data.get("message"), str) else None,
-                "raw": data,
-                "image_url": url,
-                "aspect_ratio": request.aspect_ratio,
-            }
-        )
-        image = GeneratedImage(
-            data=raw,
-            mime_type=mime,
-            index=0,
-            seed=seed,
-            width=width,
-            height=height,
-            max_pixels=self.max_pixels,
-        )
-        params = request.model_dump(exclude_none=True)
-        return ImageResult(images=[image], info=info, operation=operation, parameters=params)
+        data = as_object(result, what)
+        return data, self.resolve_url(image_url_of(data, what))
 
     def generate(
         self,
@@ -400,12 +413,7 @@ class AiArtClient(PooledClient):
         req = generate_request(
             prompt, negative_prompt, style_preset, aspect_ratio, output_format, seed
         )
-        call = _call_options(request_timeout, max_retries)
-        result = self._transport.request(
-            "POST", self.routes["generate"], json_body=req.wire(), **call
-        )
-        data, url = self._image_answer(result, "generation")
-        return self._image_result(self._download(url), url, data, req, "txt2img")
+        return run(self._image_steps(req, None, request_timeout, max_retries), self._ops())
 
     async def agenerate(
         self,
@@ -423,12 +431,7 @@ class AiArtClient(PooledClient):
         req = generate_request(
             prompt, negative_prompt, style_preset, aspect_ratio, output_format, seed
         )
-        call = _call_options(request_timeout, max_retries)
-        result = await self._transport.arequest(
-            "POST", self.routes["generate"], json_body=req.wire(), **call
-        )
-        data, url = self._image_answer(result, "generation")
-        return self._image_result(await self._adownload(url), url, data, req, "txt2img")
+        return await arun(self._image_steps(req, None, request_timeout, max_retries), self._aops())
 
     def img2img(
         self,
@@ -469,10 +472,7 @@ class AiArtClient(PooledClient):
         req = img2img_request(
             prompt, negative_prompt, strength, style_preset, aspect_ratio, output_format, seed
         )
-        upload = _upload_options(req, self._load(image), request_timeout, max_retries)
-        result = self._transport.request("POST", self.routes["img2img"], **upload)
-        data, url = self._image_answer(result, "img2img")
-        return self._image_result(self._download(url), url, data, req, "img2img")
+        return run(self._image_steps(req, image, request_timeout, max_retries), self._ops())
 
     async def aimg2img(
         self,
@@ -492,10 +492,7 @@ class AiArtClient(PooledClient):
         req = img2img_request(
             prompt, negative_prompt, strength, style_preset, aspect_ratio, output_format, seed
         )
-        upload = _upload_options(req, await self._aload(image), request_timeout, max_retries)
-        result = await self._transport.arequest("POST", self.routes["img2img"], **upload)
-        data, url = self._image_answer(result, "img2img")
-        return self._image_result(await self._adownload(url), url, data, req, "img2img")
+        return await arun(self._image_steps(req, image, request_timeout, max_retries), self._aops())
 
     # -- videos ------------------------------------------------------------------------
 
@@ -537,9 +534,7 @@ class AiArtClient(PooledClient):
         req = AiArtImg2VideoRequest(
             seed=seed, cfg_scale=cfg_scale, motion_bucket_id=motion_bucket_id
         )
-        upload = _upload_options(req, self._load(image), request_timeout, max_retries)
-        result = self._transport.request("POST", self.routes["img2video"], **upload)
-        return self._generation_id(_as_object(result, "img2video"))
+        return run(self._start_steps(req, image, request_timeout, max_retries), self._ops())
 
     async def astart_img2video(
         self,
@@ -555,9 +550,7 @@ class AiArtClient(PooledClient):
         req = AiArtImg2VideoRequest(
             seed=seed, cfg_scale=cfg_scale, motion_bucket_id=motion_bucket_id
         )
-        upload = _upload_options(req, await self._aload(image), request_timeout, max_retries)
-        result = await self._transport.arequest("POST", self.routes["img2video"], **upload)
-        return self._generation_id(_as_object(result, "img2video"))
+        return await arun(self._start_steps(req, image, request_timeout, max_retries), self._aops())
 
     def _result_path(self, generation_id: str) -> str:
         if not isinstance(generation_id, str) or not _ID_RE.match(generation_id):
@@ -579,15 +572,11 @@ class AiArtClient(PooledClient):
             ArliStatusError: the server's error (404 unknown id, 5xx failed generation...).
             ArliResponseError: a 200 answer without a video.
         """
-        path = self._result_path(generation_id)
-        result = self._transport.request("GET", path, timeout="listing")
-        return parse_video_status(generation_id, result, self.resolve_url)
+        return run(self._check_steps(generation_id), self._ops())
 
     async def acheck_video(self, generation_id: str) -> VideoStatus:
         """Async :meth:`check_video`."""
-        path = self._result_path(generation_id)
-        result = await self._transport.arequest("GET", path, timeout="listing")
-        return parse_video_status(generation_id, result, self.resolve_url)
+        return await arun(self._check_steps(generation_id), self._aops())
 
     def video_result(
         self,
@@ -615,15 +604,8 @@ class AiArtClient(PooledClient):
             ArliStatusError: the server's error (404 unknown id, 4xx/5xx failed generation).
             ArliResponseError: a 200 answer without a video, or the download failed.
         """
-        polling = Polling(
-            self._result_url, generation_id, poll_interval, timeout, max_polls, _clock
-        )
-        while True:
-            status = self.check_video(generation_id)
-            if status.done:
-                assert status.video_url is not None
-                return video_from_download(status, self._download(status.video_url))
-            _sleep(polling.pause_after(status))
+        steps = self._video_steps(generation_id, poll_interval, timeout, max_polls)
+        return run(steps, self._ops())
 
     async def avideo_result(
         self,
@@ -634,15 +616,8 @@ class AiArtClient(PooledClient):
         max_polls: int | None = None,
     ) -> VideoResult:
         """Async :meth:`video_result` (waiting does not block the event loop)."""
-        polling = Polling(
-            self._result_url, generation_id, poll_interval, timeout, max_polls, _clock
-        )
-        while True:
-            status = await self.acheck_video(generation_id)
-            if status.done:
-                assert status.video_url is not None
-                return video_from_download(status, await self._adownload(status.video_url))
-            await _asleep(polling.pause_after(status))
+        steps = self._video_steps(generation_id, poll_interval, timeout, max_polls)
+        return await arun(steps, self._aops())
 
     def img2video(
         self,
@@ -673,11 +648,10 @@ class AiArtClient(PooledClient):
             ArliStatusError: the server's error.
             ArliResponseError: an unusable answer or a failed download.
         """
-        check_polling(poll_interval, timeout, max_polls)
-        generation_id = self.start_img2video(image, seed, cfg_scale, motion_bucket_id)
-        return self.video_result(
-            generation_id, poll_interval=poll_interval, timeout=timeout, max_polls=max_polls
+        steps = self._img2video_steps(
+            image, seed, cfg_scale, motion_bucket_id, poll_interval, timeout, max_polls
         )
+        return run(steps, self._ops())
 
     async def aimg2video(
         self,
@@ -691,8 +665,7 @@ class AiArtClient(PooledClient):
         max_polls: int | None = None,
     ) -> VideoResult:
         """Async :meth:`img2video`."""
-        check_polling(poll_interval, timeout, max_polls)
-        generation_id = await self.astart_img2video(image, seed, cfg_scale, motion_bucket_id)
-        return await self.avideo_result(
-            generation_id, poll_interval=poll_interval, timeout=timeout, max_polls=max_polls
+        steps = self._img2video_steps(
+            image, seed, cfg_scale, motion_bucket_id, poll_interval, timeout, max_polls
         )
+        return await arun(steps, self._aops())

@@ -194,7 +194,9 @@ def schema_for_backend(
             fields[name] = (AiArtAspectRatio | None, Field(default=None, description=description))
         else:
             fields[name] = (info.annotation, copy.copy(info))
-    narrowed: type[BaseModel] = create_model(schema.__name__, __doc__=schema.__doc__, **fields)
+    narrowed: type[BaseModel] = create_model(
+        schema.__name__, __config__=schema.model_config, __doc__=schema.__doc__, **fields
+    )
     return narrowed
 
 

@@ -16,6 +16,7 @@ by posting global options.
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import threading
 import time
@@ -30,6 +31,7 @@ from arli._errors import ArliConfigError, ArliError, ArliResponseError, ArliVali
 from arli._kwargs import checks_arguments
 from arli._providers import get_provider
 from arli._settings import SETTINGS_ARGUMENTS, ArliSettings
+from arli._steps import Steps, arun, run, transport_options
 from arli._transport import PooledClient, Transport, get_transport
 from arli.images._inputs import aload_input, init_size, load_input, prepare_mask
 from arli.images._pixels import DEFAULT_MAX_PIXELS
@@ -142,19 +144,11 @@ class ImageRoutes:
 
 @dataclass(frozen=True)
 class _CallOptions:
-    timeout: float | None = None
+    """A generation's per-call overrides (the arguments of the same names)."""
+
+    request_timeout: float | None = None
     max_retries: int | None = None
     retry_read_timeouts: bool | None = None
-
-    def transport_kwargs(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if self.timeout is not None:
-            out["timeout_seconds"] = self.timeout
-        if self.max_retries is not None:
-            out["max_retries"] = self.max_retries
-        if self.retry_read_timeouts is not None:
-            out["retry_read_timeouts"] = self.retry_read_timeouts
-        return out
 
 
 @checks_arguments(passes_to=SETTINGS_ARGUMENTS)
@@ -236,27 +230,65 @@ class ImageClient(PooledClient):
         model = f", model={self.model!r}" if self.model else ""
         return f"ImageClient(base_url={self._transport.base_url!r}{model})"
 
-    # -- plumbing ------------------------------------------------------------------------
+    def __deepcopy__(self, memo: dict[int, Any]) -> ImageClient:
+        # Its settings are immutable and its pool, limiter and listing cache are shared by
+        # the clients of the same settings: a deep copy is a new handle on them, whose own
+        # attributes (``model``...) can change apart.
+        return copy.copy(self)
 
-    def _post(self, path: str, body: dict[str, Any], opts: _CallOptions) -> Any:
-        self._ensure_limit()
-        result = self._transport.request(
-            "POST", path, json_body=body, timeout="image", **opts.transport_kwargs()
+    # -- plumbing: the I/O of the steps (arli._steps) -----------------------------------
+
+    def _ops(self) -> dict[str, Callable[..., Any]]:
+        """The blocking I/O of the steps."""
+        return {
+            "send": self._send,
+            "load": load_input,
+            "mask": _mask,
+            "wait": self._limit_ready.wait,
+        }
+
+    def _aops(self) -> dict[str, Callable[..., Any]]:
+        """The awaited I/O of the steps (mask conversion in a thread)."""
+        return {
+            "send": self._asend,
+            "load": aload_input,
+            "mask": _amask,
+            "wait": self._await_limit,
+        }
+
+    def _send(self, method: str, path: str, options: dict[str, Any]) -> Any:
+        return self._transport.request(method, path, **options).json()
+
+    async def _asend(self, method: str, path: str, options: dict[str, Any]) -> Any:
+        return (await self._transport.arequest(method, path, **options)).json()
+
+    async def _await_limit(self) -> None:
+        # A threading.Event: the reader may be another thread or event loop.
+        while not self._limit_ready.is_set():  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
+
+    # -- the logic of every call, as steps ---------------------------------------------
+
+    def _post_steps(self, path: str, body: dict[str, Any], opts: _CallOptions) -> Steps[Any]:
+        """A generation: the server's limit read first when asked, then the POST."""
+        yield from self._limit_steps()
+        options = transport_options(
+            "image",
+            opts.request_timeout,
+            opts.max_retries,
+            opts.retry_read_timeouts,
+            json_body=body,
         )
-        return result.json()
+        data = yield "send", "POST", path, options
+        return data
 
-    async def _apost(self, path: str, body: dict[str, Any], opts: _CallOptions) -> Any:
-        await self._aensure_limit()
-        result = await self._transport.arequest(
-            "POST", path, json_body=body, timeout="image", **opts.transport_kwargs()
-        )
-        return result.json()
-
-    def _get(self, path: str) -> Any:
-        return self._transport.request("GET", path, timeout="listing").json()
-
-    async def _aget(self, path: str) -> Any:
-        return (await self._transport.arequest("GET", path, timeout="listing")).json()
+    def _listing_steps(self, key: str, parse: Callable[[Any], T], refresh: bool) -> Steps[T]:
+        """A listing (``key`` names its route), cached for ``listing_cache_ttl`` seconds."""
+        hit = self._cached(key, refresh)
+        if hit is not None:
+            return hit  # type: ignore[no-any-return]
+        data = yield "send", "GET", getattr(self.routes, key), transport_options("listing")
+        return self._store(key, parse(data))
 
     def _cached(self, key: str, refresh: bool) -> Any:
         if refresh or self.listing_cache_ttl <= 0:
@@ -272,18 +304,6 @@ class ImageClient(PooledClient):
             self._cache[key] = (time.monotonic(), value)
         return value
 
-    def _listing(self, key: str, path: str, parse: Callable[[Any], T], refresh: bool) -> T:
-        hit = self._cached(key, refresh)
-        if hit is not None:
-            return hit  # type: ignore[no-any-return]
-        return self._store(key, parse(self._get(path)))
-
-    async def _alisting(self, key: str, path: str, parse: Callable[[Any], T], refresh: bool) -> T:
-        hit = self._cached(key, refresh)
-        if hit is not None:
-            return hit  # type: ignore[no-any-return]
-        return self._store(key, parse(await self._aget(path)))
-
     def _claim_limit_check(self) -> bool:
         """True for the one caller that must read the limit; the others wait for it."""
         with self._lock:
@@ -292,29 +312,15 @@ class ImageClient(PooledClient):
             self._limit_checked = True
             return True
 
-    def _ensure_limit(self) -> None:
+    def _limit_steps(self) -> Steps[None]:
+        """With ``limit_from_server``: read the limit once (the other callers wait for it)."""
         if not self.limit_from_server or self._limit_ready.is_set():
             return
         if not self._claim_limit_check():
-            self._limit_ready.wait()
+            yield ("wait",)
             return
         try:
-            self.parallel_requests(apply=True)
-        except ArliError as exc:
-            logger.warning("could not read the parallel-request limit (kept the default): %s", exc)
-        finally:
-            self._limit_ready.set()
-
-    async def _aensure_limit(self) -> None:
-        if not self.limit_from_server or self._limit_ready.is_set():
-            return
-        if not self._claim_limit_check():
-            # A threading.Event: the reader may be another thread or event loop.
-            while not self._limit_ready.is_set():  # noqa: ASYNC110
-                await asyncio.sleep(0.005)
-            return
-        try:
-            await self.aparallel_requests(apply=True)
+            yield from self._parallel_steps(apply=True)
         except ArliError as exc:
             logger.warning("could not read the parallel-request limit (kept the default): %s", exc)
         finally:
@@ -353,12 +359,17 @@ class ImageClient(PooledClient):
 
     # -- txt2img -----------------------------------------------------------------------
 
-    def _txt2img_body(
-        self, request: Txt2ImgRequest | Mapping[str, Any] | None, params: dict[str, Any]
-    ) -> tuple[dict[str, Any], str | None]:
+    def _txt2img_steps(
+        self,
+        request: Txt2ImgRequest | Mapping[str, Any] | None,
+        params: dict[str, Any],
+        opts: _CallOptions,
+    ) -> Steps[ImageResult]:
         req: Txt2ImgRequest = Txt2ImgRequest.build(request, **params)
         body = req.wire_fields()
-        return body, self._apply_model(body, req.model)
+        model = self._apply_model(body, req.model)
+        data = yield from self._post_steps(self.routes.txt2img, body, opts)
+        return self._parse(data, "txt2img", body, model)
 
     def txt2img(
         self,
@@ -385,9 +396,8 @@ class ImageClient(PooledClient):
             ArliStatusError: the server's error (404 unknown model or sampler, 422...).
             ArliResponseError: no usable image came back.
         """
-        body, model = self._txt2img_body(request, params)
         opts = _CallOptions(request_timeout, max_retries, retry_read_timeouts)
-        return self._parse(self._post(self.routes.txt2img, body, opts), "txt2img", body, model)
+        return run(self._txt2img_steps(request, params, opts), self._ops())
 
     async def atxt2img(
         self,
@@ -400,16 +410,26 @@ class ImageClient(PooledClient):
         **params: Any,
     ) -> ImageResult:
         """Async :meth:`txt2img`."""
-        body, model = self._txt2img_body(request, params)
         opts = _CallOptions(request_timeout, max_retries, retry_read_timeouts)
-        data = await self._apost(self.routes.txt2img, body, opts)
-        return self._parse(data, "txt2img", body, model)
+        return await arun(self._txt2img_steps(request, params, opts), self._aops())
 
     # -- img2img -----------------------------------------------------------------------
 
-    def _img2img_body(
-        self, req: Img2ImgRequest, inits: list[ImageData], mask: ImageData | None
-    ) -> tuple[dict[str, Any], str | None]:
+    def _img2img_steps(
+        self,
+        request: Img2ImgRequest | Mapping[str, Any] | None,
+        params: dict[str, Any],
+        opts: _CallOptions,
+    ) -> Steps[ImageResult]:
+        req: Img2ImgRequest = Img2ImgRequest.build(request, **params)
+        inits: list[ImageData] = []
+        for i, src in enumerate(req.init_images):
+            inits.append((yield "load", src, f"init_images[{i}]"))
+        mask: ImageData | None = None
+        if req.mask is not None:
+            raw_mask = yield "load", req.mask, "mask"
+            invert = bool(req.inpainting_mask_invert)
+            mask = yield "mask", raw_mask, inits[0], invert, self.max_pixels
         body = req.wire_fields()
         body["init_images"] = [image.b64() for image in inits]
         if mask is not None:
@@ -418,7 +438,9 @@ class ImageClient(PooledClient):
             size = init_size(inits[0], self.max_pixels)
             if size is not None and all(64 <= side <= 2048 for side in size):
                 body["width"], body["height"] = size
-        return body, self._apply_model(body, req.model)
+        model = self._apply_model(body, req.model)
+        data = yield from self._post_steps(self.routes.img2img, body, opts)
+        return self._parse(data, "img2img", body, model)
 
     def img2img(
         self,
@@ -452,19 +474,8 @@ class ImageClient(PooledClient):
             ArliStatusError: the server's error.
             ArliResponseError: no usable image came back.
         """
-        req: Img2ImgRequest = Img2ImgRequest.build(request, **params)
-        inits = [load_input(src, f"init_images[{i}]") for i, src in enumerate(req.init_images)]
-        mask = None
-        if req.mask is not None:
-            mask = prepare_mask(
-                load_input(req.mask, "mask"),
-                inits[0],
-                invert=bool(req.inpainting_mask_invert),
-                max_pixels=self.max_pixels,
-            )
-        body, model = self._img2img_body(req, inits, mask)
         opts = _CallOptions(request_timeout, max_retries, retry_read_timeouts)
-        return self._parse(self._post(self.routes.img2img, body, opts), "img2img", body, model)
+        return run(self._img2img_steps(request, params, opts), self._ops())
 
     async def aimg2img(
         self,
@@ -477,24 +488,8 @@ class ImageClient(PooledClient):
         **params: Any,
     ) -> ImageResult:
         """Async :meth:`img2img` (downloads and mask conversion do not block the loop)."""
-        req: Img2ImgRequest = Img2ImgRequest.build(request, **params)
-        inits = [
-            await aload_input(src, f"init_images[{i}]") for i, src in enumerate(req.init_images)
-        ]
-        mask = None
-        if req.mask is not None:
-            raw_mask = await aload_input(req.mask, "mask")
-            mask = await asyncio.to_thread(
-                prepare_mask,
-                raw_mask,
-                inits[0],
-                invert=bool(req.inpainting_mask_invert),
-                max_pixels=self.max_pixels,
-            )
-        body, model = self._img2img_body(req, inits, mask)
         opts = _CallOptions(request_timeout, max_retries, retry_read_timeouts)
-        data = await self._apost(self.routes.img2img, body, opts)
-        return self._parse(data, "img2img", body, model)
+        return await arun(self._img2img_steps(request, params, opts), self._aops())
 
     # -- upscale -------------------------------------------------------------------------
 
@@ -506,6 +501,19 @@ class ImageClient(PooledClient):
         if req.needs_extra_single_image():
             return self.routes.extra_single_image
         return self.routes.upscale
+
+    def _upscale_steps(
+        self,
+        request: UpscaleRequest | Mapping[str, Any] | None,
+        params: dict[str, Any],
+        endpoint: UpscaleEndpoint,
+        opts: _CallOptions,
+    ) -> Steps[ImageResult]:
+        req: UpscaleRequest = UpscaleRequest.build(request, **params)
+        image: ImageData = yield "load", req.image, "image"
+        body = {"image": image.b64(), **req.wire_fields()}
+        data = yield from self._post_steps(self._upscale_path(req, endpoint), body, opts)
+        return self._parse(data, "upscale", body, None)
 
     def upscale(
         self,
@@ -539,12 +547,8 @@ class ImageClient(PooledClient):
             ArliStatusError: the server's error.
             ArliResponseError: no usable image came back.
         """
-        req: UpscaleRequest = UpscaleRequest.build(request, **params)
-        image = load_input(req.image, "image")
-        body = {"image": image.b64(), **req.wire_fields()}
         opts = _CallOptions(request_timeout, max_retries, retry_read_timeouts)
-        data = self._post(self._upscale_path(req, endpoint), body, opts)
-        return self._parse(data, "upscale", body, None)
+        return run(self._upscale_steps(request, params, endpoint, opts), self._ops())
 
     async def aupscale(
         self,
@@ -558,46 +562,54 @@ class ImageClient(PooledClient):
         **params: Any,
     ) -> ImageResult:
         """Async :meth:`upscale`."""
-        req: UpscaleRequest = UpscaleRequest.build(request, **params)
-        image = await aload_input(req.image, "image")
-        body = {"image": image.b64(), **req.wire_fields()}
         opts = _CallOptions(request_timeout, max_retries, retry_read_timeouts)
-        data = await self._apost(self._upscale_path(req, endpoint), body, opts)
-        return self._parse(data, "upscale", body, None)
+        return await arun(self._upscale_steps(request, params, endpoint, opts), self._aops())
 
     # -- listings ------------------------------------------------------------------------
 
     def list_models(self, *, refresh: bool = False) -> list[ImageModel]:
         """The image models the key can use (names or objects, both parsed; cached)."""
-        return self._listing("models", self.routes.models, parse_models, refresh)
+        return run(self._listing_steps("models", parse_models, refresh), self._ops())
 
     async def alist_models(self, *, refresh: bool = False) -> list[ImageModel]:
         """Async :meth:`list_models`."""
-        return await self._alisting("models", self.routes.models, parse_models, refresh)
+        return await arun(self._listing_steps("models", parse_models, refresh), self._aops())
 
     def list_samplers(self, *, refresh: bool = False) -> list[Sampler]:
         """The samplers (SDNext names such as ``"Euler a"``, ``"DPM++ 2M"``; cached)."""
-        return self._listing("samplers", self.routes.samplers, parse_samplers, refresh)
+        return run(
+            self._listing_steps("samplers", parse_samplers, refresh),
+            self._ops(),
+        )
 
     async def alist_samplers(self, *, refresh: bool = False) -> list[Sampler]:
         """Async :meth:`list_samplers`."""
-        return await self._alisting("samplers", self.routes.samplers, parse_samplers, refresh)
+        return await arun(
+            self._listing_steps("samplers", parse_samplers, refresh),
+            self._aops(),
+        )
 
     def list_upscalers(self, *, refresh: bool = False) -> list[Upscaler]:
         """The upscalers (``"ESRGAN_4x"``...; cached)."""
-        return self._listing("upscalers", self.routes.upscalers, parse_upscalers, refresh)
+        return run(
+            self._listing_steps("upscalers", parse_upscalers, refresh),
+            self._ops(),
+        )
 
     async def alist_upscalers(self, *, refresh: bool = False) -> list[Upscaler]:
         """Async :meth:`list_upscalers`."""
-        return await self._alisting("upscalers", self.routes.upscalers, parse_upscalers, refresh)
+        return await arun(
+            self._listing_steps("upscalers", parse_upscalers, refresh),
+            self._aops(),
+        )
 
     def get_options(self) -> dict[str, Any]:
         """The server's current options (read only: models are chosen per request)."""
-        return _options(self._get(self.routes.options))
+        return run(self._options_steps(), self._ops())
 
     async def aget_options(self) -> dict[str, Any]:
         """Async :meth:`get_options`."""
-        return _options(await self._aget(self.routes.options))
+        return await arun(self._options_steps(), self._aops())
 
     def parallel_requests(self, *, apply: bool = False) -> ParallelRequests:
         """Read the key's parallel-request limit (``GET /v1/parallel-requests``).
@@ -607,10 +619,7 @@ class ImageClient(PooledClient):
                 and key shares that limiter). Ignored when the limiter is disabled
                 (``image_max_concurrency=None``).
         """
-        info = parse_parallel_requests(self._get(self._parallel_route()))
-        if apply:
-            self._apply_limit(info)
-        return info
+        return run(self._parallel_steps(apply), self._ops())
 
     def _parallel_route(self) -> str:
         if not self.routes.parallel_requests:
@@ -623,7 +632,15 @@ class ImageClient(PooledClient):
 
     async def aparallel_requests(self, *, apply: bool = False) -> ParallelRequests:
         """Async :meth:`parallel_requests`."""
-        info = parse_parallel_requests(await self._aget(self._parallel_route()))
+        return await arun(self._parallel_steps(apply), self._aops())
+
+    def _options_steps(self) -> Steps[dict[str, Any]]:
+        data = yield "send", "GET", self.routes.options, transport_options("listing")
+        return _options(data)
+
+    def _parallel_steps(self, apply: bool) -> Steps[ParallelRequests]:
+        data = yield "send", "GET", self._parallel_route(), transport_options("listing")
+        info = parse_parallel_requests(data)
         if apply:
             self._apply_limit(info)
         return info
@@ -644,3 +661,12 @@ def _options(data: Any) -> dict[str, Any]:
         msg = "the options answer is not a JSON object"
         raise ArliResponseError(msg, body=str(data)[:300])
     return data
+
+
+def _mask(mask: ImageData, init: ImageData, invert: bool, max_pixels: int) -> ImageData:
+    return prepare_mask(mask, init, invert=invert, max_pixels=max_pixels)
+
+
+async def _amask(mask: ImageData, init: ImageData, invert: bool, max_pixels: int) -> ImageData:
+    """:func:`_mask` in a thread (Pillow work does not block the event loop)."""
+    return await asyncio.to_thread(_mask, mask, init, invert, max_pixels)

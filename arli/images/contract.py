@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field, create_model
 
 from arli.images.aiart import AiArtImg2VideoRequest
 from arli.images.models import Img2ImgRequest, Txt2ImgRequest, UpscaleRequest
-from arli.tool_contract import ToolContract, argument
+from arli.tool_contract import NoArgs, ToolArguments, ToolContract, argument
 
 __all__ = [
     "ASPECT_RATIOS",
@@ -51,7 +51,7 @@ _IMAGE_REF = (
 _SEED = "Seed, -1 or unset for a random one."
 
 
-class ArliImageGenerationInput(BaseModel):
+class ArliImageGenerationInput(ToolArguments):
     """Arguments of ``arli_generate_image``."""
 
     prompt: str = Field(
@@ -100,7 +100,7 @@ class ArliImageGenerationInput(BaseModel):
     )
 
 
-class ArliImageEditInput(BaseModel):
+class ArliImageEditInput(ToolArguments):
     """Arguments of ``arli_edit_image``."""
 
     image: str = Field(min_length=1, description=f"The image to edit: the {_IMAGE_REF}.")
@@ -131,7 +131,7 @@ class ArliImageEditInput(BaseModel):
     )
 
 
-class ArliImageUpscaleInput(BaseModel):
+class ArliImageUpscaleInput(ToolArguments):
     """Arguments of ``arli_upscale_image``."""
 
     image: str = Field(min_length=1, description=f"The image to upscale: the {_IMAGE_REF}.")
@@ -145,7 +145,7 @@ class ArliImageUpscaleInput(BaseModel):
     )
 
 
-class ArliImageToVideoInput(BaseModel):
+class ArliImageToVideoInput(ToolArguments):
     """Arguments of ``arli_image_to_video``."""
 
     image: str | None = Field(
@@ -176,10 +176,6 @@ class ArliImageToVideoInput(BaseModel):
             "yet: its generation id (then leave image unset)."
         ),
     )
-
-
-class NoArgs(BaseModel):
-    """No arguments."""
 
 
 def _lo_hi(schema: type[BaseModel], name: str) -> str:
@@ -297,7 +293,9 @@ def schema_for_prefix(schema: type[BaseModel], prefix: str) -> type[BaseModel]:
         if field.description:
             field.description = field.description.replace("arli_", prefix)
         fields[name] = (info.annotation, field)
-    renamed: type[BaseModel] = create_model(schema.__name__, __doc__=schema.__doc__, **fields)
+    renamed: type[BaseModel] = create_model(
+        schema.__name__, __config__=schema.model_config, __doc__=schema.__doc__, **fields
+    )
     return renamed
 
 

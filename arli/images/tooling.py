@@ -20,10 +20,13 @@ height, steps, mask) are refused with the reason. AiArt also makes videos
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from pydantic import BaseModel
 
 from arli._errors import (
     ArliConfigError,
@@ -40,11 +43,11 @@ from arli._errors import (
 )
 from arli.images._sizes import size_for_aspect_ratio
 from arli.images.aiart import AiArtClient, GenerationTimeoutError, VideoResult
-from arli.images.backends import adapter_for
+from arli.images.backends import adapter_for, schema_for_backend
 from arli.images.client import ImageClient
-from arli.images.contract import ASPECT_RATIOS, AspectRatio
+from arli.images.contract import ASPECT_RATIOS, AspectRatio, image_tool, schema_for_prefix
 from arli.images.models import ImageResult
-from arli.tool_contract import resolve_agent_path, with_message
+from arli.tool_contract import invalid_argument_text, resolve_agent_path, with_message
 
 __all__ = [
     "ASPECT_RATIOS",
@@ -65,6 +68,28 @@ _METHODS = {
     "list_samplers": "samplers_text",
     "list_upscalers": "upscalers_text",
 }
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+_Saved = TypeVar("_Saved", ImageResult, VideoResult)
+
+
+def _async_twin(
+    sync: Callable[Concatenate[ImageToolbox, _P], _R],
+) -> Callable[Concatenate[ImageToolbox, _P], Coroutine[Any, Any, _R]]:
+    """The async twin of the toolbox operation ``sync``: same signature, the async call."""
+    signature = inspect.signature(sync)
+
+    async def twin(self: ImageToolbox, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        result: _R = await self._arun(sync.__name__, _args(bound.arguments))
+        return result
+
+    twin.__name__ = twin.__qualname__ = "a" + sync.__name__
+    twin.__doc__ = f"Async :meth:`{sync.__name__}`."
+    twin.__signature__ = signature  # type: ignore[attr-defined]
+    return twin
 
 
 class ImageToolbox:
@@ -161,6 +186,26 @@ class ImageToolbox:
         if not self.supports(capability):
             raise self.adapter.unsupported(capability)
 
+    def offer(
+        self, function: str, prefix: str, schema: type[BaseModel] | None = None
+    ) -> tuple[str, type[BaseModel]]:
+        """The description and argument model an agent is offered for the tool ``function``.
+
+        Both name the other tools with the skin's ``prefix`` (``"arli_"`` or ``""``) and fit
+        this backend: with AiArt, the description is AiArt's and the generate and edit
+        models leave out what it cannot use (and list its aspect ratios).
+
+        Args:
+            function: the tool (a key of :data:`arli.images.contract.IMAGE_TOOLS`).
+            prefix: the skin's tool name prefix.
+            schema: the argument model to narrow instead of the contract's.
+        """
+        contract = image_tool(function)
+        offered = schema_for_prefix(schema or contract.arguments, prefix)
+        if contract.operation:
+            offered = schema_for_backend(offered, contract.operation, self.client)
+        return contract.describe(prefix, aiart=self.backend == "aiart"), offered
+
     # -- arguments -----------------------------------------------------------------------
 
     def resolve_input(self, ref: str, field: str = "image") -> str | Path:
@@ -190,10 +235,24 @@ class ImageToolbox:
         return await getattr(self, "a" + _METHODS[function])(**args)
 
     # -- operations ----------------------------------------------------------------------
+    # Each operation is written once, sync; its async twin (``agenerate``...) is made by
+    # :func:`_async_twin` and runs the same steps with the adapter's async call.
 
-    def _save(self, result: ImageResult) -> ImageResult:
+    def _save(self, result: _Saved) -> _Saved:
         result.save(self.output_dir)
         return result
+
+    def _run(self, operation: str, args: dict[str, Any]) -> Any:
+        if operation == "image_to_video":
+            return self._save(self.adapter.video(self._video_args(**args), self._polling()))
+        return self._save(getattr(self.adapter, operation)(self, **args))
+
+    async def _arun(self, operation: str, args: dict[str, Any]) -> Any:
+        if operation == "image_to_video":
+            result = await self.adapter.avideo(self._video_args(**args), self._polling())
+        else:
+            result = await getattr(self.adapter, "a" + operation)(self, **args)
+        return await asyncio.to_thread(self._save, result)
 
     def generate(
         self,
@@ -207,23 +266,8 @@ class ImageToolbox:
         model: str | None = None,
     ) -> ImageResult:
         """Generate, save under ``output_dir`` and return the result (``str()`` = summary)."""
-        args = _args(locals())
-        return self._save(self.adapter.generate(self, **args))
-
-    async def agenerate(
-        self,
-        prompt: str,
-        negative_prompt: str | None = None,
-        aspect_ratio: str | None = None,
-        width: int | None = None,
-        height: int | None = None,
-        steps: int | None = None,
-        seed: int | None = None,
-        model: str | None = None,
-    ) -> ImageResult:
-        """Async :meth:`generate`."""
-        result = await self.adapter.agenerate(self, **_args(locals()))
-        return await asyncio.to_thread(self._save, result)
+        result: ImageResult = self._run("generate", _args(locals()))
+        return result
 
     def edit(
         self,
@@ -237,35 +281,15 @@ class ImageToolbox:
         model: str | None = None,
     ) -> ImageResult:
         """img2img (inpainting with ``mask``) of a file or URL; saved under ``output_dir``."""
-        return self._save(self.adapter.edit(self, **_args(locals())))
-
-    async def aedit(
-        self,
-        image: str,
-        prompt: str,
-        mask: str | None = None,
-        negative_prompt: str | None = None,
-        strength: float | None = None,
-        steps: int | None = None,
-        seed: int | None = None,
-        model: str | None = None,
-    ) -> ImageResult:
-        """Async :meth:`edit`."""
-        result = await self.adapter.aedit(self, **_args(locals()))
-        return await asyncio.to_thread(self._save, result)
+        result: ImageResult = self._run("edit", _args(locals()))
+        return result
 
     def upscale(
         self, image: str, scale: float | None = None, upscaler: str | None = None
     ) -> ImageResult:
         """Upscale a file or URL; saved under ``output_dir`` (not available with AiArt)."""
-        return self._save(self.adapter.upscale(self, **_args(locals())))
-
-    async def aupscale(
-        self, image: str, scale: float | None = None, upscaler: str | None = None
-    ) -> ImageResult:
-        """Async :meth:`upscale`."""
-        result = await self.adapter.aupscale(self, **_args(locals()))
-        return await asyncio.to_thread(self._save, result)
+        result: ImageResult = self._run("upscale", _args(locals()))
+        return result
 
     # -- videos (AiArt) ------------------------------------------------------------------
 
@@ -310,10 +334,6 @@ class ImageToolbox:
             "max_polls": self.video_max_polls,
         }
 
-    def _save_video(self, result: VideoResult) -> VideoResult:
-        result.save(self.output_dir)
-        return result
-
     def image_to_video(
         self,
         image: str | None = None,
@@ -331,21 +351,13 @@ class ImageToolbox:
             ArliConfigError: the backend is not AiArt.
             GenerationTimeoutError: not ready within ``video_timeout``/``video_max_polls``.
         """
-        args = self._video_args(image, seed, cfg_scale, motion_bucket_id, generation_id)
-        return self._save_video(self.adapter.video(args, self._polling()))
+        result: VideoResult = self._run("image_to_video", _args(locals()))
+        return result
 
-    async def aimage_to_video(
-        self,
-        image: str | None = None,
-        seed: int | None = None,
-        cfg_scale: float | None = None,
-        motion_bucket_id: int | None = None,
-        generation_id: str | None = None,
-    ) -> VideoResult:
-        """Async :meth:`image_to_video`."""
-        args = self._video_args(image, seed, cfg_scale, motion_bucket_id, generation_id)
-        result = await self.adapter.avideo(args, self._polling())
-        return await asyncio.to_thread(self._save_video, result)
+    agenerate = _async_twin(generate)
+    aedit = _async_twin(edit)
+    aupscale = _async_twin(upscale)
+    aimage_to_video = _async_twin(image_to_video)
 
     # -- listings as text ----------------------------------------------------------------
 
@@ -379,7 +391,8 @@ class ImageToolbox:
         """A short text telling an agent what went wrong and what to change.
 
         Returns ``None`` for errors no argument can fix (missing or rejected API key,
-        configuration errors): those should reach the developer, not the model.
+        configuration errors, a 404 naming no model, sampler or upscaler: a wrong base URL):
+        those should reach the developer, not the model.
         """
         return self._explain(exc, self._known_names(exc))
 
@@ -409,10 +422,7 @@ class ImageToolbox:
         if isinstance(exc, (ArliConfigError, AuthenticationError, PermissionDeniedError)):
             return None
         if isinstance(exc, ArliValidationError):
-            text = f"Invalid argument: {exc}"
-            if exc.allowed and exc.allowed not in str(exc):
-                text += f" (allowed: {exc.allowed})"
-            return text + ". Fix this argument and call the tool again."
+            return invalid_argument_text(exc)
         if isinstance(exc, GenerationTimeoutError):
             return (
                 f"The video is not ready yet (generation id {exc.generation_id}, waited "
@@ -426,9 +436,9 @@ class ImageToolbox:
             )
         if isinstance(exc, NotFoundError):
             wants = self.adapter.listing_for(exc)
-            arg = {"models": "model", "samplers": "sampler", "upscalers": "upscaler"}.get(
-                wants or "", "an argument"
-            )
+            if wants is None:  # no model/sampler/upscaler named: a wrong base_url or route
+                return None
+            arg = {"models": "model", "samplers": "sampler", "upscalers": "upscaler"}[wants]
             text = f"The image server did not find it: {exc.message}."
             if names:
                 shown = ", ".join(names[:40]) + (" ..." if len(names) > 40 else "")

@@ -95,14 +95,23 @@ class LoopThread:
         Closing the returned generator (or leaving a ``for`` loop early) closes ``agen``
         on the private loop, which cancels its pending work.
         """
+        current: list[asyncio.Task[Any]] = []
 
         async def step() -> tuple[bool, Any]:
+            task = asyncio.current_task()
+            if task is not None:
+                current[:] = [task]
             try:
                 return True, await agen.__anext__()
             except StopAsyncIteration:
                 return False, None
 
         async def close() -> None:
+            # a step interrupted in the calling thread (Ctrl-C) may still be running on
+            # the loop: let its cancellation finish before the generator is closed
+            pending = [t for t in current if not t.done()]
+            if pending:
+                await asyncio.wait(pending)
             aclose = getattr(agen, "aclose", None)
             if aclose is not None:
                 await aclose()

@@ -78,6 +78,7 @@ from arli._transport import PooledClient, shared_limiter
 from arli.media import afetch_url
 from arli.ocr._client import SlotLimiter, counting_attempts, ocr_settings, ocr_text_client
 from arli.ocr._pipeline import End, Fatal, SourceFailed, render_one
+from arli.ocr._precheck import check_selection
 from arli.ocr._sync import shared_loop
 from arli.ocr.cache import DirectoryCache, OCRCache, cache_key
 from arli.ocr.models import (
@@ -399,6 +400,7 @@ class OCREngine(PooledClient):
         """
         srcs = as_sources(sources, max_bytes=self.max_download_bytes)
         spec = parse_page_spec(pages)
+        await check_selection(srcs, spec, password=password, options=self.render_options)
         report = report if report is not None else OCRReport(model=self.model)
         report.model = self.model
         report.sources = [s.name for s in srcs]
@@ -419,7 +421,11 @@ class OCREngine(PooledClient):
                 if isinstance(item, Fatal):
                     raise await self._explain_not_found(item.error)
                 if isinstance(item, SourceFailed):
-                    source_failed(run, item.source.name, item.error, self.on_page_error)
+                    placeholder = source_failed(
+                        run, item.source.name, item.error, self.on_page_error, index=item.index
+                    )
+                    if placeholder is not None:
+                        yield placeholder
                     continue
                 try:
                     result: PageResult = await item

@@ -107,8 +107,14 @@ def fail_page(
         run.stop()
 
 
-def source_failed(run: Run, source: str, error: OCRSourceError, on_page_error: OnPageError) -> None:
+def source_failed(
+    run: Run, source: str, error: OCRSourceError, on_page_error: OnPageError, *, index: int = 0
+) -> PageResult | None:
     """Record a document that could not be read; raise ``error`` under ``"raise"``.
+
+    Returns:
+        Under ``"placeholder"``, a document-level result (``page=0``, ``total_pages=0``,
+        ``error`` set) that stands for the document in the output; else ``None``.
 
     Raises:
         OCRSourceError: ``error``, carrying the run's report, when ``on_page_error="raise"``.
@@ -125,6 +131,18 @@ def source_failed(run: Run, source: str, error: OCRSourceError, on_page_error: O
         error.report = run.report
         raise error
     logger.warning("OCR skipped %s: %s", source, error)
+    if on_page_error != "placeholder":
+        return None
+    return PageResult(
+        source=source,
+        source_index=index,
+        page=0,
+        page_label="",
+        total_pages=0,
+        model=run.report.model,
+        error=failure,
+        exception=error,
+    )
 
 
 def page_error(result: PageResult, report: OCRReport) -> OCRPageError:

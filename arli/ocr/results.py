@@ -62,7 +62,9 @@ class PageResult:
     Attributes:
         source: the document (path, URL or name).
         source_index: the document's position in the run's inputs.
-        page: the 1-based page number in the document (never renumbered).
+        page: the 1-based page number in the document (never renumbered); ``0`` for the
+            document-level result of a document that could not be opened
+            (``on_page_error="placeholder"``).
         page_label: the PDF page label, else the page number as text.
         total_pages: how many pages the document has (not just the selected ones).
         text: the transcription ("" for a blank page or a failed one).
@@ -82,6 +84,7 @@ class PageResult:
         warnings: notes about the page (a retry that failed, a loop that stayed...).
         elapsed: seconds spent on the page (rendering excluded).
         exception: the exception behind ``error`` (not serialized).
+        cached_attempts: for a cached page, the requests its transcription took then.
     """
 
     source: str
@@ -106,6 +109,7 @@ class PageResult:
     warnings: list[str] = field(default_factory=list)
     elapsed: float = 0.0
     exception: BaseException | None = field(default=None, repr=False, compare=False)
+    cached_attempts: int = field(default=0, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -114,13 +118,15 @@ class PageResult:
 
     @property
     def page_index(self) -> int:
-        """The 0-based page number (LangChain's ``page`` metadata)."""
+        """The 0-based page number (LangChain's ``page`` metadata; -1: the whole document)."""
         return self.page - 1
 
     def as_dict(self) -> dict[str, Any]:
         """The result as a JSON-serializable dict (without :attr:`exception`)."""
         out = {
-            f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "exception"
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.name not in ("exception", "cached_attempts")
         }
         out["error"] = self.error.as_dict() if self.error is not None else None
         out["warnings"] = list(self.warnings)
@@ -135,13 +141,16 @@ class PageResult:
 def page_metadata(result: PageResult) -> dict[str, Any]:
     """The metadata both framework skins attach to a page's document.
 
-    Keys: ``page_label``, ``total_pages``, ``model``, ``prompt_tokens``,
+    Keys: ``page_number`` (1-based, the same number as ``page`` in the CLI's JSONL and the
+    bulk job's ``pages.jsonl``; ``0`` for a document that could not be opened), ``page_label``,
+    ``total_pages``, ``model``, ``prompt_tokens``,
     ``completion_tokens``, ``finish_reason`` (``""`` when no model answered),
     ``image_width``, ``image_height``, ``truncated``, ``blank``, ``cached``; ``dpi`` for
     PDF pages; ``ocr_error`` and ``ocr_attempts`` for a failed page. No value is ``None``
     (several vector stores reject ``None`` metadata).
     """
     meta: dict[str, Any] = {
+        "page_number": result.page,
         "page_label": result.page_label,
         "total_pages": result.total_pages,
         "model": result.model,
@@ -309,6 +318,7 @@ def apply_cache_entry(result: PageResult, entry: Mapping[str, Any]) -> None:
     result.repetition = bool(entry.get("repetition", False))
     result.warnings = [str(w) for w in entry.get("warnings", [])]
     result.cached = True
+    result.cached_attempts = int(entry.get("attempts", 0))
 
 
 def cache_entry(result: PageResult) -> dict[str, Any]:
@@ -322,5 +332,6 @@ def cache_entry(result: PageResult) -> dict[str, Any]:
         "truncated": result.truncated,
         "repetition": result.repetition,
         "warnings": list(result.warnings),
+        "attempts": result.attempts,
         "stored_at": time.time(),
     }

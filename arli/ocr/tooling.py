@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from arli._errors import (
     ArliConfigError,
@@ -33,10 +33,17 @@ from arli._errors import (
     PermissionDeniedError,
 )
 from arli.ocr.engine import OCREngine, OCRResult, PageResult
-from arli.tool_contract import invalid_argument_text, resolve_agent_path, with_message
+from arli.tool_contract import (
+    ToolArguments,
+    ToolContract,
+    invalid_argument_text,
+    resolve_agent_path,
+    with_message,
+)
 
 __all__ = [
     "DEFAULT_MAX_CHARS",
+    "OCR_TOOL",
     "ArliOCRInput",
     "OCRToolOutput",
     "OCRToolbox",
@@ -48,7 +55,7 @@ __all__ = [
 DEFAULT_MAX_CHARS = 20_000
 
 
-class ArliOCRInput(BaseModel):
+class ArliOCRInput(ToolArguments):
     """Arguments of the OCR tool (``arli_ocr`` in LangChain, ``read_document`` in LlamaIndex)."""
 
     source: str = Field(
@@ -65,6 +72,21 @@ class ArliOCRInput(BaseModel):
             "whole document (up to the tool's page limit)."
         ),
     )
+
+
+#: The OCR tool as both skins offer it (``arli_ocr`` in LangChain, ``read_document`` in
+#: LlamaIndex): its arguments and the description the agent reads.
+OCR_TOOL = ToolContract(
+    function="read_document",
+    prefixed_name="arli_ocr",
+    schema=ArliOCRInput,
+    capability="ocr",
+    description=(
+        "Read the text of an image or a PDF (scans, photos of documents, screenshots, forms) "
+        "by OCR. Pass `source`: a file path or an http(s) URL; optionally `pages`, e.g. "
+        "'1-3'. Returns the transcribed text, page by page for several pages."
+    ),
+)
 
 
 def _label_list(pages: Sequence[PageResult]) -> str:
@@ -94,9 +116,9 @@ def agent_text(result: OCRResult, *, max_chars: int | None = DEFAULT_MAX_CHARS) 
     failed = [p for p in pages if p.error is not None]
     for page in failed:
         assert page.error is not None
+        where = f"Page {page.page_label}" if page.page else "The document"
         notes.append(
-            f"Page {page.page_label} could not be read ({page.error.error_type}: "
-            f"{page.error.error[:200]})."
+            f"{where} could not be read ({page.error.error_type}: {page.error.error[:200]})."
         )
     blank = [p for p in pages if p.blank]
     if blank:

@@ -1,23 +1,9 @@
 """The Arli text API: client, the call layer, request building and response parsing."""
 
+from arli.text import parse
 from arli.text.calls import CallOptions, CallResult, ChatCallStream, CompletionCallStream, TextCalls
 from arli.text.client import TextClient, TextRoutes
-from arli.text.parse import (
-    ChatChoice,
-    ChatChunk,
-    ChatCompletion,
-    ChatStreamAccumulator,
-    ChoiceDelta,
-    Completion,
-    CompletionChoice,
-    CompletionChunk,
-    CompletionStreamAccumulator,
-    ModelInfo,
-    TokenizeResult,
-    ToolCall,
-    ToolCallDelta,
-    Usage,
-)
+from arli.text.parse import *  # noqa: F403  # the neutral results, as arli.text.parse lists them
 
 __all__ = [
     "CallOptions",
@@ -25,20 +11,7 @@ __all__ = [
     "ChatCallStream",
     "CompletionCallStream",
     "TextCalls",
-    "ChatChoice",
-    "ChatChunk",
-    "ChatCompletion",
-    "ChatStreamAccumulator",
-    "ChoiceDelta",
-    "Completion",
-    "CompletionChoice",
-    "CompletionChunk",
-    "CompletionStreamAccumulator",
-    "ModelInfo",
     "TextClient",
     "TextRoutes",
-    "TokenizeResult",
-    "ToolCall",
-    "ToolCallDelta",
-    "Usage",
 ]
+__all__ += parse.__all__

@@ -17,8 +17,11 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from arli._errors import ArliValidationError
 from arli._kwargs import checks_arguments
+from arli._transport import CallStats
 from arli.text.client import TextClient
+from arli.text.history import SendReasoning, with_reasoning
 from arli.text.parse import (
     ChatChunk,
     ChatCompletion,
@@ -60,8 +63,12 @@ class CallOptions:
             preset (:attr:`arli._providers.Provider.inline_image_urls`).
         image_max_bytes: largest image accepted in a message (``None``: the default).
         image_fetch_timeout: seconds allowed to download one image (``None``: the default).
+        send_reasoning: re-send earlier assistant reasoning (:mod:`arli.text.history`).
         request_timeout: read timeout in seconds of each call (``None``: the client's
             ``text_timeout`` setting).
+        stall_timeout: seconds a started stream may go without an event
+            (:class:`~arli.StreamStalledError`; ``None``: ``ARLI_STREAM_STALL_TIMEOUT``,
+            else 120 s; ``0``: no limit).
     """
 
     model: str
@@ -73,7 +80,9 @@ class CallOptions:
     inline_image_urls: bool | None = None
     image_max_bytes: int | None = None
     image_fetch_timeout: float | None = None
+    send_reasoning: SendReasoning = "auto"
     request_timeout: float | None = None
+    stall_timeout: float | None = None
 
 
 @dataclass(slots=True)
@@ -85,60 +94,88 @@ class CallResult(Generic[R]):
         plan: what was sent (body and constraint).
         parsed: per choice, the value the constraint check parsed (JSON for JSON
             constraints); ``None`` when nothing was checked.
+        retries_taken: the retries the transport made before the answer came (0: none).
     """
 
     result: R
     plan: RequestPlan
     parsed: list[Any] | None = None
+    retries_taken: int = 0
 
 
-def _verify(options: CallOptions, plan: RequestPlan, answers: list[Any]) -> list[Any] | None:
+def _check_model(options: CallOptions, call_kwargs: Mapping[str, Any]) -> None:
+    """Refuse a blank model id, the model's own or a per-call one (never silently replaced)."""
+    model = call_kwargs.get("model", options.model)
+    if isinstance(model, str) and not model.strip():
+        msg = "model must be a model id, not an empty string (list_models() lists them)"
+        raise ArliValidationError(msg, field="model", allowed="a model id")
+
+
+def _answers(result: ChatCompletion | Completion) -> list[tuple[str | None, str | None]]:
+    """Each choice's ``(text, finish_reason)``: what the constraint check reads."""
+    if isinstance(result, ChatCompletion):
+        return [(c.content, c.finish_reason) for c in result.choices]
+    return [(c.text, c.finish_reason) for c in result.choices]
+
+
+def _verify(
+    options: CallOptions, plan: RequestPlan, result: R, retries_taken: int = 0
+) -> CallResult[R]:
+    """The finished call, its constrained answer checked (when asked and constrained)."""
     if not options.check_output or plan.constraint is None:
-        return None
-    return verify_choices(plan, answers)
+        return CallResult(result, plan, None, retries_taken)
+    return CallResult(result, plan, verify_choices(plan, _answers(result)), retries_taken)
 
 
 class _CallStream(Generic[C]):
-    """The shared half of a streamed call: the one accumulator, the sending, the check."""
+    """The shared half of a streamed call: the one accumulator, the sending, the check.
+
+    Attributes:
+        stats: what the stream's attempts took (``stats.retries_taken``, also
+            :attr:`retries_taken`), filled in as it is sent.
+    """
 
     accumulator: ChatStreamAccumulator | CompletionStreamAccumulator
     _parse: Callable[[Any], C]
+    _route: str  # the :class:`~arli.text.client.TextRoutes` attribute of the path
 
     def __init__(self, calls: TextCalls, options: CallOptions, plan: RequestPlan) -> None:
         self._calls = calls
         self.options = options
         self.plan = plan
         self.parsed: list[Any] | None = None
+        self.stats = CallStats()
 
-    def _path(self) -> str:
-        raise NotImplementedError
-
-    def _answers(self) -> list[tuple[str | None, str | None]]:
-        raise NotImplementedError
+    @property
+    def retries_taken(self) -> int:
+        """The retries the transport made before the stream's first event (0: none)."""
+        return self.stats.retries_taken
 
     def _finish(self) -> None:
         """Run once the stream ended well: check a constrained answer."""
         if self.options.check_output and self.plan.constraint is not None:
-            self.parsed = verify_choices(self.plan, self._answers())
+            self.parsed = verify_choices(self.plan, _answers(self.accumulator.result()))
+
+    def _args(self) -> tuple[Any, ...]:
+        path = getattr(self._calls.client.routes, self._route)
+        return path, self.plan.body, self.accumulator, type(self)._parse, self._finish
 
     def __iter__(self) -> Iterator[C]:
-        return self._calls.client._stream(
-            self._path(),
-            self.plan.body,
-            self.accumulator,  # type: ignore[arg-type]  # the subclass's, for its chunks
-            type(self)._parse,
-            self._finish,
+        client = self._calls.client
+        return client._stream(
+            *self._args(),
             timeout_seconds=self.options.request_timeout,
+            stall_timeout=self.options.stall_timeout,
+            stats=self.stats,
         )
 
     def __aiter__(self) -> AsyncIterator[C]:
-        return self._calls.client._astream(
-            self._path(),
-            self.plan.body,
-            self.accumulator,  # type: ignore[arg-type]  # the subclass's, for its chunks
-            type(self)._parse,
-            self._finish,
+        client = self._calls.client
+        return client._astream(
+            *self._args(),
             timeout_seconds=self.options.request_timeout,
+            stall_timeout=self.options.stall_timeout,
+            stats=self.stats,
         )
 
 
@@ -152,16 +189,11 @@ class ChatCallStream(_CallStream[ChatChunk]):
 
     accumulator: ChatStreamAccumulator
     _parse = staticmethod(parse_chat_chunk)
+    _route = "chat"
 
     def __init__(self, calls: TextCalls, options: CallOptions, plan: RequestPlan) -> None:
         super().__init__(calls, options, plan)
         self.accumulator = ChatStreamAccumulator()
-
-    def _path(self) -> str:
-        return self._calls.client.routes.chat
-
-    def _answers(self) -> list[tuple[str | None, str | None]]:
-        return [(c.content, c.finish_reason) for c in self.accumulator.result().choices]
 
     def result(self) -> ChatCompletion:
         """The completion assembled from the chunks so far."""
@@ -173,16 +205,11 @@ class CompletionCallStream(_CallStream[CompletionChunk]):
 
     accumulator: CompletionStreamAccumulator
     _parse = staticmethod(parse_completion_chunk)
+    _route = "completions"
 
     def __init__(self, calls: TextCalls, options: CallOptions, plan: RequestPlan) -> None:
         super().__init__(calls, options, plan)
         self.accumulator = CompletionStreamAccumulator()
-
-    def _path(self) -> str:
-        return self._calls.client.routes.completions
-
-    def _answers(self) -> list[tuple[str | None, str | None]]:
-        return [(c.text, c.finish_reason) for c in self.accumulator.result().choices]
 
     def result(self) -> Completion:
         """The completion assembled from the chunks so far."""
@@ -224,14 +251,19 @@ class TextCalls:
     def messages(
         self, options: CallOptions, messages: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
-        """``messages`` with image URLs and paths inlined as the provider needs (in place)."""
-        return inline_images(messages, **self._image_options(options))
+        """``messages`` as sent, image URLs and paths inlined as the provider needs.
+
+        Earlier reasoning is kept or dropped as ``options.send_reasoning`` says.
+        """
+        kept = with_reasoning(messages, options.send_reasoning, options.model)
+        return inline_images(kept, **self._image_options(options))
 
     async def amessages(
         self, options: CallOptions, messages: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
         """Async :meth:`messages` (downloads do not block the event loop)."""
-        return await ainline_images(messages, **self._image_options(options))
+        kept = with_reasoning(messages, options.send_reasoning, options.model)
+        return await ainline_images(kept, **self._image_options(options))
 
     def count_tokens(
         self,
@@ -274,20 +306,14 @@ class TextCalls:
         """The chat body and its constraint (messages must be inlined already).
 
         Raises:
-            ArliValidationError: an unknown, out-of-range or refused parameter.
+            ArliValidationError: an empty message list; an unknown, out-of-range or
+                refused parameter.
         """
-        return plan_chat(
-            model=options.model,
-            messages=messages,
-            instance=options.instance,
-            call_kwargs=call_kwargs,
-            instance_extra_body=options.extra_body,
-            style=options.style,
-            stream=stream,
-            include_usage=options.stream_usage,
-            allowed=self.client.provider.text_params,
-            provider_label=self.client.provider.label,
-        )
+        if not messages:
+            msg = "messages is empty: a chat needs at least one message"
+            raise ArliValidationError(msg, field="messages", allowed="one message or more")
+        _check_model(options, call_kwargs)
+        return plan_chat(messages=messages, **self._plan_args(options, call_kwargs, stream))
 
     def plan_completion(
         self,
@@ -298,32 +324,46 @@ class TextCalls:
         stream: bool = False,
     ) -> RequestPlan:
         """The ``/v1/completions`` body and its constraint (see :meth:`plan_chat`)."""
-        return plan_completion(
-            model=options.model,
-            prompt=prompt,
-            instance=options.instance,
-            call_kwargs=call_kwargs,
-            instance_extra_body=options.extra_body,
-            style=options.style,
-            stream=stream,
-            include_usage=options.stream_usage,
-            allowed=self.client.provider.text_params,
-            provider_label=self.client.provider.label,
-        )
+        if isinstance(prompt, list) and not prompt:
+            msg = "prompt is an empty list: a completion needs at least one prompt"
+            raise ArliValidationError(msg, field="prompt", allowed="a prompt or a list of them")
+        _check_model(options, call_kwargs)
+        return plan_completion(prompt=prompt, **self._plan_args(options, call_kwargs, stream))
+
+    def _plan_args(
+        self, options: CallOptions, call_kwargs: Mapping[str, Any], stream: bool
+    ) -> dict[str, Any]:
+        """What :func:`plan_chat` and :func:`plan_completion` take besides the input."""
+        provider = self.client.provider
+        return {
+            "model": options.model,
+            "instance": options.instance,
+            "call_kwargs": call_kwargs,
+            "instance_extra_body": options.extra_body,
+            "style": options.style,
+            "stream": stream,
+            "include_usage": options.stream_usage,
+            "allowed": provider.text_params,
+            "provider_label": provider.label,
+        }
 
     def send_chat(self, options: CallOptions, plan: RequestPlan) -> CallResult[ChatCompletion]:
         """Send a planned chat body and check the answer."""
-        completion = self.client.chat(plan.body, request_timeout=options.request_timeout)
-        answers = [(c.content, c.finish_reason) for c in completion.choices]
-        return CallResult(completion, plan, _verify(options, plan, answers))
+        stats = CallStats()
+        completion = self.client.chat(
+            plan.body, request_timeout=options.request_timeout, stats=stats
+        )
+        return _verify(options, plan, completion, stats.retries_taken)
 
     async def asend_chat(
         self, options: CallOptions, plan: RequestPlan
     ) -> CallResult[ChatCompletion]:
         """Async :meth:`send_chat`."""
-        completion = await self.client.achat(plan.body, request_timeout=options.request_timeout)
-        answers = [(c.content, c.finish_reason) for c in completion.choices]
-        return CallResult(completion, plan, _verify(options, plan, answers))
+        stats = CallStats()
+        completion = await self.client.achat(
+            plan.body, request_timeout=options.request_timeout, stats=stats
+        )
+        return _verify(options, plan, completion, stats.retries_taken)
 
     # -- whole calls ------------------------------------------------------------------------
 
@@ -379,18 +419,22 @@ class TextCalls:
     ) -> CallResult[Completion]:
         """Plan, send and check one ``/v1/completions`` call (a list: one choice each)."""
         plan = self.plan_completion(options, prompt, call_kwargs)
-        completion = self.client.complete(plan.body, request_timeout=options.request_timeout)
-        answers = [(c.text, c.finish_reason) for c in completion.choices]
-        return CallResult(completion, plan, _verify(options, plan, answers))
+        stats = CallStats()
+        completion = self.client.complete(
+            plan.body, request_timeout=options.request_timeout, stats=stats
+        )
+        return _verify(options, plan, completion, stats.retries_taken)
 
     async def acomplete(
         self, options: CallOptions, prompt: str | list[str], call_kwargs: Mapping[str, Any]
     ) -> CallResult[Completion]:
         """Async :meth:`complete`."""
         plan = self.plan_completion(options, prompt, call_kwargs)
-        completion = await self.client.acomplete(plan.body, request_timeout=options.request_timeout)
-        answers = [(c.text, c.finish_reason) for c in completion.choices]
-        return CallResult(completion, plan, _verify(options, plan, answers))
+        stats = CallStats()
+        completion = await self.client.acomplete(
+            plan.body, request_timeout=options.request_timeout, stats=stats
+        )
+        return _verify(options, plan, completion, stats.retries_taken)
 
     def stream_complete(
         self, options: CallOptions, prompt: str, call_kwargs: Mapping[str, Any]

@@ -24,6 +24,7 @@ from arli._kwargs import checks_arguments
 from arli._limits import check_limit
 from arli._providers import Provider, check_text_provider, get_provider
 from arli._settings import SETTINGS_ARGUMENTS, ArliSettings
+from arli._steps import Steps, arun, run, transport_options
 from arli._transport import PooledClient, Transport, get_transport
 from arli.text.parse import (
     ChatChunk,
@@ -78,12 +79,42 @@ class TextRoutes:
     detokenize: tuple[str, ...] = ("/v1/detokenize", "/detokenize")
 
 
-def _plain_body(body: Mapping[str, Any]) -> dict[str, Any]:
-    """A non-streaming body: ``stream: false`` and no ``stream_options`` (vLLM rejects them)."""
+def _plain_call(
+    body: Mapping[str, Any], request_timeout: float | None, options: dict[str, Any]
+) -> dict[str, Any]:
+    """The transport options of a non-streaming call of ``body``.
+
+    The body gets ``stream: false`` and loses ``stream_options`` (vLLM rejects them).
+    """
     out = dict(body)
     out["stream"] = False
     out.pop("stream_options", None)
-    return out
+    return transport_options("text", request_timeout, json_body=out, **options)
+
+
+class _StreamEnd:
+    """What is decided about a stream once its events stop, the same for sync and async.
+
+    ``on_eof`` is the transport's hook for a stream that ended without ``[DONE]``;
+    :meth:`finish` runs after the last event; ``on_done`` (the call layer's check of the
+    answer) runs once the stream ended well. ``acc`` is the only accumulator of the stream.
+    """
+
+    __slots__ = ("acc", "on_done")
+
+    def __init__(self, acc: _Accumulator[Any], on_done: Callable[[], None] | None) -> None:
+        self.acc = acc
+        self.on_done = on_done
+
+    def on_eof(self) -> None:
+        if not self.acc.finished:
+            raise _incomplete(self.acc.chunks)
+
+    def finish(self) -> None:
+        if not self.acc.has_choices:
+            raise _no_choices()
+        if self.on_done is not None:
+            self.on_done()
 
 
 @checks_arguments(passes_to=SETTINGS_ARGUMENTS)
@@ -172,16 +203,8 @@ class TextClient(PooledClient):
                 text call (streams, completions and the call layer take it too).
             **request_options: other transport options (``max_retries``, ``headers``...).
         """
-        body = _plain_body(body)
-        result = self._transport.request(
-            "POST",
-            self.routes.chat,
-            json_body=body,
-            timeout="text",
-            timeout_seconds=request_timeout,
-            **request_options,
-        )
-        return parse_chat_completion(result.json())
+        call = _plain_call(body, request_timeout, request_options)
+        return parse_chat_completion(self._send("POST", self.routes.chat, call))
 
     async def achat(
         self,
@@ -191,16 +214,8 @@ class TextClient(PooledClient):
         **request_options: Any,
     ) -> ChatCompletion:
         """Async :meth:`chat`."""
-        body = _plain_body(body)
-        result = await self._transport.arequest(
-            "POST",
-            self.routes.chat,
-            json_body=body,
-            timeout="text",
-            timeout_seconds=request_timeout,
-            **request_options,
-        )
-        return parse_chat_completion(result.json())
+        call = _plain_call(body, request_timeout, request_options)
+        return parse_chat_completion(await self._asend("POST", self.routes.chat, call))
 
     def stream_chat(
         self,
@@ -218,15 +233,8 @@ class TextClient(PooledClient):
         accepted only if every choice got a finish reason; otherwise
         :class:`~arli.IncompleteResponseError` is raised.
         """
-        return self._stream(
-            self.routes.chat,
-            stream_fields(dict(body), include_usage),
-            ChatStreamAccumulator(),
-            parse_chat_chunk,
-            None,
-            timeout_seconds=request_timeout,
-            **request_options,
-        )
+        args = _chat_stream(self.routes.chat, body, include_usage)
+        return self._stream(*args, **transport_options("text", request_timeout, **request_options))
 
     def astream_chat(
         self,
@@ -237,15 +245,8 @@ class TextClient(PooledClient):
         **request_options: Any,
     ) -> AsyncIterator[ChatChunk]:
         """Async :meth:`stream_chat`."""
-        return self._astream(
-            self.routes.chat,
-            stream_fields(dict(body), include_usage),
-            ChatStreamAccumulator(),
-            parse_chat_chunk,
-            None,
-            timeout_seconds=request_timeout,
-            **request_options,
-        )
+        args = _chat_stream(self.routes.chat, body, include_usage)
+        return self._astream(*args, **transport_options("text", request_timeout, **request_options))
 
     def _stream(
         self,
@@ -259,24 +260,17 @@ class TextClient(PooledClient):
         """Send ``body`` as it is and yield its parsed chunks, each merged into ``acc``.
 
         ``on_done`` runs once the stream ended well (the call layer checks the answer
-        there); ``acc`` is the only accumulator of the stream.
+        there); ``acc`` is the only accumulator of the stream (see :class:`_StreamEnd`).
         """
-
-        def on_eof() -> None:
-            if not acc.finished:
-                raise _incomplete(acc.chunks)
-
+        end = _StreamEnd(acc, on_done)
         add = acc.add
         for data in self._transport.stream_events(
-            "POST", path, json_body=body, on_eof=on_eof, **request_options
+            "POST", path, json_body=body, on_eof=end.on_eof, **request_options
         ):
             chunk = parse(data)
             add(chunk)
             yield chunk
-        if not acc.has_choices:
-            raise _no_choices()
-        if on_done is not None:
-            on_done()
+        end.finish()
 
     async def _astream(
         self,
@@ -288,22 +282,15 @@ class TextClient(PooledClient):
         **request_options: Any,
     ) -> AsyncIterator[_Chunk]:
         """Async :meth:`_stream`."""
-
-        def on_eof() -> None:
-            if not acc.finished:
-                raise _incomplete(acc.chunks)
-
+        end = _StreamEnd(acc, on_done)
         add = acc.add
         async for data in self._transport.astream_events(
-            "POST", path, json_body=body, on_eof=on_eof, **request_options
+            "POST", path, json_body=body, on_eof=end.on_eof, **request_options
         ):
             chunk = parse(data)
             add(chunk)
             yield chunk
-        if not acc.has_choices:
-            raise _no_choices()
-        if on_done is not None:
-            on_done()
+        end.finish()
 
     # -- completions ---------------------------------------------------------------------
 
@@ -315,16 +302,8 @@ class TextClient(PooledClient):
         **request_options: Any,
     ) -> Completion:
         """POST a text completion (``/v1/completions``) and parse it."""
-        body = _plain_body(body)
-        result = self._transport.request(
-            "POST",
-            self.routes.completions,
-            json_body=body,
-            timeout="text",
-            timeout_seconds=request_timeout,
-            **request_options,
-        )
-        return parse_completion(result.json())
+        call = _plain_call(body, request_timeout, request_options)
+        return parse_completion(self._send("POST", self.routes.completions, call))
 
     async def acomplete(
         self,
@@ -334,16 +313,8 @@ class TextClient(PooledClient):
         **request_options: Any,
     ) -> Completion:
         """Async :meth:`complete`."""
-        body = _plain_body(body)
-        result = await self._transport.arequest(
-            "POST",
-            self.routes.completions,
-            json_body=body,
-            timeout="text",
-            timeout_seconds=request_timeout,
-            **request_options,
-        )
-        return parse_completion(result.json())
+        call = _plain_call(body, request_timeout, request_options)
+        return parse_completion(await self._asend("POST", self.routes.completions, call))
 
     def stream_complete(
         self,
@@ -354,15 +325,8 @@ class TextClient(PooledClient):
         **request_options: Any,
     ) -> Iterator[CompletionChunk]:
         """Stream a text completion, yielding parsed chunks (see :meth:`stream_chat`)."""
-        return self._stream(
-            self.routes.completions,
-            stream_fields(dict(body), include_usage),
-            CompletionStreamAccumulator(),
-            parse_completion_chunk,
-            None,
-            timeout_seconds=request_timeout,
-            **request_options,
-        )
+        args = _completion_stream(self.routes.completions, body, include_usage)
+        return self._stream(*args, **transport_options("text", request_timeout, **request_options))
 
     def astream_complete(
         self,
@@ -373,25 +337,33 @@ class TextClient(PooledClient):
         **request_options: Any,
     ) -> AsyncIterator[CompletionChunk]:
         """Async :meth:`stream_complete`."""
-        return self._astream(
-            self.routes.completions,
-            stream_fields(dict(body), include_usage),
-            CompletionStreamAccumulator(),
-            parse_completion_chunk,
-            None,
-            timeout_seconds=request_timeout,
-            **request_options,
-        )
+        args = _completion_stream(self.routes.completions, body, include_usage)
+        return self._astream(*args, **transport_options("text", request_timeout, **request_options))
 
     # -- tokenize, models ----------------------------------------------------------------
 
-    @staticmethod
-    def _tokenize_body(
+    def _ops(self) -> dict[str, Callable[..., Any]]:
+        """The blocking I/O of the steps (:mod:`arli._steps`)."""
+        return {"send": self._send}
+
+    def _aops(self) -> dict[str, Callable[..., Any]]:
+        """The awaited I/O of the steps."""
+        return {"send": self._asend}
+
+    def _send(self, method: str, path: str, options: dict[str, Any]) -> Any:
+        return self._transport.request(method, path, **options).json()
+
+    async def _asend(self, method: str, path: str, options: dict[str, Any]) -> Any:
+        return (await self._transport.arequest(method, path, **options)).json()
+
+    def _tokenize_steps(
+        self,
         model: str | None,
         prompt: str | None,
         messages: Sequence[Mapping[str, Any]] | None,
         extra: Mapping[str, Any],
-    ) -> dict[str, Any]:
+    ) -> Steps[TokenizeResult]:
+        """Try the tokenize routes in order; remember the first that answers."""
         if (prompt is None) == (messages is None):
             msg = "tokenize needs exactly one of prompt= or messages="
             raise ValueError(msg)
@@ -403,7 +375,21 @@ class TextClient(PooledClient):
         else:
             body["messages"] = list(messages or ())
         body.update(extra)
-        return body
+        options = transport_options("listing", retry_read_timeouts=True, json_body=body)
+        paths = (self._tokenize_path,) if self._tokenize_path else self.routes.tokenize
+        first_error: NotFoundError | None = None
+        for path in paths:
+            try:
+                data = yield "send", "POST", path, options
+            except NotFoundError as exc:
+                if not _is_missing_route(exc):
+                    raise
+                first_error = first_error or exc
+                continue
+            self._tokenize_path = path
+            return parse_tokenize(data)
+        assert first_error is not None
+        raise first_error
 
     def tokenize(
         self,
@@ -425,23 +411,7 @@ class TextClient(PooledClient):
             messages: chat messages (rendered with the model's chat template).
             **extra: other tokenize fields (``add_special_tokens``, ``return_token_strs``...).
         """
-        body = self._tokenize_body(model, prompt, messages, extra)
-        paths = (self._tokenize_path,) if self._tokenize_path else self.routes.tokenize
-        first_error: NotFoundError | None = None
-        for path in paths:
-            try:
-                result = self._transport.request(
-                    "POST", path, json_body=body, timeout="listing", retry_read_timeouts=True
-                )
-            except NotFoundError as exc:
-                if not _is_missing_route(exc):
-                    raise
-                first_error = first_error or exc
-                continue
-            self._tokenize_path = path
-            return parse_tokenize(result.json())
-        assert first_error is not None
-        raise first_error
+        return run(self._tokenize_steps(model, prompt, messages, extra), self._ops())
 
     async def atokenize(
         self,
@@ -452,28 +422,17 @@ class TextClient(PooledClient):
         **extra: Any,
     ) -> TokenizeResult:
         """Async :meth:`tokenize`."""
-        body = self._tokenize_body(model, prompt, messages, extra)
-        paths = (self._tokenize_path,) if self._tokenize_path else self.routes.tokenize
-        first_error: NotFoundError | None = None
-        for path in paths:
-            try:
-                result = await self._transport.arequest(
-                    "POST", path, json_body=body, timeout="listing", retry_read_timeouts=True
-                )
-            except NotFoundError as exc:
-                if not _is_missing_route(exc):
-                    raise
-                first_error = first_error or exc
-                continue
-            self._tokenize_path = path
-            return parse_tokenize(result.json())
-        assert first_error is not None
-        raise first_error
+        return await arun(self._tokenize_steps(model, prompt, messages, extra), self._aops())
 
     @property
     def allowed_params(self) -> frozenset[str] | None:
         """The parameters the provider accepts (``None``: every Arli parameter)."""
         return self.provider.text_params
+
+    def _models_steps(self, available_on_current_plan: object) -> Steps[list[ModelInfo]]:
+        query = self._models_query(available_on_current_plan)
+        data = yield "send", "GET", self.routes.models, transport_options("listing", params=query)
+        return parse_models(data)
 
     def _models_query(self, available_on_current_plan: object) -> dict[str, int] | None:
         if available_on_current_plan is None:
@@ -506,25 +465,13 @@ class TextClient(PooledClient):
             ArliValidationError: the filter on a provider that does not document it, or a
                 value that is not a bool.
         """
-        result = self._transport.request(
-            "GET",
-            self.routes.models,
-            params=self._models_query(available_on_current_plan),
-            timeout="listing",
-        )
-        return parse_models(result.json())
+        return run(self._models_steps(available_on_current_plan), self._ops())
 
     async def alist_models(
         self, *, available_on_current_plan: bool | None = None
     ) -> list[ModelInfo]:
         """Async :meth:`list_models`."""
-        result = await self._transport.arequest(
-            "GET",
-            self.routes.models,
-            params=self._models_query(available_on_current_plan),
-            timeout="listing",
-        )
-        return parse_models(result.json())
+        return await arun(self._models_steps(available_on_current_plan), self._aops())
 
 
 def client_for_model(
@@ -608,3 +555,21 @@ def _incomplete(chunks: int) -> IncompleteResponseError:
         f"the stream ended after {chunks} chunk{'s' if chunks != 1 else ''} without `data: [DONE]` "
         "and before every choice had a finish reason: the answer is incomplete"
     )
+
+
+def _chat_stream(
+    path: str, body: Mapping[str, Any], include_usage: bool
+) -> tuple[str, dict[str, Any], ChatStreamAccumulator, Callable[[Any], ChatChunk], None]:
+    """The :meth:`TextClient._stream` arguments of a chat stream of ``body``."""
+    planned = stream_fields(dict(body), include_usage)
+    return path, planned, ChatStreamAccumulator(), parse_chat_chunk, None
+
+
+def _completion_stream(
+    path: str, body: Mapping[str, Any], include_usage: bool
+) -> tuple[
+    str, dict[str, Any], CompletionStreamAccumulator, Callable[[Any], CompletionChunk], None
+]:
+    """The :meth:`TextClient._stream` arguments of a ``/v1/completions`` stream."""
+    planned = stream_fields(dict(body), include_usage)
+    return path, planned, CompletionStreamAccumulator(), parse_completion_chunk, None

@@ -313,6 +313,16 @@ class SamplingParams(BaseModel):
         None, description="Whitespace allowed between JSON tokens under guided_json."
     )
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bools(cls, value: Any, info: Any) -> Any:
+        # pydantic reads True as 1 for a number: temperature=True would be sent as 1.0
+        if isinstance(value, bool) and info.field_name in _RANGES:
+            allowed = _RANGES[info.field_name].describe()
+            msg = f"{info.field_name}={value!r} is not a number: allowed {allowed}"
+            raise ArliValidationError(msg, field=info.field_name, allowed=allowed)
+        return value
+
     @field_validator("*", mode="after")
     @classmethod
     def _check(cls, value: Any, info: Any) -> Any:

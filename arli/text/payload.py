@@ -200,7 +200,6 @@ def stream_fields(body: dict[str, Any], include_usage: bool) -> dict[str, Any]:
 def _plan(
     body: dict[str, Any],
     params: Mapping[str, Any],
-    *,
     response_format: Any,
     style: str,
     extra_body: Mapping[str, Any] | None,
@@ -266,15 +265,7 @@ def build_chat_body(
             body["parallel_tool_calls"] = parallel_tool_calls
     else:
         normalize_tool_choice(tool_choice, None)  # raises for a choice without tools
-    return _plan(
-        body,
-        values,
-        response_format=response_format,
-        style=style,
-        extra_body=extra_body,
-        stream=stream,
-        include_usage=include_usage,
-    )
+    return _plan(body, values, response_format, style, extra_body, stream, include_usage)
 
 
 def build_completion_body(
@@ -296,15 +287,7 @@ def build_completion_body(
         values.pop("logprobs")
     values.pop("top_logprobs", None)
     body: dict[str, Any] = {"model": model, "prompt": prompt}
-    return _plan(
-        body,
-        values,
-        response_format=response_format,
-        style=style,
-        extra_body=extra_body,
-        stream=stream,
-        include_usage=include_usage,
-    )
+    return _plan(body, values, response_format, style, extra_body, stream, include_usage)
 
 
 # -- images in messages ----------------------------------------------------------------------
@@ -325,8 +308,11 @@ def _check_data_uri(url: str) -> None:
         raise ArliValidationError(msg, field="image_url", allowed="data:image/* URIs")
 
 
-def _image_parts(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The ``image_url`` objects (dicts holding ``url``) that are not ``data:`` URIs yet.
+def _image_parts(messages: list[dict[str, Any]], inline_urls: bool) -> list[dict[str, Any]]:
+    """The ``image_url`` objects (dicts holding ``url``) to inline.
+
+    That is those not ``data:`` URIs yet: local paths, and http(s) URLs with
+    ``inline_urls``. Every ``data:`` URI is checked before anything is read.
 
     Raises:
         ArliValidationError: a ``data:`` URI that does not hold an image.
@@ -345,9 +331,19 @@ def _image_parts(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     url = image_url.get("url")
                     if isinstance(url, str) and url[:5].lower() == "data:":
                         _check_data_uri(url)
-                    elif isinstance(url, str):
+                    elif isinstance(url, str) and _check_url(url, inline_urls):
                         found.append(image_url)
     return found
+
+
+def _load_options(max_bytes: int | None, timeout: float | None) -> dict[str, Any]:
+    """The :func:`~arli.media.load_image` options set (unset ones keep its defaults)."""
+    options: dict[str, Any] = {}
+    if max_bytes is not None:
+        options["max_bytes"] = max_bytes
+    if timeout is not None:
+        options["timeout"] = timeout
+    return options
 
 
 def _check_url(url: str, inline_urls: bool) -> bool:
@@ -374,15 +370,10 @@ def inline_images(
     Raises:
         ArliValidationError: an image that cannot be read, fetched or recognized.
     """
-    options: dict[str, Any] = {}
-    if max_bytes is not None:
-        options["max_bytes"] = max_bytes
-    if timeout is not None:
-        options["timeout"] = timeout
-    for image_url in _image_parts(messages):
-        url = image_url["url"]
-        if _check_url(url, inline_urls):
-            image_url["url"] = load_image(url, http_client=http_client, **options).data_uri()
+    options = _load_options(max_bytes, timeout)
+    for image_url in _image_parts(messages, inline_urls):
+        image = load_image(image_url["url"], http_client=http_client, **options)
+        image_url["url"] = image.data_uri()
     return messages
 
 
@@ -395,16 +386,10 @@ async def ainline_images(
     http_client: httpx.AsyncClient | None = None,
 ) -> list[dict[str, Any]]:
     """Async :func:`inline_images` (downloads do not block the event loop)."""
-    options: dict[str, Any] = {}
-    if max_bytes is not None:
-        options["max_bytes"] = max_bytes
-    if timeout is not None:
-        options["timeout"] = timeout
-    for image_url in _image_parts(messages):
-        url = image_url["url"]
-        if _check_url(url, inline_urls):
-            image = await aload_image(url, http_client=http_client, **options)
-            image_url["url"] = image.data_uri()
+    options = _load_options(max_bytes, timeout)
+    for image_url in _image_parts(messages, inline_urls):
+        image = await aload_image(image_url["url"], http_client=http_client, **options)
+        image_url["url"] = image.data_uri()
     return messages
 
 
@@ -441,24 +426,17 @@ def plan_chat(
     ``guided_decoding_style``. With ``allowed``, any other parameter is rejected (a
     provider that documents fewer parameters than Arli).
     """
-    kwargs = dict(call_kwargs)
-    style = kwargs.pop("guided_decoding_style", None) or style
-    params, structural = split_call_kwargs(kwargs)
-    merged = _merge_params(instance, params)
-    check_allowed(merged, allowed, provider_label)
-    extra = _merged_extra(instance_extra_body, structural.get("extra_body"))
+    structural, common = _merged_call(
+        model, instance, call_kwargs, instance_extra_body, style, allowed, provider_label
+    )
     return build_chat_body(
-        model=structural.get("model") or model,
         messages=messages,
-        params=merged,
         tools=structural.get("tools"),
         tool_choice=structural.get("tool_choice"),
         parallel_tool_calls=structural.get("parallel_tool_calls"),
-        response_format=structural.get("response_format"),
-        style=style,
-        extra_body=extra,
         stream=stream,
         include_usage=include_usage,
+        **common,
     )
 
 
@@ -476,26 +454,45 @@ def plan_completion(
     provider_label: str = "this provider",
 ) -> RequestPlan:
     """Like :func:`plan_chat`, for ``/v1/completions``."""
-    kwargs = dict(call_kwargs)
-    style = kwargs.pop("guided_decoding_style", None) or style
-    params, structural = split_call_kwargs(kwargs)
+    structural, common = _merged_call(
+        model, instance, call_kwargs, instance_extra_body, style, allowed, provider_label
+    )
     for key in ("tools", "tool_choice", "parallel_tool_calls"):
         if structural.get(key) is not None:
             msg = f"{key} is not supported by /v1/completions; use the chat model for tools"
             raise ArliValidationError(msg, field=key)
+    return build_completion_body(
+        prompt=prompt, stream=stream, include_usage=include_usage, **common
+    )
+
+
+def _merged_call(
+    model: str,
+    instance: Mapping[str, Any],
+    call_kwargs: Mapping[str, Any],
+    instance_extra_body: Mapping[str, Any] | None,
+    style: str,
+    allowed: frozenset[str] | None,
+    provider_label: str,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A call's structural kwargs, and the body arguments chat and completions share.
+
+    The per-call settings are merged over the instance's (parameters, ``model``,
+    ``extra_body``, ``guided_decoding_style``) and checked against what the provider
+    accepts.
+    """
+    kwargs = dict(call_kwargs)
+    style = kwargs.pop("guided_decoding_style", None) or style
+    params, structural = split_call_kwargs(kwargs)
     merged = _merge_params(instance, params)
     check_allowed(merged, allowed, provider_label)
-    extra = _merged_extra(instance_extra_body, structural.get("extra_body"))
-    return build_completion_body(
-        model=structural.get("model") or model,
-        prompt=prompt,
-        params=merged,
-        response_format=structural.get("response_format"),
-        style=style,
-        extra_body=extra,
-        stream=stream,
-        include_usage=include_usage,
-    )
+    return structural, {
+        "model": structural.get("model") or model,
+        "params": merged,
+        "response_format": structural.get("response_format"),
+        "style": style,
+        "extra_body": _merged_extra(instance_extra_body, structural.get("extra_body")),
+    }
 
 
 def _merge_params(instance: Mapping[str, Any], call: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -1,7 +1,8 @@
 """LangChain OCR loader and blob parser over :class:`arli.ocr.OCREngine`.
 
-The engine decides everything (rendering, retries, failure policy, cache, order); this
-module turns its page results into LangChain ``Document`` objects with the metadata
+The engine decides everything (rendering, retries, failure policy, cache, order), and
+:class:`arli.ocr.documents.OCRDocumentReader` holds the options and runs it; this module
+only turns its page results into LangChain ``Document`` objects with the metadata
 conventions of LangChain's PDF parsers: a 0-based ``page``, ``page_label``,
 ``total_pages``, ``source``, and ``mode="page"`` or ``"single"`` with ``pages_delimiter``.
 Pillow and pypdfium2 are imported only when a document is read.
@@ -9,8 +10,7 @@ Pillow and pypdfium2 are imported only when a document is read.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,7 +18,9 @@ from langchain_core.document_loaders import BaseBlobParser, BaseLoader, Blob
 from langchain_core.documents import Document
 
 from arli._kwargs import checks_arguments
-from arli.ocr.engine import OCREngine, OCRReport, PageResult, page_metadata
+from arli._signatures import takes_options_of
+from arli.ocr.documents import OCRDocumentReader, source_metadata
+from arli.ocr.engine import OCREngine, PageResult, page_metadata
 from arli.ocr.render import OCRSource
 
 __all__ = ["ArliOCRLoader", "ArliOCRParser"]
@@ -27,94 +29,39 @@ Mode = Literal["page", "single"]
 _DEFAULT_DELIMITER = "\n\f"
 
 
-class _Documents:
-    """Page results → Documents, per page or one per source (shared by loader and parser)."""
+class _OCRDocuments(OCRDocumentReader):
+    """Page results → Documents, per page or one per source (the loader's and the parser's)."""
 
+    @takes_options_of(OCRDocumentReader.__init__)
     def __init__(
-        self,
-        *,
-        mode: Mode,
-        pages_delimiter: str,
-        skip_empty: bool,
-        extra_metadata: Mapping[str, Any] | None = None,
-    ):
+        self, *, mode: Mode = "page", pages_delimiter: str = _DEFAULT_DELIMITER, **options: Any
+    ) -> None:
         if mode not in ("page", "single"):
             msg = f"mode must be 'page' or 'single', not {mode!r}"
             raise ValueError(msg)
-        self.mode = mode
-        self.delimiter = pages_delimiter
-        self.skip_empty = skip_empty
-        self.extra = dict(extra_metadata or {})
+        self.mode: Mode = mode
+        self.pages_delimiter = pages_delimiter
+        super().__init__(**options)
 
-    def page(self, result: PageResult) -> Document | None:
-        if self.skip_empty and result.error is None and not result.text.strip():
-            return None
-        metadata = {
-            **self.extra,
-            "source": result.source,
-            "page": result.page_index,
-            **page_metadata(result),
-        }
-        return Document(page_content=result.text, metadata=metadata)
-
-    def single(self, results: list[PageResult]) -> Document:
-        first = results[0]
-        failed = [r for r in results if r.error is not None]
-        metadata: dict[str, Any] = {
-            **self.extra,
-            "source": first.source,
-            "total_pages": first.total_pages,
-            "model": first.model,
-            "prompt_tokens": sum(r.usage.prompt_tokens for r in results),
-            "completion_tokens": sum(r.usage.completion_tokens for r in results),
-            "pages_read": len(results) - len(failed),
-            "truncated": any(r.truncated for r in results),
-        }
-        if failed:
-            metadata["ocr_failed_pages"] = [r.page_index for r in failed]
-            metadata["ocr_error"] = "; ".join(
-                f"page {r.page_label}: {r.error.error_type}: {r.error.error}"
-                for r in failed
-                if r.error is not None
-            )
-        text = self.delimiter.join(r.text for r in results)
-        return Document(page_content=text, metadata=metadata)
-
-    def documents(self, results: Iterable[PageResult]) -> Iterator[Document]:
+    def _document(self, group: list[PageResult], extra: Mapping[str, Any]) -> Document:
         if self.mode == "page":
-            for result in results:
-                doc = self.page(result)
-                if doc is not None:
-                    yield doc
-            return
-        group: list[PageResult] = []
-        for result in results:
-            if group and result.source_index != group[0].source_index:
-                yield self.single(group)
-                group = []
-            group.append(result)
-        if group:
-            yield self.single(group)
+            result = group[0]
+            meta = {"source": result.source, "page": result.page_index, **page_metadata(result)}
+            return Document(page_content=result.text, metadata={**extra, **meta})
+        text = self.pages_delimiter.join(r.text for r in group)
+        return Document(page_content=text, metadata={**extra, **source_metadata(group)})
 
-    async def adocuments(self, results: AsyncIterator[PageResult]) -> AsyncIterator[Document]:
-        if self.mode == "page":
-            async for result in results:
-                doc = self.page(result)
-                if doc is not None:
-                    yield doc
-            return
-        group: list[PageResult] = []
-        async for result in results:
-            if group and result.source_index != group[0].source_index:
-                yield self.single(group)
-                group = []
-            group.append(result)
-        if group:
-            yield self.single(group)
+    def _documents(self, sources: Any, extra: Mapping[str, Any]) -> Iterator[Document]:
+        for group in self.read(sources, by_source=self.mode == "single"):
+            yield self._document(group, extra)
+
+    async def _adocuments(self, sources: Any, extra: Mapping[str, Any]) -> AsyncIterator[Document]:
+        async for group in self.aread(sources, by_source=self.mode == "single"):
+            yield self._document(group, extra)
 
 
 @checks_arguments(passes_to=(OCREngine,), extras="extra_body")
-class ArliOCRLoader(BaseLoader):
+class ArliOCRLoader(_OCRDocuments, BaseLoader):
     r"""Load images and PDFs as Documents by transcribing each page with a vision model.
 
     Setup:
@@ -176,32 +123,13 @@ class ArliOCRLoader(BaseLoader):
             ``cache``, ``skip_blank_pages``, ``show_progress``, ``model_kwargs``...).
     """
 
-    def __init__(
-        self,
-        file_path: Any,
-        *,
-        mode: Mode = "page",
-        pages_delimiter: str = _DEFAULT_DELIMITER,
-        pages: str | int | Sequence[int] | None = None,
-        password: str | None = None,
-        skip_empty: bool = False,
-        model: str | None = None,
-        api_key: Any = None,
-        base_url: str | None = None,
-        engine: OCREngine | None = None,
-        **engine_options: Any,
-    ):
+    @takes_options_of(_OCRDocuments.__init__)
+    def __init__(self, file_path: Any, **options: Any) -> None:
         self.file_path = file_path
-        self.pages = pages
-        self.password = password
-        self._docs = _Documents(mode=mode, pages_delimiter=pages_delimiter, skip_empty=skip_empty)
-        self.engine = OCREngine.from_options(
-            engine, model=model, api_key=api_key, base_url=base_url, **engine_options
-        )
-        self.last_report: OCRReport | None = None
+        super().__init__(**options)
 
     def __repr__(self) -> str:
-        return f"ArliOCRLoader({self.file_path!r}, mode={self._docs.mode!r}, {self.engine!r})"
+        return f"ArliOCRLoader({self.file_path!r}, mode={self.mode!r}, {self.engine!r})"
 
     def _sources(self) -> Any:
         if isinstance(self.file_path, (list, tuple)):
@@ -210,22 +138,12 @@ class ArliOCRLoader(BaseLoader):
 
     def lazy_load(self) -> Iterator[Document]:
         """Yield Documents in page order while later pages are still being read."""
-        report = self.last_report = OCRReport(model=self.engine.model)
-        results = self.engine.iter_pages(
-            self._sources(), pages=self.pages, password=self.password, report=report
-        )
-        with contextlib.closing(results):
-            yield from self._docs.documents(results)
+        yield from self._documents(self._sources(), {})
 
     async def alazy_load(self) -> AsyncIterator[Document]:
         """Async :meth:`lazy_load`, on the caller's event loop."""
-        report = self.last_report = OCRReport(model=self.engine.model)
-        results = self.engine.aiter_pages(
-            self._sources(), pages=self.pages, password=self.password, report=report
-        )
-        async with contextlib.aclosing(results):
-            async for doc in self._docs.adocuments(results):
-                yield doc
+        async for doc in self._adocuments(self._sources(), {}):
+            yield doc
 
 
 def _source_of(value: Any) -> Any:
@@ -243,7 +161,7 @@ def _blob_source(blob: Blob) -> OCRSource:
 
 
 @checks_arguments(passes_to=(OCREngine,), extras="extra_body")
-class ArliOCRParser(BaseBlobParser):
+class ArliOCRParser(_OCRDocuments, BaseBlobParser):
     """Parse image and PDF blobs into Documents with a vision model (for ``GenericLoader``).
 
     Example:
@@ -275,57 +193,14 @@ class ArliOCRParser(BaseBlobParser):
         **engine_options: any other :class:`~arli.ocr.OCREngine` argument.
     """
 
-    def __init__(
-        self,
-        *,
-        mode: Mode = "page",
-        pages_delimiter: str = _DEFAULT_DELIMITER,
-        pages: str | int | Sequence[int] | None = None,
-        password: str | None = None,
-        skip_empty: bool = False,
-        model: str | None = None,
-        api_key: Any = None,
-        base_url: str | None = None,
-        engine: OCREngine | None = None,
-        **engine_options: Any,
-    ):
-        self.mode: Mode = mode
-        self.pages_delimiter = pages_delimiter
-        self.skip_empty = skip_empty
-        _Documents(mode=mode, pages_delimiter=pages_delimiter, skip_empty=skip_empty)
-        self.pages = pages
-        self.password = password
-        self.engine = OCREngine.from_options(
-            engine, model=model, api_key=api_key, base_url=base_url, **engine_options
-        )
-        self.last_report: OCRReport | None = None
-
     def __repr__(self) -> str:
         return f"ArliOCRParser(mode={self.mode!r}, {self.engine!r})"
 
-    def _docs(self, blob: Blob) -> _Documents:
-        return _Documents(
-            mode=self.mode,
-            pages_delimiter=self.pages_delimiter,
-            skip_empty=self.skip_empty,
-            extra_metadata=blob.metadata,
-        )
-
     def lazy_parse(self, blob: Blob) -> Iterator[Document]:
         """Yield the blob's Documents in page order."""
-        report = self.last_report = OCRReport(model=self.engine.model)
-        results = self.engine.iter_pages(
-            _blob_source(blob), pages=self.pages, password=self.password, report=report
-        )
-        with contextlib.closing(results):
-            yield from self._docs(blob).documents(results)
+        yield from self._documents(_blob_source(blob), blob.metadata)
 
     async def alazy_parse(self, blob: Blob) -> AsyncIterator[Document]:
         """Async :meth:`lazy_parse`."""
-        report = self.last_report = OCRReport(model=self.engine.model)
-        results = self.engine.aiter_pages(
-            _blob_source(blob), pages=self.pages, password=self.password, report=report
-        )
-        async with contextlib.aclosing(results):
-            async for doc in self._docs(blob).adocuments(results):
-                yield doc
+        async for doc in self._adocuments(_blob_source(blob), blob.metadata):
+            yield doc

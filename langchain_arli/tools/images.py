@@ -46,13 +46,12 @@ from pydantic import (
 
 from arli._errors import ArliError
 from arli._kwargs import check_model_arguments, raise_arli_errors
+from arli._providers import PROVIDERS
 from arli.images.aiart import AiArtClient, VideoResult
 from arli.images.backends import (
     BackendName,
     adapter_for,
-    backend_name,
     make_image_backend,
-    schema_for_backend,
 )
 from arli.images.client import ImageClient
 from arli.images.contract import (
@@ -61,7 +60,6 @@ from arli.images.contract import (
     ArliImageToVideoInput,
     ArliImageUpscaleInput,
     AspectRatio,
-    NoArgs,
     image_tool,
     with_model_choices,
 )
@@ -84,7 +82,8 @@ __all__ = [
     "ArliListUpscalersTool",
 ]
 
-_KEY_ENV = ["ARLI_IMAGE_KEY", "ARLIAI_API_KEY"]
+#: Where the ``"arli"`` backend's key is looked for (the provider preset says).
+_KEY_ENV = list(PROVIDERS["arli"].image_key_env)
 _PREFIX = "arli_"
 
 Content = str | list[str | dict[str, Any]]
@@ -104,18 +103,13 @@ def _description(function: str) -> Any:
 
 
 def _schema(function: str) -> Any:
-    return Field(default=image_tool(function).schema or NoArgs)
+    return Field(default=image_tool(function).arguments)
 
 
-class _ArliImageToolBase(BaseTool):
-    """Connection and output settings shared by the Arli image tools."""
+class _ImageBackendOptions(BaseModel):
+    """The backend, connection and output settings of the image tools and their toolkit."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
-
-    #: The contract this tool offers (name, arguments, description, backend needs).
-    _function: ClassVar[str] = "generate_image"
-    #: The field that carries other request fields, named when an argument is unknown.
-    _extras: ClassVar[str | None] = "params"
 
     api_key: SecretStr | None = Field(
         default_factory=secret_from_env(_KEY_ENV, default=None), repr=False, exclude=True
@@ -129,7 +123,8 @@ class _ArliImageToolBase(BaseTool):
     """The backend's base URL (else its environment variable: ``ARLI_IMAGE_BASE_URL`` /
     ``ARLI_BASE_URL``, ``ARLI_PROXY_BASE_URL`` or ``AIART_BASE_URL``; else its default)."""
     client: ImageClient | AiArtClient | None = Field(default=None, repr=False, exclude=True)
-    """A client to use instead of building one (wins over ``backend``)."""
+    """A client to use instead of building one (wins over ``backend``; a toolkit shares
+    it between its tools)."""
     client_options: dict[str, Any] = Field(default_factory=dict, repr=False)
     """Other options for the client built here: :class:`~arli.ArliSettings` fields
     (``image_timeout``, ``max_retries``...), ``routes`` for Arli, ``download_hosts`` for
@@ -146,6 +141,26 @@ class _ArliImageToolBase(BaseTool):
     """Accept http(s) image URLs from the agent."""
     return_image_blocks: bool = False
     """Add standard image content blocks after the text (for multimodal chat models)."""
+
+    def _make_client(self) -> ImageClient | AiArtClient:
+        """``client``, else the backend's client built from the settings."""
+        return self.client or make_image_backend(
+            self.backend, api_key=self.api_key, base_url=self.base_url, **self.client_options
+        )
+
+
+class _ArliImageToolBase(_ImageBackendOptions, BaseTool):
+    """Connection and output settings shared by the Arli image tools."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    #: The contract this tool offers (name, arguments, description, backend needs).
+    _function: ClassVar[str] = "generate_image"
+    #: The field that carries other request fields, named when an argument is unknown.
+    _extras: ClassVar[str | None] = "params"
+
+    response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
+    """The text for the model and the result itself (the listings answer with text only)."""
     handle_tool_error: bool | str | Callable[[ToolException], str] | None = True
     """Send errors the agent can fix back to it as the tool's answer."""
     handle_validation_error: bool | str | Callable[[ValidationError | Any], str] | None = (
@@ -171,9 +186,7 @@ class _ArliImageToolBase(BaseTool):
 
     @model_validator(mode="after")
     def _build_toolbox(self) -> Self:
-        client = self.client or make_image_backend(
-            self.backend, api_key=self.api_key, base_url=self.base_url, **self.client_options
-        )
+        client = self._make_client()
         self._toolbox = ImageToolbox(
             client,
             output_dir=self.output_dir,
@@ -187,11 +200,9 @@ class _ArliImageToolBase(BaseTool):
         schema = self.args_schema
         if not (isinstance(schema, type) and issubclass(schema, BaseModel)):
             return self
-        if contract.operation:
-            schema = schema_for_backend(schema, contract.operation, client)
-        aiart = backend_name(client) == "aiart"
-        if aiart and self.description == type(self).model_fields["description"].default:
-            self.description = contract.describe(_PREFIX, aiart=True)
+        description, schema = self._toolbox.offer(contract.function, _PREFIX, schema)
+        if self.description == type(self).model_fields["description"].default:
+            self.description = description
         if self.models and "model" in schema.model_fields:
             schema = with_model_choices(schema, list(self.models))
         self.args_schema = schema
@@ -291,7 +302,6 @@ class ArliImageGenerationTool(_ArliImageToolBase):
     name: str = _name("generate_image")
     description: str = _description("generate_image")
     args_schema: type[BaseModel] = _schema("generate_image")
-    response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
 
     params: dict[str, Any] = Field(default_factory=dict)
     """Every other txt2img field for each call (the agent's arguments win)."""
@@ -337,7 +347,6 @@ class ArliImageEditTool(_ArliImageToolBase):
     name: str = _name("edit_image")
     description: str = _description("edit_image")
     args_schema: type[BaseModel] = _schema("edit_image")
-    response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
 
     params: dict[str, Any] = Field(default_factory=dict)
     """Every other img2img field for each call (the agent's arguments win)."""
@@ -372,7 +381,6 @@ class ArliImageUpscaleTool(_ArliImageToolBase):
     name: str = _name("upscale_image")
     description: str = _description("upscale_image")
     args_schema: type[BaseModel] = _schema("upscale_image")
-    response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
 
     params: dict[str, Any] = Field(default_factory=dict)
     """Every other upscale field for each call (the agent's arguments win)."""
@@ -418,7 +426,6 @@ class ArliImageToVideoTool(_ArliImageToolBase):
     name: str = _name("image_to_video")
     description: str = _description("image_to_video")
     args_schema: type[BaseModel] = _schema("image_to_video")
-    response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
 
     backend: BackendName | ImageClient | AiArtClient = "aiart"
     """The backend: ``"aiart"`` (default; the only one with videos) or an AiArtClient."""
@@ -478,7 +485,7 @@ class ArliListUpscalersTool(_ArliListTool):
     args_schema: type[BaseModel] = _schema("list_upscalers")
 
 
-class ArliImageToolkit(BaseToolkit):
+class ArliImageToolkit(_ImageBackendOptions, BaseToolkit):
     """The image tools with one shared client: generate, edit, upscale, listings, video.
 
     The tools depend on the backend: ``"arli"`` (default) and ``"arli-proxy"`` give
@@ -509,32 +516,8 @@ class ArliImageToolkit(BaseToolkit):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    api_key: SecretStr | None = Field(
-        default_factory=secret_from_env(_KEY_ENV, default=None), repr=False, exclude=True
-    )
-    """Image API key (else ``ARLI_IMAGE_KEY`` or ``ARLIAI_API_KEY``); only ``"arli"`` uses it."""
-    backend: BackendName | ImageClient | AiArtClient = "arli"
-    """``"arli"`` (default), ``"arli-proxy"``, ``"aiart"``, or a client to share."""
-    base_url: str | None = None
-    """The backend's base URL (else its environment variable, else its default)."""
-    client: ImageClient | AiArtClient | None = Field(default=None, repr=False, exclude=True)
-    """A client shared by the tools (wins over ``backend``)."""
-    client_options: dict[str, Any] = Field(default_factory=dict, repr=False)
-    """Other options for the client built here (:class:`~arli.ArliSettings` fields...)."""
-    output_dir: Path = Path(DEFAULT_OUTPUT_DIR)
-    """Directory the images are saved in."""
-    model: str | None = None
-    """The model used when the agent names none."""
-    models: list[str] | None = None
-    """Restrict the agent's ``model`` argument to these names."""
     fetch_models: bool = False
     """Fill ``models`` from the server's listing when the tools are built."""
-    input_dirs: list[Path] | None = None
-    """Directories the agent may read images from (default: ``output_dir``)."""
-    allow_urls: bool = True
-    """Accept http(s) image URLs from the agent."""
-    return_image_blocks: bool = False
-    """Add standard image blocks to the tools' content (for multimodal chat models)."""
     generation_params: dict[str, Any] = Field(default_factory=dict)
     """``params`` of the generation tool."""
     edit_params: dict[str, Any] = Field(default_factory=dict)
@@ -561,9 +544,7 @@ class ArliImageToolkit(BaseToolkit):
 
     @model_validator(mode="after")
     def _build_client(self) -> Self:
-        self._client = self.client or make_image_backend(
-            self.backend, api_key=self.api_key, base_url=self.base_url, **self.client_options
-        )
+        self._client = self._make_client()
         return self
 
     def get_tools(self) -> list[BaseTool]:

@@ -30,13 +30,21 @@ from pydantic import (
 
 from arli._errors import ArliError
 from arli._kwargs import check_model_arguments, raise_arli_errors
+from arli._providers import PROVIDERS
 from arli.ocr.engine import OCREngine, OnPageError
-from arli.ocr.tooling import DEFAULT_MAX_CHARS, ArliOCRInput, OCRToolbox, OCRToolOutput
+from arli.ocr.tooling import (
+    DEFAULT_MAX_CHARS,
+    OCR_TOOL,
+    ArliOCRInput,
+    OCRToolbox,
+    OCRToolOutput,
+)
 from arli.tool_contract import validation_text
 
 __all__ = ["ArliOCRInput", "ArliOCRTool"]
 
-_KEY_ENV = ["ARLI_TEXT_KEY", "ARLIAI_API_KEY"]
+#: Where the text key is looked for (the provider preset says).
+_KEY_ENV = list(PROVIDERS["arli"].text_key_env)
 
 
 def _validation_message(exc: ValidationError | Any) -> str:
@@ -84,12 +92,8 @@ class ArliOCRTool(BaseTool):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    name: str = "arli_ocr"
-    description: str = (
-        "Read the text of an image or a PDF (scans, photos of documents, screenshots, forms) "
-        "by OCR. Pass `source`: a file path or an http(s) URL; optionally `pages`, e.g. "
-        "'1-3'. Returns the transcribed text, page by page for several pages."
-    )
+    name: str = OCR_TOOL.name("arli_")
+    description: str = OCR_TOOL.describe("arli_")
     args_schema: type[BaseModel] = ArliOCRInput
     response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
 

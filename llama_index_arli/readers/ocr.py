@@ -1,25 +1,25 @@
 """LlamaIndex OCR reader over :class:`arli.ocr.OCREngine`: one Document per page.
 
-The engine decides everything (rendering, retries, failure policy, cache, order); the
-reader turns page results into LlamaIndex ``Document`` objects with LlamaIndex's PDF
-metadata conventions (``file_name``, ``file_path``, ``page_label``) and keeps the bulky
+The engine decides everything (rendering, retries, failure policy, cache, order), and
+:class:`arli.ocr.documents.OCRDocumentReader` holds the options and runs it; the reader
+turns page results into LlamaIndex ``Document`` objects with LlamaIndex's PDF metadata
+conventions (``file_name``, ``file_path``, ``page_label``) and keeps the bulky
 and technical keys out of the embedding and LLM text. It works as a
 ``SimpleDirectoryReader`` ``file_extractor`` (``extra_info`` and ``fs`` are honoured).
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from pathlib import PurePath
 from typing import Any
 
 from llama_index.core.readers.base import BaseReader
 from llama_index.core.schema import Document
-from pydantic import SecretStr
 
 from arli._kwargs import checks_arguments
-from arli.ocr.engine import OCREngine, OCRReport, PageResult, page_metadata
+from arli.ocr.documents import OCRDocumentReader
+from arli.ocr.engine import OCREngine, PageResult, page_metadata
 from arli.ocr.render import OCRSource
 
 __all__ = ["EXCLUDED_METADATA_KEYS", "OCR_SUFFIXES", "ArliOCRReader"]
@@ -57,7 +57,7 @@ OCR_SUFFIXES: tuple[str, ...] = (
 
 
 @checks_arguments(passes_to=(OCREngine,), extras="extra_body")
-class ArliOCRReader(BaseReader):
+class ArliOCRReader(OCRDocumentReader, BaseReader):
     """Read images and PDFs by transcribing each page with an Arli AI vision model.
 
     Example:
@@ -96,34 +96,6 @@ class ArliOCRReader(BaseReader):
             (``on_page_error``, ``output_format``, ``dpi``, ``cache``, ``max_concurrency``...).
     """
 
-    def __init__(
-        self,
-        *,
-        pages: str | int | Sequence[int] | None = None,
-        password: str | None = None,
-        skip_empty: bool = False,
-        model: str | None = None,
-        api_key: Any = None,
-        base_url: str | None = None,
-        engine: OCREngine | None = None,
-        **engine_options: Any,
-    ):
-        self.pages = pages
-        self.password = password
-        self.skip_empty = skip_empty
-        self._options: dict[str, Any] = {
-            "model": model,
-            # a SecretStr in the options too: they are kept, and pickled to
-            # SimpleDirectoryReader(num_workers=...) workers
-            "api_key": SecretStr(api_key) if isinstance(api_key, str) else api_key,
-            "base_url": base_url,
-            **engine_options,
-        }
-        self._user_engine = engine is not None
-        # built now, so a missing key fails early
-        self._engine: OCREngine | None = OCREngine.from_options(engine, **self._options)
-        self.last_report: OCRReport | None = None
-
     def __repr__(self) -> str:
         return f"ArliOCRReader({self.engine!r})"
 
@@ -140,13 +112,6 @@ class ArliOCRReader(BaseReader):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-
-    @property
-    def engine(self) -> OCREngine:
-        """The OCR engine (built from the options on first use after unpickling)."""
-        if self._engine is None:
-            self._engine = OCREngine(**self._options)
-        return self._engine
 
     def file_extractor(self, suffixes: Iterable[str] = OCR_SUFFIXES) -> dict[str, BaseReader]:
         """``{suffix: self}`` for ``SimpleDirectoryReader(file_extractor=...)``."""
@@ -173,9 +138,7 @@ class ArliOCRReader(BaseReader):
 
     def _document(
         self, result: PageResult, info: dict[str, str], extra_info: dict[str, Any] | None
-    ) -> Document | None:
-        if self.skip_empty and result.error is None and not result.text.strip():
-            return None
+    ) -> Document:
         meta = page_metadata(result)
         metadata: dict[str, Any] = {
             **(extra_info or {}),
@@ -215,15 +178,8 @@ class ArliOCRReader(BaseReader):
             **kwargs: ignored (other readers' options).
         """
         sources, infos = self._inputs(file, fs)
-        report = self.last_report = OCRReport(model=self.engine.model)
-        results = self.engine.iter_pages(
-            sources, pages=self.pages, password=self.password, report=report
-        )
-        with contextlib.closing(results):
-            for result in results:
-                doc = self._document(result, infos[result.source_index], extra_info)
-                if doc is not None:
-                    yield doc
+        for (result,) in self.read(sources):
+            yield self._document(result, infos[result.source_index], extra_info)
 
     def load_data(
         self,
@@ -235,20 +191,6 @@ class ArliOCRReader(BaseReader):
         """Every page as a Document (see :meth:`lazy_load_data`)."""
         return list(self.lazy_load_data(file, extra_info=extra_info, fs=fs))
 
-    async def _aiter(
-        self, file: Any, extra_info: dict[str, Any] | None, fs: Any
-    ) -> AsyncIterator[Document]:
-        sources, infos = self._inputs(file, fs)
-        report = self.last_report = OCRReport(model=self.engine.model)
-        results = self.engine.aiter_pages(
-            sources, pages=self.pages, password=self.password, report=report
-        )
-        async with contextlib.aclosing(results):
-            async for result in results:
-                doc = self._document(result, infos[result.source_index], extra_info)
-                if doc is not None:
-                    yield doc
-
     async def aload_data(
         self,
         file: Any,
@@ -257,7 +199,11 @@ class ArliOCRReader(BaseReader):
         **kwargs: Any,
     ) -> list[Document]:
         """Async :meth:`load_data`, natively on the caller's event loop."""
-        return [doc async for doc in self._aiter(file, extra_info, fs)]
+        sources, infos = self._inputs(file, fs)
+        return [
+            self._document(result, infos[result.source_index], extra_info)
+            async for (result,) in self.aread(sources)
+        ]
 
     async def alazy_load_data(
         self,

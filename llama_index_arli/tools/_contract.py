@@ -8,6 +8,8 @@ toolbox's explanation as their message; others are raised as they are.
 """
 
 import functools
+import inspect
+from collections.abc import Callable
 from typing import Any
 
 from llama_index.core.tools.function_tool import FunctionTool
@@ -16,9 +18,9 @@ from llama_index.core.tools.types import ToolMetadata
 from pydantic import BaseModel
 
 from arli._errors import ArliError
-from arli.tool_contract import check_arguments, with_message
+from arli.tool_contract import ToolContract, check_arguments, with_message
 
-__all__ = ["ContractToolSpec", "arguments"]
+__all__ = ["ContractToolSpec", "arguments", "spec_function", "spec_pair"]
 
 
 def arguments(values: dict[str, Any]) -> dict[str, Any]:
@@ -26,11 +28,93 @@ def arguments(values: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in values.items() if name != "self"}
 
 
+def _signature(contract: ToolContract, returns: Any) -> inspect.Signature:
+    fields = contract.arguments.model_fields
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    params = [inspect.Parameter("self", kind)] + [
+        inspect.Parameter(
+            name,
+            kind,
+            default=inspect.Parameter.empty if info.is_required() else info.default,
+            annotation=info.annotation,
+        )
+        for name, info in fields.items()
+    ]
+    return inspect.Signature(params, return_annotation=returns)
+
+
+def spec_function(
+    contract: ToolContract, returns: Any, *, is_async: bool = False
+) -> Callable[..., Any]:
+    """The spec method (or its async twin) of the tool ``contract``, made from the contract.
+
+    It takes the contract's arguments by position or name, as the argument model lists
+    them, and runs the tool as the agent's call does (:meth:`ContractToolSpec._call`):
+    validated by the contract, errors the agent can fix explained.
+    """
+    signature = _signature(contract, returns)
+    name = contract.function
+
+    def bound(spec: "ContractToolSpec", args: tuple[Any, ...], kwargs: Any) -> dict[str, Any]:
+        values = signature.bind(spec, *args, **kwargs)
+        values.apply_defaults()
+        return arguments(values.arguments)
+
+    def function(self: "ContractToolSpec", /, *args: Any, **kwargs: Any) -> Any:
+        return self._call(name, bound(self, args, kwargs))
+
+    async def afunction(self: "ContractToolSpec", /, *args: Any, **kwargs: Any) -> Any:
+        return await self._acall(name, bound(self, args, kwargs))
+
+    made: Callable[..., Any] = afunction if is_async else function
+    made.__name__ = made.__qualname__ = ("a" if is_async else "") + name
+    made.__doc__ = f"Async :meth:`{name}`." if is_async else contract.describe("")
+    made.__signature__ = signature  # type: ignore[attr-defined]
+    return made
+
+
+def spec_pair(
+    contract: ToolContract, returns: Any
+) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """The spec method of the tool ``contract`` and its async twin (:func:`spec_function`)."""
+    return spec_function(contract, returns), spec_function(contract, returns, is_async=True)
+
+
 class ContractToolSpec(BaseToolSpec):
     """A tool spec whose functions are validated and explained by the core contract."""
 
-    def _schema(self, fn_name: str) -> type[BaseModel]:
+    def _contract(self, fn_name: str) -> ToolContract:
+        """The core contract of the function ``fn_name``."""
         raise NotImplementedError
+
+    def _schema(self, fn_name: str) -> type[BaseModel]:
+        """The argument model of ``fn_name`` (the contract's, narrowed by a subclass)."""
+        return self._contract(fn_name).arguments
+
+    def _describe(self, contract: ToolContract) -> str:
+        """The description of ``contract`` the agent reads."""
+        return contract.describe("")
+
+    def get_metadata_from_fn_name(
+        self, fn_name: str, spec_functions: list[SPEC_FUNCTION_TYPE] | None = None
+    ) -> ToolMetadata | None:
+        """The tool metadata of a function, from the core contract.
+
+        The description is ``name(arg, optional=None, ...)`` and the contract's text (the
+        argument types and descriptions are in the schema), which keeps every tool under
+        the 1024-character limit of OpenAI-style function calling that LlamaIndex's
+        ``ToolMetadata.to_openai_tool`` enforces.
+        """
+        schema = self._schema(fn_name)
+        shown = schema.model_json_schema()
+        required = set(shown.get("required", []))
+        params = ", ".join(
+            name if name in required else f"{name}=None" for name in shown.get("properties", {})
+        )
+        doc = self._describe(self._contract(fn_name))
+        return ToolMetadata(
+            name=fn_name, description=f"{fn_name}({params})\n{doc}", fn_schema=schema
+        )
 
     def _run_tool(self, fn_name: str, args: dict[str, Any]) -> Any:
         raise NotImplementedError

@@ -23,28 +23,36 @@ bad arguments with the same text. This module does not use
 """
 
 import inspect
-import os
-from collections.abc import Mapping, Sequence
 from typing import Any
 
+from llama_index.core.base.llms.types import ImageBlock, TextBlock
 from llama_index.core.tools.tool_spec.base import SPEC_FUNCTION_TYPE
-from llama_index.core.tools.types import ToolMetadata
 from pydantic import BaseModel, SecretStr
 
 from arli._errors import ArliError
 from arli._kwargs import checks_arguments
+from arli._signatures import takes_options_of
 from arli.images.aiart import AiArtClient, VideoResult
 from arli.images.backends import (
     BackendName,
     backend_supports,
     make_image_backend,
-    schema_for_backend,
 )
 from arli.images.client import ImageClient
-from arli.images.contract import AspectRatio, NoArgs, image_tool, schema_for_prefix
+from arli.images.contract import (
+    EDIT,
+    GENERATE,
+    LIST_MODELS,
+    LIST_SAMPLERS,
+    LIST_UPSCALERS,
+    UPSCALE,
+    VIDEO,
+    image_tool,
+)
 from arli.images.models import ImageResult
-from arli.images.tooling import DEFAULT_OUTPUT_DIR, ImageToolbox
-from llama_index_arli.tools._contract import ContractToolSpec
+from arli.images.tooling import ImageToolbox
+from arli.tool_contract import ToolContract
+from llama_index_arli.tools._contract import ContractToolSpec, spec_pair
 
 __all__ = ["ArliImageToolSpec"]
 
@@ -81,6 +89,9 @@ class ArliImageToolSpec(ContractToolSpec):
         backend: ``"arli"`` (default), ``"arli-proxy"``, ``"aiart"``, or a client.
         client: an :class:`~arli.ImageClient` or :class:`~arli.AiArtClient` to use instead
             of building one (wins over ``backend``).
+        return_image_blocks: image tools answer ``[TextBlock(summary), ImageBlock...]``
+            instead of the :class:`~arli.ImageResult`, so a ``FunctionAgent`` on a vision
+            model sees the images it made (default ``False``: the result object).
         output_dir: directory the images are saved in; nothing is written elsewhere.
         model: the model used when the agent names none.
         base_size: side of a square image; other aspect ratios keep about as many pixels.
@@ -96,7 +107,7 @@ class ArliImageToolSpec(ContractToolSpec):
         video_timeout: AiArt: seconds to wait for a video in one call (then the agent gets
             the generation id and can call ``image_to_video(generation_id=...)`` again).
         video_max_polls: AiArt: the most polls in one call.
-        **client_options: other options for the client (:class:`~arli.ArliSettings`
+        **options: other options for the client (:class:`~arli.ArliSettings`
             fields, ``download_hosts`` for AiArt...).
 
     Raises:
@@ -121,6 +132,7 @@ class ArliImageToolSpec(ContractToolSpec):
 
     spec_functions: list[SPEC_FUNCTION_TYPE] = list(_SDNEXT_FUNCTIONS)  # noqa: RUF012
 
+    @takes_options_of(ImageToolbox)
     def __init__(
         self,
         *,
@@ -128,26 +140,15 @@ class ArliImageToolSpec(ContractToolSpec):
         base_url: str | None = None,
         backend: BackendName | ImageClient | AiArtClient = "arli",
         client: ImageClient | AiArtClient | None = None,
-        output_dir: str | os.PathLike[str] = DEFAULT_OUTPUT_DIR,
-        model: str | None = None,
-        base_size: int = 1024,
-        aspect_ratio: AspectRatio = "1:1",
-        generation_params: Mapping[str, Any] | None = None,
-        edit_params: Mapping[str, Any] | None = None,
-        upscale_params: Mapping[str, Any] | None = None,
-        input_dirs: Sequence[str | os.PathLike[str]] | None = None,
-        allow_urls: bool = True,
-        video_params: Mapping[str, Any] | None = None,
-        video_poll_interval: float = 5.0,
-        video_timeout: float = 600.0,
-        video_max_polls: int | None = None,
-        **client_options: Any,
+        return_image_blocks: bool = False,
+        **options: Any,
     ):
+        self.return_image_blocks = return_image_blocks
+        toolbox = {name: options.pop(name) for name in _TOOLBOX_OPTIONS & options.keys()}
         image_client = client or make_image_backend(
-            backend, api_key=api_key, base_url=base_url, **client_options
+            backend, api_key=api_key, base_url=base_url, **options
         )
-        options = {name: value for name, value in locals().items() if name in _TOOLBOX_OPTIONS}
-        self.toolbox = ImageToolbox(image_client, **options)
+        self.toolbox = ImageToolbox(image_client, **toolbox)
         video = backend_supports(image_client, "video")
         self.spec_functions = list(_AIART_FUNCTIONS if video else _SDNEXT_FUNCTIONS)
 
@@ -164,43 +165,32 @@ class ArliImageToolSpec(ContractToolSpec):
         """The backend's name: ``"arli"``, ``"arli-proxy"`` or ``"aiart"``."""
         return self.toolbox.backend
 
-    def get_metadata_from_fn_name(
-        self, fn_name: str, spec_functions: list[SPEC_FUNCTION_TYPE] | None = None
-    ) -> ToolMetadata | None:
-        """The tool metadata of a function, from the core contract (:mod:`arli.images.contract`).
+    def _contract(self, fn_name: str) -> ToolContract:
+        return image_tool(fn_name)
 
-        The description is ``name(arg, optional=None, ...)`` and the contract's text (the
-        argument types and descriptions are in the schema), which keeps every tool under
-        the 1024-character limit of OpenAI-style function calling that LlamaIndex's
-        ``ToolMetadata.to_openai_tool`` enforces. For AiArt the generate and edit schemas
-        leave out the arguments AiArt cannot use and list its aspect ratios.
-        """
-        contract = image_tool(fn_name)
-        schema = self._schema(fn_name)
-        shown = schema.model_json_schema()
-        required = set(shown.get("required", []))
-        params = ", ".join(
-            name if name in required else f"{name}=None" for name in shown.get("properties", {})
-        )
-        doc = contract.describe("", aiart=self.backend == "aiart")
-        return ToolMetadata(
-            name=fn_name, description=f"{fn_name}({params})\n{doc}", fn_schema=schema
-        )
+    def _describe(self, contract: ToolContract) -> str:
+        return self.toolbox.offer(contract.function, "")[0]
 
     def _schema(self, fn_name: str) -> type[BaseModel]:
-        contract = image_tool(fn_name)
-        if contract.schema is None:
-            return NoArgs
-        schema = schema_for_prefix(contract.schema, "")
-        if contract.operation:
-            schema = schema_for_backend(schema, contract.operation, self.client)
-        return schema
+        return self.toolbox.offer(fn_name, "")[1]
+
+    def _blocks(self, result: Any) -> Any:
+        """With ``return_image_blocks``: an image result as ``[TextBlock, ImageBlock...]``.
+
+        ``FunctionTool`` keeps a list of blocks as the tool output's blocks, so an agent on
+        a vision model sees the images (relayed to a user turn by :class:`Arli`).
+        """
+        if not (self.return_image_blocks and isinstance(result, ImageResult)):
+            return result
+        blocks: list[TextBlock | ImageBlock] = [TextBlock(text=result.summary())]
+        blocks += [ImageBlock(image=img.data, image_mimetype=img.mime_type) for img in result]
+        return blocks
 
     def _run_tool(self, fn_name: str, args: dict[str, Any]) -> Any:
-        return self.toolbox.call(fn_name, **args)
+        return self._blocks(self.toolbox.call(fn_name, **args))
 
     async def _arun_tool(self, fn_name: str, args: dict[str, Any]) -> Any:
-        return await self.toolbox.acall(fn_name, **args)
+        return self._blocks(await self.toolbox.acall(fn_name, **args))
 
     def _explain(self, exc: ArliError) -> str | None:
         return self.toolbox.explain(exc)
@@ -208,138 +198,10 @@ class ArliImageToolSpec(ContractToolSpec):
     async def _aexplain(self, exc: ArliError) -> str | None:
         return await self.toolbox.aexplain(exc)
 
-    def generate_image(
-        self,
-        prompt: str,
-        negative_prompt: str | None = None,
-        aspect_ratio: AspectRatio | None = None,
-        width: int | None = None,
-        height: int | None = None,
-        steps: int | None = None,
-        seed: int | None = None,
-        model: str | None = None,
-    ) -> ImageResult:
-        """Generate an image from a text description and save it to a file.
-
-        The arguments are those of :class:`arli.images.contract.ArliImageGenerationInput`.
-
-        Raises:
-            ArliValidationError: an argument is not one the tool takes, with the text the
-                agent gets.
-        """
-        result: ImageResult = self._call("generate_image", locals())
-        return result
-
-    async def agenerate_image(
-        self,
-        prompt: str,
-        negative_prompt: str | None = None,
-        aspect_ratio: AspectRatio | None = None,
-        width: int | None = None,
-        height: int | None = None,
-        steps: int | None = None,
-        seed: int | None = None,
-        model: str | None = None,
-    ) -> ImageResult:
-        """Async :meth:`generate_image`."""
-        result: ImageResult = await self._acall("generate_image", locals())
-        return result
-
-    def edit_image(
-        self,
-        image: str,
-        prompt: str,
-        mask: str | None = None,
-        negative_prompt: str | None = None,
-        strength: float | None = None,
-        steps: int | None = None,
-        seed: int | None = None,
-        model: str | None = None,
-    ) -> ImageResult:
-        """Edit an existing image guided by a prompt; with a mask, repaint only that area.
-
-        The arguments are those of :class:`arli.images.contract.ArliImageEditInput`.
-        """
-        result: ImageResult = self._call("edit_image", locals())
-        return result
-
-    async def aedit_image(
-        self,
-        image: str,
-        prompt: str,
-        mask: str | None = None,
-        negative_prompt: str | None = None,
-        strength: float | None = None,
-        steps: int | None = None,
-        seed: int | None = None,
-        model: str | None = None,
-    ) -> ImageResult:
-        """Async :meth:`edit_image`."""
-        result: ImageResult = await self._acall("edit_image", locals())
-        return result
-
-    def upscale_image(
-        self, image: str, scale: float | None = None, upscaler: str | None = None
-    ) -> ImageResult:
-        """Upscale an image to a higher resolution and save it (``ArliImageUpscaleInput``)."""
-        result: ImageResult = self._call("upscale_image", locals())
-        return result
-
-    async def aupscale_image(
-        self, image: str, scale: float | None = None, upscaler: str | None = None
-    ) -> ImageResult:
-        """Async :meth:`upscale_image`."""
-        result: ImageResult = await self._acall("upscale_image", locals())
-        return result
-
-    def list_image_models(self) -> str:
-        """List the image generation models available (names for `model`)."""
-        return self.toolbox.models_text()
-
-    async def alist_image_models(self) -> str:
-        """Async :meth:`list_image_models`."""
-        return await self.toolbox.amodels_text()
-
-    def list_samplers(self) -> str:
-        """List the sampler names the image server supports."""
-        return self.toolbox.samplers_text()
-
-    async def alist_samplers(self) -> str:
-        """Async :meth:`list_samplers`."""
-        return await self.toolbox.asamplers_text()
-
-    def list_upscalers(self) -> str:
-        """List the image upscalers available (names for `upscaler`)."""
-        return self.toolbox.upscalers_text()
-
-    async def alist_upscalers(self) -> str:
-        """Async :meth:`list_upscalers`."""
-        return await self.toolbox.aupscalers_text()
-
-    def image_to_video(
-        self,
-        image: str | None = None,
-        seed: int | None = None,
-        cfg_scale: float | None = None,
-        motion_bucket_id: int | None = None,
-        generation_id: str | None = None,
-    ) -> VideoResult:
-        """Turn an image into a short video and save it (AiArt; ``ArliImageToVideoInput``).
-
-        If the answer says the video is not ready yet, call again with that generation_id
-        (and no image) to keep waiting.
-        """
-        result: VideoResult = self._call("image_to_video", locals())
-        return result
-
-    async def aimage_to_video(
-        self,
-        image: str | None = None,
-        seed: int | None = None,
-        cfg_scale: float | None = None,
-        motion_bucket_id: int | None = None,
-        generation_id: str | None = None,
-    ) -> VideoResult:
-        """Async :meth:`image_to_video`."""
-        result: VideoResult = await self._acall("image_to_video", locals())
-        return result
+    generate_image, agenerate_image = spec_pair(GENERATE, ImageResult)
+    edit_image, aedit_image = spec_pair(EDIT, ImageResult)
+    upscale_image, aupscale_image = spec_pair(UPSCALE, ImageResult)
+    list_image_models, alist_image_models = spec_pair(LIST_MODELS, str)
+    list_samplers, alist_samplers = spec_pair(LIST_SAMPLERS, str)
+    list_upscalers, alist_upscalers = spec_pair(LIST_UPSCALERS, str)
+    image_to_video, aimage_to_video = spec_pair(VIDEO, VideoResult)

@@ -8,24 +8,24 @@ keeps the output itself (every page's details and the run report) in
 ``ToolOutput.raw_output``. Errors the agent can fix are raised with a message saying what
 to change; a missing or rejected key is raised as it is.
 
-This module does not use ``from __future__ import annotations``: LlamaIndex builds each
-tool's argument schema from the functions' evaluated annotations.
+The function's name, arguments and description come from the core contract
+(:data:`arli.ocr.tooling.OCR_TOOL`), as for the LangChain tool, so both answer the same bad
+arguments with the same text. This module does not use ``from __future__ import
+annotations``: LlamaIndex evaluates the functions' annotations.
 """
 
 import os
 from collections.abc import Sequence
 from typing import Any
 
-from llama_index.core.tools.function_tool import FunctionTool
 from llama_index.core.tools.tool_spec.base import SPEC_FUNCTION_TYPE
-from llama_index.core.tools.types import ToolMetadata
-from pydantic import BaseModel
 
 from arli._errors import ArliError
 from arli._kwargs import checks_arguments
 from arli.ocr.engine import OCREngine, OnPageError
-from arli.ocr.tooling import DEFAULT_MAX_CHARS, ArliOCRInput, OCRToolbox, OCRToolOutput
-from llama_index_arli.tools._contract import ContractToolSpec
+from arli.ocr.tooling import DEFAULT_MAX_CHARS, OCR_TOOL, OCRToolbox, OCRToolOutput
+from arli.tool_contract import ToolContract
+from llama_index_arli.tools._contract import ContractToolSpec, spec_pair
 
 __all__ = ["ArliOCRToolSpec"]
 
@@ -106,15 +106,8 @@ class ArliOCRToolSpec(ContractToolSpec):
         """The OCR engine the functions use."""
         return self.toolbox.engine
 
-    def get_metadata_from_fn_name(
-        self, fn_name: str, spec_functions: list[SPEC_FUNCTION_TYPE] | None = None
-    ) -> ToolMetadata | None:
-        """LlamaIndex's description of the function, with the contract's argument model."""
-        described = FunctionTool.from_defaults(fn=getattr(self, fn_name)).metadata
-        return ToolMetadata(name=fn_name, description=described.description, fn_schema=ArliOCRInput)
-
-    def _schema(self, fn_name: str) -> type[BaseModel]:
-        return ArliOCRInput
+    def _contract(self, fn_name: str) -> ToolContract:
+        return OCR_TOOL
 
     def _run_tool(self, fn_name: str, args: dict[str, Any]) -> OCRToolOutput:
         return self.toolbox.read(**args)
@@ -125,26 +118,4 @@ class ArliOCRToolSpec(ContractToolSpec):
     def _explain(self, exc: ArliError) -> str | None:
         return self.toolbox.explain(exc)
 
-    def read_document(self, source: str, pages: str | None = None) -> OCRToolOutput:
-        """Read the text of an image or PDF (scans, photos of documents, screenshots) by OCR.
-
-        Returns the transcribed text, page by page when there are several pages.
-
-        Args:
-            source (str): path of a local image or PDF file, or an http(s) URL.
-            pages (str | None): pages to read, 1-based, e.g. '1-3,7' or '5-'; unset for all.
-        """
-        output: OCRToolOutput = self._call("read_document", locals())
-        return output
-
-    async def aread_document(self, source: str, pages: str | None = None) -> OCRToolOutput:
-        """Read the text of an image or PDF (scans, photos of documents, screenshots) by OCR.
-
-        Returns the transcribed text, page by page when there are several pages.
-
-        Args:
-            source (str): path of a local image or PDF file, or an http(s) URL.
-            pages (str | None): pages to read, 1-based, e.g. '1-3,7' or '5-'; unset for all.
-        """
-        output: OCRToolOutput = await self._acall("read_document", locals())
-        return output
+    read_document, aread_document = spec_pair(OCR_TOOL, OCRToolOutput)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Literal
 
 import pytest
-from langchain_core.messages import AIMessageChunk, HumanMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage
 from langchain_core.tools import tool
 from pydantic import BaseModel, Field
 
@@ -127,3 +127,31 @@ def test_arli_llm(cassette_target: Target) -> None:
     info = result.generations[1][0].generation_info
     assert info is not None
     assert info["logprobs"]["top_logprobs"]
+
+
+def test_earlier_reasoning_is_accepted_by_vllm(cassette_target: Target) -> None:
+    # send_reasoning=True puts the assistant turn's reasoning in `reasoning`, the field
+    # vLLM reads on incoming assistant messages (recorded: vLLM 0.32 answers 200)
+    llm = chat(cassette_target, send_reasoning=True)
+    earlier = AIMessage("4", additional_kwargs={"reasoning_content": "2 and 2 make 4."})
+    answer = llm.invoke([HumanMessage("2+2?"), earlier, HumanMessage("And 3+3?")])
+    assert answer.response_metadata["finish_reason"] in ("stop", "length")
+    assert answer.usage_metadata is not None
+    # without it the prompt is never longer (this tiny Qwen2 template drops it: equal counts)
+    bare = chat(cassette_target, send_reasoning=False)
+    shorter = bare.invoke([HumanMessage("2+2?"), earlier, HumanMessage("And 3+3?")])
+    assert shorter.usage_metadata is not None
+    assert shorter.usage_metadata["input_tokens"] <= answer.usage_metadata["input_tokens"]
+
+
+def test_v1_stream_framing_from_vllm(cassette_target: Target) -> None:
+    llm = chat(cassette_target, output_version="v1")
+    chunks = list(llm.stream("Hello there"))
+    total = chunks[0]
+    for chunk in chunks[1:]:
+        total += chunk
+    assert isinstance(total.content, list)
+    assert [b["type"] for b in total.content] == ["text"]  # one merged text block
+    assert total.text == "".join(c.text for c in chunks)
+    assert total.usage_metadata is not None
+    assert total.response_metadata["model_provider"] == "arli"

@@ -25,6 +25,7 @@ ANSWERS = [f"An image of 300x{h} pixels." for h in (200, 210, 220)]
 KEYS = {
     "source",
     "page",
+    "page_number",
     "page_label",
     "total_pages",
     "model",

@@ -18,22 +18,31 @@ from tests.conftest import target_for
 
 pytestmark = [pytest.mark.vcr, pytest.mark.recorded_against("reference")]
 
+# Their requests carry PDF pages rendered here: matched with images masked (tests/conftest.py).
+RENDERED_IMAGE_TESTS = ("test_pdf_inputs", "test_pdf_tool_message")
+
 _DOCS_IMAGE = "https://raw.githubusercontent.com/langchain-ai/docs/"
 _LOCAL_IMAGE = Path(__file__).parents[1] / "fixtures" / "images" / "agentic-rag-output.png"
+_DOCS_PDF = "https://www.w3.org/WAI/ER/tests/xhtml/testfiles/resources/pdf/dummy.pdf"
+_LOCAL_PDF = Path(__file__).parents[1] / "fixtures" / "pdf" / "dummy.pdf"
 
 
 @pytest.fixture(autouse=True)
 def offline_docs_image(monkeypatch: pytest.MonkeyPatch) -> None:
-    """test_image_inputs downloads a PNG from GitHub with httpx.get; serve a local PNG.
+    """test_image_inputs and test_image_tool_message download a PNG from GitHub with
+    httpx.get, test_pdf_inputs a PDF from w3.org; serve local files instead.
 
-    There is no internet here; the image's content does not matter to the test (it only
-    checks that an image can be sent), and it still goes through ChatArli's image handling.
+    There is no internet here; the content does not matter to the tests (they check that an
+    image or a PDF can be sent), and it still goes through ChatArli's handling (the PDF is
+    rasterized page by page here, the tool-result image relayed to a user turn).
     """
     real_get = httpx.get
 
     def get(url: Any, *args: Any, **kwargs: Any) -> httpx.Response:
         if str(url).startswith(_DOCS_IMAGE):
             return httpx.Response(200, content=_LOCAL_IMAGE.read_bytes())
+        if str(url) == _DOCS_PDF:
+            return httpx.Response(200, content=_LOCAL_PDF.read_bytes())
         return real_get(url, *args, **kwargs)
 
     monkeypatch.setattr(httpx, "get", get)
@@ -58,6 +67,14 @@ class TestChatArliStandard(ChatModelIntegrationTests):
         return True
 
     @property
+    def supports_pdf_inputs(self) -> bool:
+        return True  # rasterized here into one image part per page
+
+    @property
+    def supports_image_tool_message(self) -> bool:
+        return True  # relayed to a user turn after the tool messages
+
+    @property
     def enable_vcr_tests(self) -> bool:
         return True
 
@@ -65,11 +82,6 @@ class TestChatArliStandard(ChatModelIntegrationTests):
     def model_override_value(self) -> str:
         return "tiny"  # the reference server serves a second model under this name
 
-    @pytest.mark.xfail(
-        reason=(
-            "tool_example_to_messages gives every example a random uuid4 tool-call id, so "
-            "the request body differs on every run and cannot match a recorded cassette"
-        )
-    )
-    def test_structured_few_shot_examples(self, model: Any, my_adder_tool: Any) -> None:
-        super().test_structured_few_shot_examples(model, my_adder_tool)
+    @property
+    def supports_pdf_tool_message(self) -> bool:
+        return True  # rasterized, then relayed like an image

@@ -7,6 +7,7 @@ tool saves; the test decodes the saved file.
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import pytest
@@ -69,3 +70,41 @@ async def test_agent_generates_and_saves_an_image(tmp_path: Path, streaming: boo
         assert last_chat is not None
         assert last_chat["messages"][-1]["role"] == "tool"
         assert str(saved[0]) in last_chat["messages"][-1]["content"]
+
+
+@pytest.mark.filterwarnings(
+    "ignore::pydantic.warnings.PydanticDeprecatedSince20",
+    "ignore::pydantic.warnings.PydanticDeprecatedSince211",
+)
+async def test_agent_on_a_vision_model_sees_the_image_it_made(tmp_path: Path) -> None:
+    script = [
+        ScriptEntry(
+            match="draw a red fox",
+            tool_call=("generate_image", {"prompt": "a red fox", "width": 96, "height": 64}),
+        ),
+        # answered this way only when the relayed turn carries the 96x64 image
+        ScriptEntry(match="returned by", has_image=True, image_size="96x64", reply="A fox."),
+    ]
+    with ReferenceServer(api_key=KEY, script=script) as server:
+        llm = Arli(model=MODEL, api_key=KEY, base_url=server.url)
+        spec = ArliImageToolSpec(
+            model="FLUX.2-klein-4B",
+            api_key=KEY,
+            base_url=server.url,
+            output_dir=tmp_path,
+            generation_params={"steps": 1},
+            return_image_blocks=True,
+        )
+        agent = FunctionAgent(tools=spec.to_tool_list(), llm=llm)
+        output = await agent.run(user_msg=PROMPT)
+        assert str(output).strip() == "A fox."
+
+        sent = server.requests_for("/v1/chat/completions")[-1].json
+        roles = [m["role"] for m in sent["messages"]]
+        assert roles[-2:] == ["tool", "user"]
+        assert isinstance(sent["messages"][-2]["content"], str)
+        images = [p for p in sent["messages"][-1]["content"] if p["type"] == "image_url"]
+        assert len(images) == 1
+        (saved,) = sorted(tmp_path.iterdir())
+        data = base64.b64decode(images[0]["image_url"]["url"].split(",", 1)[1])
+        assert data == saved.read_bytes()  # the very image the tool made and saved

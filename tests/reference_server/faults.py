@@ -9,6 +9,7 @@ non-control request takes the first queued fault whose ``path`` (and optional
 from __future__ import annotations
 
 import dataclasses
+import random
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,7 @@ FAULT_KINDS = frozenset(
         "drop_mid_stream",
         "truncate_sse",
         "stream_error",
+        "stall_mid_stream",
         "delay",
         "hang",
         "large_body",
@@ -39,7 +41,9 @@ FAULT_KINDS = frozenset(
 )
 """Every supported ``Fault.kind``."""
 
-STREAM_FAULT_KINDS = frozenset({"drop_mid_stream", "truncate_sse", "stream_error"})
+STREAM_FAULT_KINDS = frozenset(
+    {"drop_mid_stream", "truncate_sse", "stream_error", "stall_mid_stream"}
+)
 """Kinds applied to the normal response after it has been produced."""
 
 
@@ -64,6 +68,9 @@ class Fault:
             * ``stream_error``: ``after_events`` events, then vLLM's in-stream
               error event and ``[DONE]`` (HTTP 200). Non-stream requests get
               the engine's 400 error body instead.
+            * ``stall_mid_stream``: streams: headers and ``after_events`` events, then
+              nothing for ``delay`` seconds (the connection open), then the connection
+              is closed; other responses: as ``truncate_sse``.
             * ``delay``: sleep ``delay`` seconds, then respond normally.
             * ``hang``: never respond; wait until the client disconnects.
             * ``large_body``: 200 with a valid JSON body of about ``size`` bytes.
@@ -76,6 +83,9 @@ class Fault:
         delay: Seconds to wait for ``kind="delay"``.
         size: Approximate body size in bytes for ``kind="large_body"``.
         method: Only match this HTTP method (case-insensitive) when set.
+        probability: The chance that a matching request gets the fault (1.0: every one;
+            a request spared takes the next matching fault, if any). With ``times=-1``
+            this injects faults at random (see ``FaultQueue(seed=...)``).
     """
 
     path: str
@@ -88,6 +98,7 @@ class Fault:
     delay: float = 0.0
     size: int = 5_000_000
     method: str | None = None
+    probability: float = 1.0
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -96,6 +107,8 @@ class Fault:
             )
         if self.times == 0 or self.times < -1:
             raise ValueError("times must be a positive count or -1 (forever)")
+        if not 0.0 < self.probability <= 1.0:
+            raise ValueError("probability must be in (0, 1]")
 
     def matches(self, method: str, path: str) -> bool:
         """Return whether this fault applies to a request.
@@ -141,11 +154,16 @@ class Fault:
 
 
 class FaultQueue:
-    """Thread-safe FIFO of pending faults."""
+    """Thread-safe FIFO of pending faults.
 
-    def __init__(self) -> None:
+    Args:
+        seed: seeds the generator that decides faults with a ``probability`` below 1.
+    """
+
+    def __init__(self, seed: int | None = None) -> None:
         self._lock = threading.Lock()
         self._faults: list[Fault] = []
+        self._rng = random.Random(seed)
 
     def add(self, fault: Fault) -> None:
         """Queue a fault (a copy, so later edits to the caller's object don't leak in)."""
@@ -175,6 +193,8 @@ class FaultQueue:
         with self._lock:
             for index, fault in enumerate(self._faults):
                 if not fault.matches(method, path):
+                    continue
+                if fault.probability < 1.0 and self._rng.random() >= fault.probability:
                     continue
                 applied = dataclasses.replace(fault)
                 if fault.times > 0:

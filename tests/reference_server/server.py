@@ -718,6 +718,9 @@ class ReferenceServer:
             await _aclose(stream)
         if fault.kind == "drop_mid_stream":
             await self._reset_connection(writer)
+        if fault.kind == "stall_mid_stream":
+            await asyncio.sleep(fault.delay)
+            raise _AbortError
         if fault.kind == "stream_error":
             await self._write(writer, conn.send(h11.Data(data=self._stream_error_event())))
             await self._write(writer, conn.send(h11.Data(data=_DONE_EVENT)))
@@ -737,7 +740,7 @@ class ReferenceServer:
             await self._send_head(conn, writer, response)
             await self._write(writer, conn.send(h11.Data(data=half)))
             await self._reset_connection(writer)
-        if fault.kind == "truncate_sse":
+        if fault.kind in ("truncate_sse", "stall_mid_stream"):
             await self._send_head(conn, writer, response, chunked=True)
             await self._write(writer, conn.send(h11.Data(data=half)))
             await self._write(writer, conn.send(h11.EndOfMessage()))

@@ -11,7 +11,7 @@ which also makes them decide identically.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +21,7 @@ import pytest
 from arli import ArliConnectionError
 from arli._limits import Limiter
 from arli._transport import RetryPolicy, Transport
+from tests.unit_tests._bodies import BreakingBody
 
 PATH = "/v1/chat/completions"
 _REAL_SLEEP = asyncio.sleep
@@ -61,26 +62,6 @@ def stream(*chunks: bytes, breaks_after: int | None = None) -> Outcome:
     return Outcome(200, {"content-type": "text/event-stream"}, chunks, breaks_after=breaks_after)
 
 
-class _Body(httpx.SyncByteStream, httpx.AsyncByteStream):
-    def __init__(self, outcome: Outcome):
-        self.outcome = outcome
-
-    def _chunks(self) -> Iterator[bytes]:
-        for n, chunk in enumerate(self.outcome.chunks):
-            if n == self.outcome.breaks_after:
-                raise httpx.ReadError("connection reset")
-            yield chunk
-        if self.outcome.breaks_after == len(self.outcome.chunks):
-            raise httpx.ReadError("connection reset")
-
-    def __iter__(self) -> Iterator[bytes]:
-        yield from self._chunks()
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        for chunk in self._chunks():
-            yield chunk
-
-
 class Server:
     """Plays the outcomes in order, one per attempt, and counts the attempts."""
 
@@ -95,7 +76,11 @@ class Server:
         self.attempts += 1
         if outcome.raises is not None:
             raise outcome.raises("failed", request=request)
-        return httpx.Response(outcome.status, headers=outcome.headers, stream=_Body(outcome))
+        return httpx.Response(
+            outcome.status,
+            headers=outcome.headers,
+            stream=BreakingBody(outcome.chunks, outcome.breaks_after),
+        )
 
 
 @dataclass

@@ -376,7 +376,9 @@ def test_tools_refuse_backends_without_the_capability(tmp_path: Path) -> None:
         ArliListImageModelsTool(backend="aiart")
     with pytest.raises(ArliConfigError, match="image-to-video needs the AiArt backend"):
         ArliImageToVideoTool(backend="arli-proxy", output_dir=tmp_path)
-    with pytest.raises(ValidationError, match="Input should be 'arli', 'arli-proxy' or 'aiart'"):
+    with pytest.raises(
+        ArliValidationError, match="backend='midjourney' is invalid: Input should be 'arli'"
+    ):
         ArliImageGenerationTool(backend="midjourney")  # type: ignore[arg-type]
 
 

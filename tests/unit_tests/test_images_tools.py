@@ -553,7 +553,7 @@ def test_input_references_are_paths_or_urls_within_bounds(tmp_path: Path) -> Non
         ),
         (RateLimitError("busy", status_code=429, retry_after=2.0), "Try again in 2 s."),
         (UnprocessableEntityError("x: bad", status_code=422, param="x"), "(argument `x`)"),
-        (NotFoundError("Not Found", status_code=404), "Check `an argument`."),
+        (NotFoundError("Model 'x' not found", status_code=404), "for `model`"),
         (ArliTimeoutError("POST u timed out after 300 s"), "may still be running"),
         (InternalServerError("boom", status_code=500), "You may try again once."),
         (ArliConnectionError("could not connect"), "The image server failed"),
@@ -570,3 +570,5 @@ def test_explanations(tmp_path: Path, exc: Any, expected: str) -> None:
 def test_unfixable_errors_have_no_explanation(tmp_path: Path) -> None:
     box = ImageToolbox(mock_client(FakeServer()), output_dir=tmp_path)
     assert box.explain(AuthenticationError("no", status_code=401)) is None
+    # a 404 naming no model, sampler or upscaler: a wrong base URL, the programmer's
+    assert box.explain(NotFoundError("Not Found", status_code=404)) is None

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 
 import pytest
 
 import arli
+from arli._lazy import exported_names
 
 
 def _modules_after(import_line: str) -> set[str]:
@@ -41,3 +43,16 @@ def test_public_api() -> None:
     for name in arli.__all__:
         assert hasattr(arli, name), name
     assert arli.__version__
+
+
+@pytest.mark.parametrize("package", ["langchain_arli", "llama_index_arli"])
+def test_skin_exports_are_one_list(package: str) -> None:
+    """``__all__`` names exactly the lazily exported classes; each resolves to its module's."""
+    module = importlib.import_module(package)
+    where = exported_names(module._EXPORTS)
+    assert set(module.__all__) - {"__version__"} == set(where)
+    for name, origin in where.items():
+        assert getattr(module, name) is getattr(importlib.import_module(origin), name)
+        assert name in dir(module)
+    with pytest.raises(AttributeError, match=f"module '{package}' has no attribute 'Nope'"):
+        _ = module.Nope

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 from pathlib import Path
 from typing import Any
 
@@ -143,7 +142,6 @@ def test_images_are_dropped_where_openai_takes_only_text() -> None:
     "block",
     [
         AudioBlock(audio=b"RIFF....WAVE", format="wav"),
-        DocumentBlock(data=b"%PDF-1.4 ...", document_mimetype="application/pdf"),
     ],
 )
 def test_blocks_arli_cannot_take_are_errors(block: Any) -> None:
@@ -151,7 +149,64 @@ def test_blocks_arli_cannot_take_are_errors(block: Any) -> None:
         to_openai_message(ChatMessage(blocks=[TextBlock(text="x"), block]))
 
 
-def test_thinking_and_cache_points_are_not_sent_citations_are_flattened() -> None:
+PDF = Path(__file__).parents[1] / "fixtures" / "pdf" / "dummy.pdf"
+
+
+def test_a_pdf_document_block_becomes_page_images() -> None:
+    pytest.importorskip("pypdfium2")
+    message = ChatMessage(
+        blocks=[
+            TextBlock(text="summarize"),
+            DocumentBlock(data=PDF.read_bytes(), document_mimetype="application/pdf"),
+        ]
+    )
+    out = to_openai_message(message)
+    assert [p["type"] for p in out["content"]] == ["text", "image_url"]
+    assert out["content"][1]["image_url"]["url"].startswith("data:image/")
+
+
+@pytest.mark.parametrize(
+    ("block", "expected"),
+    [
+        (DocumentBlock(data=b"%PDF-1.4 ...", title="scan.pdf"), "scan.pdf cannot be read"),
+        (DocumentBlock(data=b"hello", document_mimetype="text/plain"), "PDFs only"),
+        (DocumentBlock(path="/etc/passwd"), "path is not read from message content"),
+        (DocumentBlock(url="http://127.0.0.1/x.pdf"), "url is not read from message content"),
+    ],
+)
+def test_document_blocks_that_cannot_be_rasterized_are_named(block: Any, expected: str) -> None:
+    pytest.importorskip("pypdfium2")
+    with pytest.raises(ArliValidationError, match=expected):
+        to_openai_message(ChatMessage(blocks=[block]))
+
+
+def test_a_document_in_an_assistant_turn_is_refused() -> None:
+    message = ChatMessage(role=MessageRole.ASSISTANT, blocks=[DocumentBlock(data=PDF.read_bytes())])
+    with pytest.raises(ArliValidationError, match="user and tool messages"):
+        to_openai_message(message)
+
+
+def test_tool_result_images_reach_the_model_in_a_user_turn() -> None:
+    history = [
+        ChatMessage(role=MessageRole.USER, content="draw a fox"),
+        ChatMessage(
+            role=MessageRole.ASSISTANT,
+            blocks=[ToolCallBlock(tool_call_id="c1", tool_name="draw", tool_kwargs={})],
+        ),
+        ChatMessage(
+            role=MessageRole.TOOL,
+            blocks=[TextBlock(text="saved fox.png"), ImageBlock(image=PNG)],
+            additional_kwargs={"tool_call_id": "c1", "name": "draw"},
+        ),
+    ]
+    out = to_openai_messages(history)
+    assert [m["role"] for m in out] == ["user", "assistant", "tool", "user"]
+    assert isinstance(out[2]["content"], str)
+    assert out[2]["content"].startswith("saved fox.png")
+    assert [p["type"] for p in out[3]["content"]] == ["text", "image_url"]
+
+
+def test_thinking_blocks_ride_along_cache_points_are_dropped_citations_flattened() -> None:
     message = ChatMessage(
         role=MessageRole.ASSISTANT,
         blocks=[
@@ -160,7 +215,11 @@ def test_thinking_and_cache_points_are_not_sent_citations_are_flattened() -> Non
             CachePoint(cache_control=CacheControl(type="ephemeral")),
         ],
     )
-    assert to_openai_message(message) == {"role": "assistant", "content": "answer"}
+    assert to_openai_message(message) == {
+        "role": "assistant",
+        "content": "answer",
+        "reasoning": "hmm",  # kept or dropped by the core (send_reasoning)
+    }
     cited = ChatMessage(
         blocks=[CitableBlock(title="t", source="s", content=[TextBlock(text="quoted")])]
     )
@@ -318,6 +377,7 @@ def test_chat_response_blocks_usage_and_raw() -> None:
         "total_tokens": 20,
         "model": "m",
         "id": "chatcmpl-1",
+        "retries_taken": 0,
     }
     assert response.raw is COMPLETION
     assert response.logprobs == [
@@ -331,15 +391,16 @@ def test_chat_response_blocks_usage_and_raw() -> None:
         ("call_1", "get_weather", {"location": "Paris"}),
         ("call_2", "broken", {}),  # unusable JSON: no arguments, as LlamaIndex's OpenAI
     ]
-    # the answer goes back into a history unchanged (reasoning left out)
+    # the answer goes back into a history unchanged; its reasoning rides along for the core
+    # to keep or drop (send_reasoning: tests/integration_tests/test_reasoning_round_trip.py)
     assert to_openai_message(message)["tool_calls"][1]["function"]["arguments"] == '{"oops'
-    assert "reasoning" not in json.dumps(to_openai_message(message))
+    assert to_openai_message(message)["reasoning"] == "They want the weather."
 
 
 def test_chat_response_without_choices_or_usage() -> None:
     response = chat_response(parse_chat_completion({"id": "x", "model": "m", "choices": []}))
     assert response.message.content == ""
-    assert response.additional_kwargs == {"model": "m", "id": "x"}
+    assert response.additional_kwargs == {"model": "m", "id": "x", "retries_taken": 0}
 
 
 def test_completion_response_with_legacy_logprobs() -> None:

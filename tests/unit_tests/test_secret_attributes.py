@@ -1,12 +1,15 @@
-"""No public object keeps a key in the clear in its attributes, nor after a pickle round trip.
+"""No public object keeps a key in the clear in its attributes, errors, or after a pickle.
 
 Error trackers capture local variables and object attributes, ``SimpleDirectoryReader
 (num_workers=...)`` pickles readers to its workers, and ``vars()`` is one call away: a key
 given as a plain ``str`` must be held as ``SecretStr`` wherever it is kept. Every public
 class that takes an ``api_key`` is built with a recognizable raw key, then its object graph
 (our own objects, containers, pydantic fields and private attributes) and its pickle are
-searched for it. The catalogue of public classes and their minimal arguments is the one the
-unknown-argument test keeps complete (a new public class cannot skip it).
+searched for it. Keys are given as they come from secrets files (surrounding spaces, a
+trailing newline), as arguments and through the environment; the errors a constructor or a
+failed call raises are walked too (``str``/``repr``/arguments/attributes of every link of
+``__cause__``/``__context__``). The catalogue of public classes and their minimal arguments
+is the one the unknown-argument test keeps complete (a new public class cannot skip it).
 """
 
 from __future__ import annotations
@@ -20,10 +23,17 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, SecretStr
 
+from arli import ArliError
+from arli._kwargs import argument_names
 from arli._transport import Transport
+from tests.reference_server import ReferenceServer
+from tests.unit_tests.test_secrets_audit import SECRET, check_exception, failing_calls
 from tests.unit_tests.test_unknown_arguments import CASES, PUBLIC
 
 RAW = "sk-raw-attribute-audit-7f3c9e1d"
+#: The key as secrets files and copy-paste deliver it; only ``RAW`` itself may be sent.
+KEY_FORMS = {"plain": RAW, "spaces-newline": f"  {RAW}\n", "tab-crlf": f"\t{RAW}\r\n"}
+ENV_KEYS = ("ARLI_TEXT_KEY", "ARLI_IMAGE_KEY", "ARLIAI_API_KEY", "FEATHERLESS_API_KEY")
 OURS = ("arli", "langchain_arli", "llama_index_arli")
 
 
@@ -54,6 +64,11 @@ def _children(obj: Any) -> Iterator[tuple[str, Any]]:
     elif isinstance(obj, list | tuple | set | frozenset):
         for i, value in enumerate(obj):
             yield f"[{i}]", value
+    elif isinstance(obj, BaseException):  # an error chain: whatever its module
+        yield ".args", obj.args
+        yield ".__cause__", obj.__cause__
+        yield ".__context__", obj.__context__
+        yield from ((f".{k}", v) for k, v in vars(obj).items())
     elif isinstance(obj, Transport):
         # It must hold the header it sends on every request (prepared once, on the hot
         # path); it is audited on its own below: repr and pickle.
@@ -69,8 +84,8 @@ def _children(obj: Any) -> Iterator[tuple[str, Any]]:
                 yield f".{slot}", getattr(obj, slot)
 
 
-def clear_keys(root: Any) -> list[str]:
-    """Paths in ``root``'s object graph where the raw key sits in a plain string."""
+def clear_keys(root: Any, secret: str = RAW) -> list[str]:
+    """Paths in ``root``'s object graph (error chains included) where ``secret`` sits in clear."""
     found: list[str] = []
     seen: set[int] = set()
     todo: list[tuple[str, Any]] = [("obj", root)]
@@ -80,7 +95,7 @@ def clear_keys(root: Any) -> list[str]:
             continue
         seen.add(id(obj))
         if isinstance(obj, str | bytes):
-            if (RAW if isinstance(obj, str) else RAW.encode()) in obj:
+            if (secret if isinstance(obj, str) else secret.encode()) in obj:
                 found.append(path)
             continue
         todo.extend((path + step, child) for step, child in _children(obj))
@@ -106,12 +121,26 @@ def test_every_keyed_class_is_audited() -> None:
     } <= set(KEYED)
 
 
+def test_the_walk_follows_error_chains() -> None:
+    try:
+        try:
+            raise KeyError(f"Bearer {RAW}")
+        except KeyError as inner:
+            raise ValueError("outer") from inner
+    except ValueError as exc:
+        (path,) = clear_keys(exc)  # the cause is the context too: reached once
+        assert path in ("obj.__cause__.args[0]", "obj.__context__.args[0]")
+
+
+@pytest.mark.parametrize("form", sorted(KEY_FORMS))
 @pytest.mark.parametrize("name", KEYED)
-def test_no_raw_key_in_attributes_or_pickle(name: str, tmp_path: Path) -> None:
+def test_no_raw_key_in_attributes_or_pickle(name: str, form: str, tmp_path: Path) -> None:
     cls, case = PUBLIC[name], CASES[name]
-    kwargs = {**case.kwargs(tmp_path), "api_key": RAW}
+    kwargs = {**case.kwargs(tmp_path), "api_key": KEY_FORMS[form]}
     obj = cls(*case.args, **kwargs)
     assert clear_keys(obj) == []
+    assert RAW not in repr(obj)
+    assert RAW not in str(obj)
     try:
         state = pickle.dumps(obj)
     except (TypeError, AttributeError, pickle.PicklingError):
@@ -129,3 +158,66 @@ def test_the_transport_holds_its_header_but_never_shows_or_ships_it() -> None:
     assert RAW not in repr(transport)
     with pytest.raises((TypeError, AttributeError, pickle.PicklingError)):
         pickle.dumps(transport)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_no_public_object_holds_an_env_key_in_the_clear(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every public class, built from the environment's keys (read as a secrets file has them)."""
+    for variable in ENV_KEYS:
+        monkeypatch.setenv(variable, f"{RAW}\n")
+    cls, case = PUBLIC[name], CASES[name]
+    kwargs = case.kwargs(tmp_path)
+    kwargs.pop("api_key", None)
+    obj = cls(*case.args, **kwargs)
+    assert clear_keys(obj) == []
+    assert RAW not in repr(obj)
+
+
+def _refused_arguments(cls: type) -> list[tuple[str, Any]]:
+    """Arguments ``cls`` refuses, each alone: an unknown name, out-of-range settings."""
+    names = argument_names(cls)
+    bad: list[tuple[str, Any]] = [("max_retries", -1), ("base_url", "ftp://x")]
+    return [(n, v) for n, v in bad if n in names]
+
+
+@pytest.mark.parametrize("form", ["spaces-newline", "tab-crlf"])
+@pytest.mark.parametrize("name", KEYED)
+def test_construction_errors_never_carry_the_key(name: str, form: str, tmp_path: Path) -> None:
+    cls, case = PUBLIC[name], CASES[name]
+    attempts = [(case.typo, 1), *_refused_arguments(cls)]
+    for argument, value in attempts:
+        kwargs = {**case.kwargs(tmp_path), "api_key": KEY_FORMS[form], argument: value}
+        with pytest.raises(ArliError) as info:
+            cls(*case.args, **kwargs)
+        assert clear_keys(info.value) == [], (argument, value)
+        assert RAW not in repr(info.value)
+
+
+@pytest.fixture(scope="module")
+def rejecting_server() -> Iterator[ReferenceServer]:
+    """Answers every request with 401 (it expects another key)."""
+    with ReferenceServer(api_key="sk-some-other-key-0000") as srv:
+        yield srv
+
+
+@pytest.mark.parametrize("form", ["spaces-newline", "tab-crlf"])
+def test_failed_calls_with_a_whitespace_key_never_carry_it(
+    form: str, rejecting_server: ReferenceServer, tmp_path: Path
+) -> None:
+    from tests.unit_tests.test_secrets_audit import PAGE
+
+    (tmp_path / "page.png").write_bytes(PAGE)
+    given = KEY_FORMS[form].replace(RAW, SECRET)
+    failures = 0
+    for where, call in failing_calls(rejecting_server.url, tmp_path, secret=given).items():
+        try:
+            result = call()
+        except Exception as exc:  # every kind is walked
+            check_exception(exc, f"{where} ({form})")
+            assert clear_keys(exc, SECRET) == [], where
+            failures += 1
+        else:  # a tool may hand the error to the agent as text
+            assert SECRET not in repr(result) + str(result), where
+    assert failures >= 10

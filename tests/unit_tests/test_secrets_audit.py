@@ -473,14 +473,17 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{port}"
 
 
-def failing_calls(url: str, work: Path) -> dict[str, Callable[[], Any]]:
-    """One call per public surface, with no retries and a short read timeout."""
+def failing_calls(url: str, work: Path, secret: str = SECRET) -> dict[str, Callable[[], Any]]:
+    """One call per public surface, with no retries and a short read timeout.
+
+    ``secret`` is the key as given (the whitespace-carrying forms of :data:`SECRET` too).
+    """
     from llama_index.core.llms import ChatMessage
 
     from langchain_arli import ArliImageGenerationTool, ArliLLM, ArliOCRLoader, ChatArli
     from llama_index_arli import Arli, ArliImageToolSpec, ArliOCRReader
 
-    key: dict[str, Any] = {"api_key": SECRET, "base_url": url}
+    key: dict[str, Any] = {"api_key": secret, "base_url": url}
     fast: dict[str, Any] = {"max_retries": 0}
     text = TextClient(**key, **fast, text_timeout=SHORT)
     images = ImageClient(model="FLUX.2-klein-4B", **key, **fast, image_timeout=SHORT)

@@ -111,7 +111,11 @@ def test_a_callers_own_stream_options_win() -> None:
     server = _Server(_JSON_CHAT_STREAM)
     calls = TextCalls(_client(server))
     own = {"include_usage": True, "continuous_usage_stats": True}
-    list(calls.stream_chat(CallOptions(model="m"), [], {"stream_options": own}))
+    list(
+        calls.stream_chat(
+            CallOptions(model="m"), [{"role": "user", "content": "x"}], {"stream_options": own}
+        )
+    )
     assert server.requests[0]["stream_options"] == own
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from arli.text.client import TextClient
-from arli.text.facts import ContextWindow
+from arli.text.facts import ContextWindow, forget_listings
 
 MODELS = {"object": "list", "data": [{"id": "m", "max_model_len": 4096}, {"id": "bare"}]}
 
@@ -32,7 +32,10 @@ def test_the_window_is_looked_up_once() -> None:
     bare = ContextWindow()
     assert bare.get(client, "bare", 1000) == 1000  # listed without max_model_len
     assert bare.get(client, "bare", 1000) == 1000
-    assert len(seen) == 2
+    assert len(seen) == 1  # one listing per base URL, shared by every window
+    forget_listings()
+    assert ContextWindow().get(client, "m", 1000) == 4096
+    assert len(seen) == 2  # forgotten listings are fetched again
 
 
 def test_a_failed_lookup_falls_back_and_is_not_repeated() -> None:

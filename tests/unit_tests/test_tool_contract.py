@@ -16,12 +16,14 @@ from typing import Any
 import pytest
 from langchain_core.messages import ToolMessage
 from langchain_core.tools import BaseTool
+from langchain_core.utils.function_calling import convert_to_openai_tool
 from llama_index.core.tools import FunctionTool
 from pydantic import BaseModel, ValidationError
 
 from arli import (
     AiArtClient,
     ArliConfigError,
+    ArliValidationError,
     ImageClient,
     Img2ImgRequest,
     Txt2ImgRequest,
@@ -38,6 +40,7 @@ from arli.images.contract import (
 )
 from arli.images.tooling import ImageToolbox
 from arli.ocr.engine import OCREngine
+from arli.ocr.tooling import OCR_TOOL, ArliOCRInput
 from langchain_arli import ArliImageToolkit, ArliOCRTool
 from llama_index_arli import ArliImageToolSpec, ArliOCRToolSpec
 from tests.aiart_helpers import INIT
@@ -94,6 +97,13 @@ BAD_ARLI: list[tuple[str, dict[str, Any], str]] = [
     ("edit_image", {"image": "data:image/png;base64,AAAA", "prompt": "p"}, "not base64"),
     ("edit_image", {"image": "x.png", "prompt": "p", "strength": 2}, "strength=2"),
     ("upscale_image", {"image": "x.png", "scale": 9}, "scale=9 is out of range: allowed 1..8"),
+    (
+        "generate_image",
+        {"prompt": "p", "colour": "red"},
+        "colour is not an argument of this tool: it takes prompt, negative_prompt, "
+        "aspect_ratio, width, height, steps, seed, model",
+    ),
+    ("upscale_image", {"image": "x.png", "factor": 2, "mode": "x"}, "factor, mode are not"),
 ]
 
 BAD_AIART: list[tuple[str, dict[str, Any], str]] = [
@@ -103,6 +113,13 @@ BAD_AIART: list[tuple[str, dict[str, Any], str]] = [
     ("image_to_video", {"image": "x.png", "motion_bucket_id": 0}, "motion_bucket_id=0"),
     ("image_to_video", {"image": "x.png", "cfg_scale": "hot"}, "cfg_scale='hot'"),
     ("image_to_video", {}, "image is required"),
+    # the arguments AiArt cannot use are hidden, so they are not offered as the fix
+    (
+        "generate_image",
+        {"prompt": "p", "style": "x"},
+        "it takes prompt, negative_prompt, aspect_ratio, seed.",
+    ),
+    ("image_to_video", {"image": "x.png", "fps": 3}, "fps is not an argument"),
 ]
 
 
@@ -132,11 +149,40 @@ def test_ocr_skins_give_the_same_error_text(tmp_path: Path) -> None:
         ({"source": "ftp://example.com/a.pdf"}, "only file paths and http"),
         ({"source": "x.pdf", "pages": 3}, "pages=3 is not valid"),
         ({}, "source is required"),
+        ({"source": "x.pdf", "language": "de"}, "language is not an argument"),
     ]:
         lc_text = langchain_answer(lc, args)
         assert lc_text == llama_index_answer(li, args)
         assert expected in lc_text
         assert lc_text.startswith("Invalid argument: ")
+
+
+def test_refusing_unknown_arguments_leaves_the_schema_the_agent_sees(tmp_path: Path) -> None:
+    """No ``additionalProperties`` in the JSON schema: the tools sent (and recorded) stay."""
+    for backend in ("arli", "aiart"):
+        lc, li = both(backend, tmp_path)
+        lc_schema = lc["arli_generate_image"].args_schema
+        li_schema = li["generate_image"].metadata.fn_schema
+        assert isinstance(lc_schema, type)
+        assert li_schema is not None
+        shown = [
+            lc_schema.model_json_schema(),
+            li_schema.model_json_schema(),
+            convert_to_openai_tool(lc["arli_generate_image"])["function"]["parameters"],
+            li["generate_image"].metadata.to_openai_tool()["function"]["parameters"],
+        ]
+        for params in shown:
+            assert "additionalProperties" not in params
+            assert params["required"] == ["prompt"]
+
+
+def test_a_listing_ignores_arguments_in_both_skins(tmp_path: Path) -> None:
+    """LangChain does not validate a tool without fields; LlamaIndex then ignores them too."""
+    lc, li = both("arli", tmp_path)
+    args = {"verbose": True}
+    lc_text = langchain_answer(lc["arli_list_samplers"], args)
+    assert lc_text == llama_index_answer(li["list_samplers"], args)
+    assert "could not connect to http://127.0.0.1:9/v1/img-samplers" in lc_text
 
 
 def _bounds(schema: type[BaseModel], field: str) -> tuple[float, float]:
@@ -214,6 +260,20 @@ def test_every_contract_is_offered_by_both_skins(tmp_path: Path) -> None:
             )
     assert offered_li == set(IMAGE_TOOLS)
     assert offered_lc == {"arli_" + f for f in IMAGE_TOOLS}
+
+
+def test_the_ocr_tools_are_built_from_one_contract(tmp_path: Path) -> None:
+    engine = OCREngine(api_key=KEY, base_url=NOWHERE, model="m")
+    lc = ArliOCRTool(engine=engine, input_dirs=[tmp_path])
+    spec = ArliOCRToolSpec(engine=engine, input_dirs=[tmp_path])
+    (li,) = spec.to_tool_list()
+    assert (lc.name, li.metadata.name) == ("arli_ocr", "read_document")
+    assert lc.description == OCR_TOOL.describe("arli_")
+    assert li.metadata.description.endswith("\n" + OCR_TOOL.describe(""))
+    assert lc.args_schema is li.metadata.fn_schema is ArliOCRInput
+    # the Python method takes the contract's arguments, by position too
+    with pytest.raises(ArliValidationError, match="pages=3 is not valid"):
+        spec.read_document("x.pdf", 3)
 
 
 def test_one_adapter_per_backend_behind_one_interface(tmp_path: Path) -> None:

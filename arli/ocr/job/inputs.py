@@ -143,8 +143,8 @@ def plan(
 ) -> tuple[list[PageTask], list[FileFailure]]:
     """Every page of the job as a task, and every input that yields none as a failure.
 
-    Opens each document once (page count, page labels are read later, text layers now
-    when ``options.text_layer`` is not ``"never"``); sends nothing.
+    Opens each document once (page count, page labels, and text layers when
+    ``options.text_layer`` is not ``"never"`` or ``anchor_text_layer`` is set); sends nothing.
 
     Raises:
         ArliValidationError: a bad option (a page selection that is not one).
@@ -180,7 +180,8 @@ def plan(
                     continue
                 labels = {n: document.label(n) for n in numbers}
                 layers: dict[int, str] = {}
-                if options.text_layer != "never" and isinstance(document, PdfDocument):
+                uses_layers = options.text_layer != "never" or options.anchor_text_layer
+                if uses_layers and isinstance(document, PdfDocument):
                     layers = {n: document.text_layer(n) for n in numbers}
                 count, kind = document.page_count, document.kind
         except OCRDependencyError:

@@ -163,7 +163,7 @@ class PageWorker:
         record.model = result.model
         record.prompt_tokens = result.usage.prompt_tokens
         record.completion_tokens = result.usage.completion_tokens
-        record.attempts = result.attempts
+        record.attempts = result.cached_attempts if result.cached else result.attempts
         record.finish_reason = result.finish_reason
         record.cached = result.cached
         if result.blank:
