@@ -13,9 +13,10 @@ worker is added, restarted or idle). Here one actor holds the count for everyone
 - :func:`slot_actor` starts (or finds) that class as a named Ray actor in the ``arli``
   namespace, so every job and worker on the cluster that uses the same name shares one
   count.
-- :class:`ClusterSlots` is the worker-side :class:`~arli._limits.Limiter`: a transport (or
-  anything that calls ``acquire``/``aacquire``/``release``) takes one cluster slot per
-  request through it, and a daemon thread renews its owner's lease.
+- :class:`ClusterSlots` is the worker-side limiter (a
+  :class:`~arli.ocr.job.tasks.SlotLimiter`): a transport (or anything that calls
+  ``acquire``/``aacquire``/``release``) takes one cluster slot per request through it,
+  and a daemon thread renews its owner's lease.
 
 The guarantee: at most ``limit`` slots are granted at any time. One caveat, stated where it
 matters: a dead worker's request may still be running on the server after the worker
@@ -39,7 +40,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from arli._errors import ArliConfigError, ArliError, OCRDependencyError
-from arli._limits import Limiter
 
 __all__ = [
     "DEFAULT_LEASE_SECONDS",
@@ -269,8 +269,8 @@ def slot_actor(
     return handle
 
 
-class ClusterSlots(Limiter):
-    """The worker side of the cluster limit: a :class:`Limiter` backed by the slot actor.
+class ClusterSlots:
+    """The worker side of the cluster limit: a ``SlotLimiter`` backed by the slot actor.
 
     Each ``acquire``/``aacquire`` takes one slot from the actor (waiting in the cluster-wide
     FIFO queue), each ``release`` gives one back. A daemon thread renews this owner's lease
@@ -283,7 +283,6 @@ class ClusterSlots(Limiter):
     """
 
     def __init__(self, actor: Any, lease_seconds: float = DEFAULT_LEASE_SECONDS):
-        super().__init__(1)
         self._actor = actor
         self._owner = uuid.uuid4().hex
         self._held: list[str] = []

@@ -11,7 +11,9 @@ readthedocs.io>`_ URL (``s3://bucket/ocr-cache``, ``gs://…``, ``file:///shared
 - :func:`open_cache` picks the cache for a location: a plain path is a ``DirectoryCache``,
   a URL an ``FsspecCache``.
 - :func:`publish` copies a finished output directory to a URL (the outputs are written
-  locally first by the job's sink, then uploaded).
+  locally first by the job's sink, then uploaded); :func:`pull` brings an earlier run's
+  ``job.json`` and ``pages.jsonl`` back from the URL, so a job resumes there as it does in
+  a local directory.
 
 fsspec comes with the ``ray`` extra (``pip install "arli-integrations[ray]"``); object
 stores need their own fsspec package (``s3fs``, ``gcsfs``...).
@@ -29,7 +31,7 @@ from typing import Any
 from arli._errors import OCRDependencyError
 from arli.ocr.cache import DirectoryCache, OCRCache
 
-__all__ = ["FsspecCache", "is_url", "local_path", "open_cache", "publish"]
+__all__ = ["FsspecCache", "is_url", "local_path", "open_cache", "publish", "pull"]
 
 logger = logging.getLogger("arli.ocr")
 
@@ -152,4 +154,27 @@ def publish(local_dir: str | os.PathLike[str], url: str, **storage_options: Any)
         fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
         fs.pipe_file(target, path.read_bytes())
         copied.append(rel)
+    return copied
+
+
+def pull(
+    url: str, local_dir: str | os.PathLike[str], names: tuple[str, ...], **storage_options: Any
+) -> list[str]:
+    """Copy the files ``names`` (relative to ``url``) that exist there into ``local_dir``.
+
+    Returns the names copied; a missing file (or a URL with nothing yet) is not an error.
+    """
+    fs, root = _fsspec().core.url_to_fs(url, **storage_options)
+    root = root.rstrip("/")
+    base = Path(local_dir)
+    copied = []
+    for name in names:
+        try:
+            data = fs.cat_file(f"{root}/{name}")
+        except FileNotFoundError:
+            continue
+        target = base / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        copied.append(name)
     return copied
