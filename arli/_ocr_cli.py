@@ -111,7 +111,7 @@ def run_job_command(args: argparse.Namespace, client_options: dict[str, Any]) ->
             )
             return 130
     sys.stderr.write(summary(result.report) + "\n")
-    sys.stderr.write(f"wrote {result.out_dir} (report.json, pages.jsonl, documents/)\n")
+    sys.stderr.write(f"wrote {result.location} (report.json, pages.jsonl, documents/)\n")
     return 0 if result.ok else 1
 
 

@@ -39,7 +39,7 @@ from arli.ocr.job.tasks import FileFailure, JobOptions, PageRecord, PageTask, Pa
 from arli.ocr.models import DEFAULT_CONCURRENCY
 from arli.ocr.progress import RENDER_AHEAD
 
-__all__ = ["JobResult", "arun_job", "check_options", "prepare", "run_job"]
+__all__ = ["JobResult", "JobRun", "arun_job", "check_options", "prepare", "run_job"]
 
 
 @dataclass
@@ -47,7 +47,8 @@ class JobResult:
     """What a job run did.
 
     Attributes:
-        out_dir: the output directory.
+        out_dir: the output directory (for outputs published to a URL, the local copy
+            they were written to first, gone after the upload: see :attr:`location`).
         report: the content of ``report.json``.
         state: ``"complete"``, ``"interrupted"`` or ``"stopped"``.
     """
@@ -55,6 +56,11 @@ class JobResult:
     out_dir: Path
     report: dict[str, Any]
     state: str
+
+    @property
+    def location(self) -> str:
+        """Where the outputs are: ``out_dir``, or the URL a Ray job published them to."""
+        return str(self.report.get("out_dir") or self.out_dir)
 
     @property
     def ok(self) -> bool:
@@ -170,34 +176,140 @@ async def arun_job(
     return await _execute(job, show_progress, on_progress)
 
 
+class JobRun:
+    """One run's bookkeeping, the same for every runner: records in, outputs out.
+
+    A runner gives it each record as its page finishes (:meth:`add`); at the end (also
+    after Ctrl-C or a failure) :meth:`finish` writes the Markdown, the sorted
+    ``pages.jsonl`` and ``report.json``, and :meth:`result` returns what the job did (or
+    raises the first failed page under ``on_page_error="raise"``). The local runner feeds
+    it from its lanes, the Ray runner from the records its actors stream back.
+
+    Args:
+        job: :func:`prepare`'s result.
+        show_progress: draw a progress bar (``None``: when stderr is a terminal).
+        on_progress: called with a :class:`~arli.ocr.job.progress.ProgressInfo` per page.
+    """
+
+    def __init__(
+        self,
+        job: _Prepared,
+        show_progress: bool | None = None,
+        on_progress: ProgressCallback | None = None,
+    ):
+        self.job = job
+        options = job.options
+        earlier = job.sink.open(options.fingerprint(), job.inputs, resume=job.resume)
+        self.records: dict[tuple[str, int], PageRecord] = {r.key: r for r in earlier}
+        #: The pages this run must do (not done by an earlier run of the job).
+        self.todo = [t for t in job.tasks if not self._done(t)]
+        self.progress = JobProgress(
+            len(job.tasks),
+            already_done=len(job.tasks) - len(self.todo),
+            show=show_progress,
+            callback=on_progress,
+        )
+        self.started = time.monotonic()
+        self.pages = 0
+        self.requests = 0
+        self.stop: list[PageRecord] = []
+        self.report: dict[str, Any] = {}
+
+    def _done(self, task: PageTask) -> bool:
+        record = self.records.get(task.key)
+        return record is not None and record.done
+
+    @property
+    def stopped(self) -> bool:
+        """A page failed under ``on_page_error="raise"``: send nothing more."""
+        return bool(self.stop)
+
+    def add(self, record: PageRecord) -> bool:
+        """Write one finished page (fsync'ed); whether the job must stop now."""
+        self.job.sink.write(record)
+        self.records[record.key] = record
+        self.pages += 1
+        if not record.cached:
+            self.requests += record.attempts
+        self.progress.update(record)
+        if record.status == "error" and self.job.options.on_page_error == "raise":
+            self.stop.append(record)
+        return self.stopped
+
+    def finish(self, state: str = "complete", **extra: Any) -> dict[str, Any]:
+        """Write every output; the report (``extra`` keys added to it).
+
+        Args:
+            state: ``"complete"`` unless the run was cancelled (``"interrupted"``) or
+                failed (``"stopped"``); a run that stopped at a failed page or left
+                pages undone is reported as such whatever is passed.
+            **extra: keys added to the report (a runner's own, or ``out_dir``).
+        """
+        job, options = self.job, self.job.options
+        self.progress.close()
+        if self.stop and state == "complete":
+            state = "stopped"
+        if self.pages < len(self.todo) and state == "complete":
+            state = "interrupted"
+        docs = failed_documents(job.tasks, self.records, options.max_page_error_rate)
+        report = build_report(
+            options=options,
+            tasks=job.tasks,
+            records=self.records,
+            file_failures=job.failures,
+            document_failures=docs,
+            elapsed=time.monotonic() - self.started,
+            pages_this_run=self.pages,
+            requests_this_run=self.requests,
+            max_in_flight=job.limit,
+            state=state,
+        )
+        report["out_dir"] = str(job.sink.out_dir)
+        report.update(extra)
+        job.sink.finish(
+            job.tasks,
+            report,
+            placeholders=options.on_page_error == "placeholder",
+            failed_documents=[d.doc_id for d in docs],
+        )
+        self.report = report
+        return report
+
+    def result(self) -> JobResult:
+        """What the run did (after :meth:`finish`).
+
+        Raises:
+            OCRPageError: a page failed under ``on_page_error="raise"``.
+        """
+        report, out = self.report, self.job.sink.out_dir
+        if self.stop:
+            first = self.stop[0]
+            msg = (
+                f"OCR failed on page {first.page} of {first.source} after {first.attempts} "
+                f"attempt(s): {first.error_type}: {first.error}; the job stopped (finished "
+                f"pages are in {out}); rerun the same command to retry the failed pages, or "
+                "use --on-error skip/placeholder to go past them"
+            )
+            raise OCRPageError(
+                msg,
+                source=first.source,
+                page=first.page,
+                page_label=first.page_label,
+                report=report,
+            )
+        return JobResult(out, report, str(report["state"]))
+
+
 async def _execute(
     job: _Prepared, show_progress: bool | None, on_progress: ProgressCallback | None
 ) -> JobResult:
-    options, sink, tasks = job.options, job.sink, job.tasks
-    fingerprint = options.fingerprint()
-    earlier = sink.open(fingerprint, job.inputs, resume=job.resume)
-    records: dict[tuple[str, int], PageRecord] = {r.key: r for r in earlier}
-    pending = collections.deque(t for t in tasks if not (t.key in records and records[t.key].done))
-    progress = JobProgress(
-        len(tasks), already_done=len(tasks) - len(pending), show=show_progress, callback=on_progress
-    )
-    started = time.monotonic()
-    counts = {"pages": 0, "requests": 0}
-    stop: list[PageRecord] = []
+    run = JobRun(job, show_progress, on_progress)
+    pending = collections.deque(run.todo)
     state = "complete"
 
     async def lane() -> None:
-        while pending and not stop:
-            task = pending.popleft()
-            record = await job.worker.arun(task)
-            sink.write(record)
-            records[record.key] = record
-            counts["pages"] += 1
-            if not record.cached:
-                counts["requests"] += record.attempts
-            progress.update(record)
-            if record.status == "error" and options.on_page_error == "raise":
-                stop.append(record)
+        while pending and not run.stopped:
+            run.add(await job.worker.arun(pending.popleft()))
 
     lanes = [
         asyncio.create_task(lane()) for _ in range(min(len(pending), job.limit + RENDER_AHEAD))
@@ -214,45 +326,10 @@ async def _execute(
         for lane_task in lanes:
             lane_task.cancel()
         await asyncio.gather(*lanes, return_exceptions=True)
-        progress.close()
-        if stop and state == "complete":
-            state = "stopped"
-        if pending and state == "complete":
-            state = "interrupted"
-        docs = failed_documents(tasks, records, options.max_page_error_rate)
-        report = build_report(
-            options=options,
-            tasks=tasks,
-            records=records,
-            file_failures=job.failures,
-            document_failures=docs,
-            elapsed=time.monotonic() - started,
-            pages_this_run=counts["pages"],
-            requests_this_run=counts["requests"],
-            max_in_flight=job.limit,
-            state=state,
-        )
-        report["out_dir"] = str(sink.out_dir)
-        sink.finish(
-            tasks,
-            report,
-            placeholders=options.on_page_error == "placeholder",
-            failed_documents=[d.doc_id for d in docs],
-        )
+        run.finish(state)
         with contextlib.suppress(Exception):
             await job.worker.aclose()
-    if stop:
-        first = stop[0]
-        msg = (
-            f"OCR failed on page {first.page} of {first.source} after {first.attempts} "
-            f"attempt(s): {first.error_type}: {first.error}; the job stopped (finished pages "
-            f"are in {sink.out_dir}); rerun the same command to retry the failed pages, or "
-            "use --on-error skip/placeholder to go past them"
-        )
-        raise OCRPageError(
-            msg, source=first.source, page=first.page, page_label=first.page_label, report=report
-        )
-    return JobResult(sink.out_dir, report, state)
+    return run.result()
 
 
 def run_job(

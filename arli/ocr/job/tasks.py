@@ -82,7 +82,7 @@ class JobOptions:
         skip_blank_pages: do not send pages that look blank.
         max_in_flight: requests in flight for the whole job (``None``: the account's
             limit when known, else 4).
-        cache_dir: the page cache (``None``: ``<out>/cache``).
+        cache_dir: the page cache, a directory or an fsspec URL (``None``: ``<out>/cache``).
         price_per_mtok_in: dollars per million prompt tokens (cost report).
         price_per_mtok_out: dollars per million completion tokens.
         price_per_request: dollars per request (per-request plans).

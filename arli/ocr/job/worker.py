@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from arli.ocr._pipeline import render_one
 from arli.ocr._sync import shared_loop
+from arli.ocr.job.storage import open_cache
 from arli.ocr.job.tasks import JobOptions, PageRecord, PageTask, SlotLimiter
 from arli.ocr.job.textlayer import anchored_prompt, clean
 from arli.ocr.progress import Run
@@ -72,7 +73,8 @@ class PageWorker:
     Args:
         options: the job's options.
         limiter: slots every request takes (``None``: the key's process-wide limiter).
-        cache_dir: the page cache directory (else ``options.cache_dir``; ``None``: none).
+        cache_dir: the page cache: a directory or an fsspec URL (else
+            ``options.cache_dir``; ``None``: none).
     """
 
     def __init__(
@@ -113,7 +115,8 @@ class PageWorker:
 
                 kwargs = engine_options(self.options)
                 if self.cache_dir is not None:
-                    kwargs["cache"] = self.cache_dir
+                    # a directory, or an fsspec URL (a cluster's shared cache)
+                    kwargs["cache"] = open_cache(self.cache_dir)
                 self._engine = OCREngine(request_limiter=self.limiter, **kwargs)
             return self._engine
 
