@@ -27,11 +27,13 @@ in the shape per-call parameters use (:func:`arli.text.payload.split_call_kwargs
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import difflib
 import functools
 import inspect
+import warnings
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from arli._errors import ArliError, ArliValidationError
 
@@ -47,16 +49,27 @@ __all__ = [
     "checks_arguments",
     "model_argument_names",
     "raise_arli_errors",
+    "renamed_keyword",
     "unknown_argument",
+    "warn_renamed",
 ]
 
 _C = TypeVar("_C", bound=type)
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 #: Classes decorated with :func:`checks_arguments`: their own ``__init__`` and ``passes_to``.
 _DECLARED: dict[type, tuple[Callable[..., Any], tuple[Any, ...]]] = {}
 
 
+#: Other libraries' (or our earlier) names of one of ours: suggested when ours is known.
+_SYNONYMS = {"request_timeout": "timeout", "timeout_seconds": "timeout"}
+
+
 def _closest(name: str, known: Collection[str]) -> str | None:
+    synonym = _SYNONYMS.get(name)
+    if synonym is not None and synonym in known:
+        return synonym
     folded = {k.casefold(): k for k in sorted(known)}
     if name.casefold() in folded:  # min_P -> min_p, API_KEY -> api_key
         return folded[name.casefold()]
@@ -322,6 +335,8 @@ def _arguments_model(init: Callable[..., Any]) -> type[BaseModel] | None:
         try:
             if isinstance(hint, str):
                 hint = eval(hint, namespace)  # noqa: S307 - our own annotations
+            if isinstance(hint, dataclasses.InitVar):  # a dataclass's init-only argument
+                hint = hint.type
             TypeAdapter(hint, config=config)
         except Exception:  # noqa: BLE001, S112 - a type pydantic cannot check: not checked here
             continue
@@ -355,3 +370,54 @@ def check_argument_types(init: Callable[..., Any], kwargs: Mapping[str, Any], la
         model.model_validate(given)
     except ValidationError as exc:
         raise arli_error_from_validation(exc, label) from None
+
+
+# -- renamed keywords ---------------------------------------------------------------------------
+
+
+def warn_renamed(owner: str, old: str, new: str, *, stacklevel: int = 3) -> None:
+    """Warn (``DeprecationWarning``) that ``owner``'s keyword ``old`` is now ``new``."""
+    msg = f"{owner}: {old}= is deprecated, use {new}= (the same value; {old}= will be removed)"
+    warnings.warn(msg, DeprecationWarning, stacklevel=stacklevel)
+
+
+def renamed_keyword(old: str, new: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
+    """Method decorator: the keyword ``old`` still works, as a deprecated spelling of ``new``.
+
+    A call naming ``old`` warns (``DeprecationWarning``) and is passed on with ``new``;
+    naming both is an :class:`~arli.ArliValidationError`. The signature shown is the new one.
+    Works for plain and ``async`` functions alike (the wrapper only renames the keyword).
+    """
+
+    def decorate(function: Callable[_P, _R]) -> Callable[_P, _R]:
+        owner = function.__qualname__
+
+        @functools.wraps(function)
+        def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+            if old in kwargs:
+                kwargs = _renamed(kwargs, owner, old, new)  # type: ignore[assignment]
+            return function(*args, **kwargs)
+
+        if inspect.iscoroutinefunction(function):
+            coroutine = function
+
+            @functools.wraps(function)
+            async def awrapper(*args: Any, **kwargs: Any) -> Any:
+                if old in kwargs:
+                    kwargs = _renamed(kwargs, owner, old, new)
+                return await coroutine(*args, **kwargs)
+
+            return awrapper  # type: ignore[return-value]
+        return wrapper
+
+    return decorate
+
+
+def _renamed(kwargs: dict[str, Any], owner: str, old: str, new: str) -> dict[str, Any]:
+    value = kwargs.pop(old)
+    if new in kwargs:
+        msg = f"{owner}: give {new}= only ({old}= is its deprecated spelling), not both"
+        raise ArliValidationError(msg, field=old, allowed=new)
+    warn_renamed(owner, old, new, stacklevel=4)
+    kwargs[new] = value
+    return kwargs

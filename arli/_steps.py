@@ -36,28 +36,28 @@ Steps = Generator[tuple[Any, ...], Any, T]
 
 def transport_options(
     kind: str,
-    request_timeout: float | None = None,
+    timeout: float | None = None,
     max_retries: int | None = None,
     retry_read_timeouts: bool | None = None,
     **options: Any,
 ) -> dict[str, Any]:
     """The transport options of one call (a ``send`` step's options), the unset ones left out.
 
-    The one place where the clients' per-call names meet the transport's: ``kind`` (the
-    transport's ``timeout``: which read-timeout setting applies, ``"text"``, ``"image"``
-    or ``"listing"``) and ``request_timeout`` (the transport's ``timeout_seconds``: this
-    call's read timeout in seconds, overriding the setting).
+    The clients' per-call names are the transport's: ``timeout`` (this call's read timeout
+    in seconds, per attempt, overriding the setting) and ``kind`` (the transport's
+    ``timeout_kind``: which read-timeout setting applies otherwise, ``"text"``, ``"image"``
+    or ``"listing"``).
 
     Args:
         kind: the timeout kind.
-        request_timeout: this call's read timeout in seconds (``None``: the setting's).
+        timeout: this call's read timeout in seconds (``None``: the setting's).
         max_retries: this call's retries (``None``: the settings').
         retry_read_timeouts: re-send after a read timeout (``None``: the transport's rule).
         **options: other transport options, passed as they are (``json_body``, ``params``...).
     """
-    out: dict[str, Any] = {"timeout": kind, **options}
-    if request_timeout is not None:
-        out["timeout_seconds"] = request_timeout
+    out: dict[str, Any] = {"timeout_kind": kind, **options}
+    if timeout is not None:
+        out["timeout"] = timeout
     if max_retries is not None:
         out["max_retries"] = max_retries
     if retry_read_timeouts is not None:

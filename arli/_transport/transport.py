@@ -12,6 +12,7 @@ import contextlib
 import logging
 import threading
 import time  # noqa: F401 - tests patch ``arli._transport.transport.time.sleep``
+import warnings
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
 from functools import partial
@@ -21,7 +22,8 @@ import httpx
 from pydantic import SecretStr
 from typing_extensions import Unpack
 
-from arli._kwargs import checks_arguments
+from arli._errors import ArliValidationError
+from arli._kwargs import checks_arguments, warn_renamed
 from arli._limits import Limiter, find_limiter
 from arli._settings import Api, TimeoutKind
 from arli._transport.attempts import Attempts, CallStats
@@ -50,8 +52,9 @@ class RequestOptions(TypedDict, total=False):
 
     json_body: Any
     params: Mapping[str, Any] | None
-    timeout: TimeoutKind
-    timeout_seconds: float | None
+    timeout: float | None
+    timeout_kind: TimeoutKind
+    timeout_seconds: float | None  # deprecated spelling of ``timeout``
     max_retries: int | None
     retry_read_timeouts: bool | None
     headers: Mapping[str, str] | None
@@ -62,8 +65,9 @@ class RequestOptions(TypedDict, total=False):
 class StreamOptions(TypedDict, total=False):
     """The keyword options of :meth:`Transport.stream_events` (and its async twin)."""
 
-    timeout: TimeoutKind
-    timeout_seconds: float | None
+    timeout: float | None
+    timeout_kind: TimeoutKind
+    timeout_seconds: float | None  # deprecated spelling of ``timeout``
     max_retries: int | None
     on_eof: Callable[[], None] | None
     headers: Mapping[str, str] | None
@@ -350,7 +354,10 @@ class Transport:
         """
         method = method.upper()
         get = cast("Mapping[str, Any]", options).get
-        tmo = self._timeout(get("timeout", "text"), get("timeout_seconds"))
+        seconds, kind = get("timeout"), get("timeout_kind", "text")
+        if isinstance(seconds, str) or "timeout_seconds" in options:
+            seconds, kind = _old_timeout_names(options)
+        tmo = self._timeout(kind, seconds)
         policy = self._policy(get("max_retries"), get("retry_read_timeouts"))
         attempts = Attempts(policy, method, read_seconds(tmo), get("stats"))
         if stream:
@@ -406,8 +413,10 @@ class Transport:
 
                 * ``json_body``: the JSON body (serialized once), or ``None`` for none;
                 * ``params``: query parameters;
-                * ``timeout``: which read timeout applies (default ``"text"``);
-                * ``timeout_seconds``: an explicit read timeout for this call;
+                * ``timeout``: this call's read timeout in seconds, per attempt (``None``:
+                  the one of its kind);
+                * ``timeout_kind``: which read-timeout setting applies when ``timeout``
+                  is not given, ``"text"`` (default), ``"image"`` or ``"listing"``;
                 * ``max_retries``: override the policy's retry count for this call;
                 * ``retry_read_timeouts``: override whether a timed-out POST is re-sent;
                 * ``headers``: extra headers for this call;
@@ -446,7 +455,7 @@ class Transport:
             method: HTTP method.
             path: route path starting with ``/``.
             json_body: the JSON body.
-            **options: (:class:`StreamOptions`) ``timeout``, ``timeout_seconds``,
+            **options: (:class:`StreamOptions`) ``timeout``, ``timeout_kind``,
                 ``max_retries``, ``headers`` and ``stats`` as for :meth:`request`;
                 ``on_eof`` (above); ``stall_timeout``: the longest wait in seconds for the
                 next event once the stream started (default: the transport's
@@ -467,6 +476,33 @@ class Transport:
         """Async :meth:`stream_events` on the running loop's pooled client."""
         start = partial(self._stream_loop, self.async_client, method, path, json_body, options)
         return astream(start, self.max_response_bytes)
+
+
+def _old_timeout_names(options: RequestOptions | StreamOptions) -> tuple[Any, Any]:
+    """``(seconds, kind)`` from the deprecated spellings (each warns).
+
+    Before one name per idea, ``timeout=`` named the kind (``"text"``, ``"image"``,
+    ``"listing"``) and ``timeout_seconds=`` the seconds.
+    """
+    get = cast("Mapping[str, Any]", options).get
+    seconds, kind = get("timeout"), get("timeout_kind", "text")
+    if isinstance(seconds, str):
+        msg = (
+            f"Transport: timeout={seconds!r} naming a kind is deprecated, use "
+            f"timeout_kind={seconds!r} (timeout= is the seconds of this call)"
+        )
+        warnings.warn(msg, DeprecationWarning, stacklevel=4)
+        if "timeout_kind" in options:
+            msg = "Transport: timeout= is the seconds of this call; timeout_kind= its kind"
+            raise ArliValidationError(msg, field="timeout", allowed="seconds > 0 or None")
+        seconds, kind = None, seconds
+    if "timeout_seconds" in options:
+        warn_renamed("Transport", "timeout_seconds", "timeout", stacklevel=5)
+        if seconds is not None:
+            msg = "Transport: give timeout= only (timeout_seconds= is its old spelling)"
+            raise ArliValidationError(msg, field="timeout_seconds", allowed="timeout")
+        seconds = get("timeout_seconds")
+    return seconds, kind
 
 
 def _close_with_loop(transport: Transport, client: httpx.AsyncClient) -> AsyncGenerator[None, None]:

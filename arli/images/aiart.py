@@ -41,7 +41,7 @@ from arli._errors import (
     ArliValidationError,
     GenerationTimeoutError,
 )
-from arli._kwargs import checks_arguments
+from arli._kwargs import checks_arguments, renamed_keyword
 from arli._settings import SETTINGS_ARGUMENTS, ArliSettings
 from arli._steps import Steps, arun, run, transport_options
 from arli._transport import HTTPResult, PooledClient, Transport, get_transport
@@ -289,11 +289,11 @@ class AiArtClient(PooledClient):
         self,
         req: AiArtGenerateRequest | AiArtImg2ImgRequest | AiArtImg2VideoRequest,
         image: Any,
-        request_timeout: float | None,
+        timeout: float | None,
         max_retries: int | None,
     ) -> Steps[HTTPResult]:
         """Send a generation: JSON for ``generate``, else a multipart upload of ``image``."""
-        options = transport_options("image", request_timeout, max_retries)
+        options = transport_options("image", timeout, max_retries)
         if isinstance(req, AiArtGenerateRequest):
             route = "generate"
             options["json_body"] = req.wire()
@@ -309,11 +309,11 @@ class AiArtClient(PooledClient):
         self,
         req: AiArtGenerateRequest | AiArtImg2ImgRequest,
         image: Any,
-        request_timeout: float | None,
+        timeout: float | None,
         max_retries: int | None,
     ) -> Steps[ImageResult]:
         """Send generate or img2img, check the answer, download the image."""
-        result = yield from self._post_steps(req, image, request_timeout, max_retries)
+        result = yield from self._post_steps(req, image, timeout, max_retries)
         txt2img = isinstance(req, AiArtGenerateRequest)
         data, url = self._image_answer(result, "generation" if txt2img else "img2img")
         raw: bytes = yield "download", url
@@ -324,11 +324,11 @@ class AiArtClient(PooledClient):
         self,
         req: AiArtImg2VideoRequest,
         image: Any,
-        request_timeout: float | None,
+        timeout: float | None,
         max_retries: int | None,
     ) -> Steps[str]:
         """Start a video: upload, then the generation id of the answer."""
-        result = yield from self._post_steps(req, image, request_timeout, max_retries)
+        result = yield from self._post_steps(req, image, timeout, max_retries)
         return self._generation_id(as_object(result, "img2video"))
 
     def _check_steps(self, generation_id: str) -> Steps[VideoStatus]:
@@ -338,11 +338,11 @@ class AiArtClient(PooledClient):
         return parse_video_status(generation_id, result, self.resolve_url)
 
     def _video_steps(
-        self, generation_id: str, poll_interval: float, timeout: float, max_polls: int | None
+        self, generation_id: str, poll_interval: float, poll_timeout: float, max_polls: int | None
     ) -> Steps[VideoResult]:
         """Poll a video until complete (bounded by :class:`Polling`), then download it."""
         polling = Polling(
-            self._result_url, generation_id, poll_interval, timeout, max_polls, _clock
+            self._result_url, generation_id, poll_interval, poll_timeout, max_polls, _clock
         )
         while True:
             status = yield from self._check_steps(generation_id)
@@ -359,16 +359,16 @@ class AiArtClient(PooledClient):
         cfg_scale: float | None,
         motion_bucket_id: int | None,
         poll_interval: float,
-        timeout: float,
+        poll_timeout: float,
         max_polls: int | None,
     ) -> Steps[VideoResult]:
         """Start a video, poll it until complete, download it."""
-        check_polling(poll_interval, timeout, max_polls)
+        check_polling(poll_interval, poll_timeout, max_polls)
         req = AiArtImg2VideoRequest(
             seed=seed, cfg_scale=cfg_scale, motion_bucket_id=motion_bucket_id
         )
         generation_id = yield from self._start_steps(req, image, None, None)
-        return (yield from self._video_steps(generation_id, poll_interval, timeout, max_polls))
+        return (yield from self._video_steps(generation_id, poll_interval, poll_timeout, max_polls))
 
     # -- images ------------------------------------------------------------------------
 
@@ -377,6 +377,7 @@ class AiArtClient(PooledClient):
         data = as_object(result, what)
         return data, self.resolve_url(image_url_of(data, what))
 
+    @renamed_keyword("request_timeout", "timeout")
     def generate(
         self,
         prompt: str,
@@ -386,7 +387,7 @@ class AiArtClient(PooledClient):
         output_format: str | None = None,
         seed: int | None = None,
         *,
-        request_timeout: float | None = None,
+        timeout: float | None = None,
         max_retries: int | None = None,
     ) -> ImageResult:
         """Generate an image from a prompt (``POST /api/generate``) and download it.
@@ -398,7 +399,8 @@ class AiArtClient(PooledClient):
             aspect_ratio: ``1:1``, ``4:3``, ``16:9`` (server default), ``9:16`` or ``3:4``.
             output_format: ``png`` (server default), ``jpg`` or ``webp``.
             seed: ``0`` or unset for random; the same seed and parameters give similar images.
-            request_timeout: read timeout in seconds for the generation call.
+            timeout: read timeout in seconds for the generation call, per attempt
+                (``request_timeout=`` is its deprecated spelling).
             max_retries: retries for the generation call (default from the settings).
 
         Returns:
@@ -413,8 +415,9 @@ class AiArtClient(PooledClient):
         req = generate_request(
             prompt, negative_prompt, style_preset, aspect_ratio, output_format, seed
         )
-        return run(self._image_steps(req, None, request_timeout, max_retries), self._ops())
+        return run(self._image_steps(req, None, timeout, max_retries), self._ops())
 
+    @renamed_keyword("request_timeout", "timeout")
     async def agenerate(
         self,
         prompt: str,
@@ -424,15 +427,16 @@ class AiArtClient(PooledClient):
         output_format: str | None = None,
         seed: int | None = None,
         *,
-        request_timeout: float | None = None,
+        timeout: float | None = None,
         max_retries: int | None = None,
     ) -> ImageResult:
         """Async :meth:`generate`."""
         req = generate_request(
             prompt, negative_prompt, style_preset, aspect_ratio, output_format, seed
         )
-        return await arun(self._image_steps(req, None, request_timeout, max_retries), self._aops())
+        return await arun(self._image_steps(req, None, timeout, max_retries), self._aops())
 
+    @renamed_keyword("request_timeout", "timeout")
     def img2img(
         self,
         image: Any,
@@ -444,7 +448,7 @@ class AiArtClient(PooledClient):
         output_format: str | None = None,
         seed: int | None = None,
         *,
-        request_timeout: float | None = None,
+        timeout: float | None = None,
         max_retries: int | None = None,
     ) -> ImageResult:
         """Transform an image guided by a prompt (``POST /api/img2img``) and download it.
@@ -460,7 +464,8 @@ class AiArtClient(PooledClient):
                 ``9:16`` or ``3:4`` (see :func:`nearest_aspect_ratio` to keep the input's).
             output_format: ``png`` (server default), ``jpg`` or ``webp``.
             seed: ``0`` or unset for random.
-            request_timeout: read timeout in seconds for the call.
+            timeout: read timeout in seconds for the call, per attempt
+                (``request_timeout=`` is its deprecated spelling).
             max_retries: retries for the call.
 
         Raises:
@@ -472,8 +477,9 @@ class AiArtClient(PooledClient):
         req = img2img_request(
             prompt, negative_prompt, strength, style_preset, aspect_ratio, output_format, seed
         )
-        return run(self._image_steps(req, image, request_timeout, max_retries), self._ops())
+        return run(self._image_steps(req, image, timeout, max_retries), self._ops())
 
+    @renamed_keyword("request_timeout", "timeout")
     async def aimg2img(
         self,
         image: Any,
@@ -485,14 +491,14 @@ class AiArtClient(PooledClient):
         output_format: str | None = None,
         seed: int | None = None,
         *,
-        request_timeout: float | None = None,
+        timeout: float | None = None,
         max_retries: int | None = None,
     ) -> ImageResult:
         """Async :meth:`img2img`."""
         req = img2img_request(
             prompt, negative_prompt, strength, style_preset, aspect_ratio, output_format, seed
         )
-        return await arun(self._image_steps(req, image, request_timeout, max_retries), self._aops())
+        return await arun(self._image_steps(req, image, timeout, max_retries), self._aops())
 
     # -- videos ------------------------------------------------------------------------
 
@@ -504,6 +510,7 @@ class AiArtClient(PooledClient):
             raise ArliResponseError(msg, body=str(data)[:300])
         return gid
 
+    @renamed_keyword("request_timeout", "timeout")
     def start_img2video(
         self,
         image: Any,
@@ -511,7 +518,7 @@ class AiArtClient(PooledClient):
         cfg_scale: float | None = None,
         motion_bucket_id: int | None = None,
         *,
-        request_timeout: float | None = None,
+        timeout: float | None = None,
         max_retries: int | None = None,
     ) -> str:
         """Start a video from an image (``POST /api/img2video``); return the generation id.
@@ -523,7 +530,8 @@ class AiArtClient(PooledClient):
             seed: ``0`` or unset for random.
             cfg_scale: how closely the video follows the image, 0..10 (server default 1.5).
             motion_bucket_id: amount of motion, 1..255 (server default 127).
-            request_timeout: read timeout in seconds for the call.
+            timeout: read timeout in seconds for the call, per attempt
+                (``request_timeout=`` is its deprecated spelling).
             max_retries: retries for the call.
 
         Raises:
@@ -534,8 +542,9 @@ class AiArtClient(PooledClient):
         req = AiArtImg2VideoRequest(
             seed=seed, cfg_scale=cfg_scale, motion_bucket_id=motion_bucket_id
         )
-        return run(self._start_steps(req, image, request_timeout, max_retries), self._ops())
+        return run(self._start_steps(req, image, timeout, max_retries), self._ops())
 
+    @renamed_keyword("request_timeout", "timeout")
     async def astart_img2video(
         self,
         image: Any,
@@ -543,14 +552,14 @@ class AiArtClient(PooledClient):
         cfg_scale: float | None = None,
         motion_bucket_id: int | None = None,
         *,
-        request_timeout: float | None = None,
+        timeout: float | None = None,
         max_retries: int | None = None,
     ) -> str:
         """Async :meth:`start_img2video`."""
         req = AiArtImg2VideoRequest(
             seed=seed, cfg_scale=cfg_scale, motion_bucket_id=motion_bucket_id
         )
-        return await arun(self._start_steps(req, image, request_timeout, max_retries), self._aops())
+        return await arun(self._start_steps(req, image, timeout, max_retries), self._aops())
 
     def _result_path(self, generation_id: str) -> str:
         if not isinstance(generation_id, str) or not _ID_RE.match(generation_id):
@@ -578,25 +587,27 @@ class AiArtClient(PooledClient):
         """Async :meth:`check_video`."""
         return await arun(self._check_steps(generation_id), self._aops())
 
+    @renamed_keyword("timeout", "poll_timeout")
     def video_result(
         self,
         generation_id: str,
         *,
         poll_interval: float = 5.0,
-        timeout: float = 600.0,
+        poll_timeout: float = 600.0,
         max_polls: int | None = None,
     ) -> VideoResult:
         """Poll a video until it is complete, then download it.
 
         The first poll is immediate; then one every ``poll_interval`` seconds (or the
-        server's ``Retry-After``), until the video is complete, ``timeout`` seconds have
-        passed or ``max_polls`` polls were made.
+        server's ``Retry-After``), until the video is complete, ``poll_timeout`` seconds
+        have passed or ``max_polls`` polls were made.
 
         Args:
             generation_id: the id from :meth:`start_img2video`.
             poll_interval: seconds between polls (AiArt's examples use 5).
-            timeout: seconds to keep polling (AiArt's examples give up after 10 minutes).
-            max_polls: the most polls to make (``None``: bounded by ``timeout`` only).
+            poll_timeout: seconds to keep polling (AiArt's examples give up after 10
+                minutes; ``timeout=`` is its deprecated spelling).
+            max_polls: the most polls to make (``None``: bounded by ``poll_timeout`` only).
 
         Raises:
             GenerationTimeoutError: not ready in time (carries ``generation_id``; call
@@ -604,21 +615,23 @@ class AiArtClient(PooledClient):
             ArliStatusError: the server's error (404 unknown id, 4xx/5xx failed generation).
             ArliResponseError: a 200 answer without a video, or the download failed.
         """
-        steps = self._video_steps(generation_id, poll_interval, timeout, max_polls)
+        steps = self._video_steps(generation_id, poll_interval, poll_timeout, max_polls)
         return run(steps, self._ops())
 
+    @renamed_keyword("timeout", "poll_timeout")
     async def avideo_result(
         self,
         generation_id: str,
         *,
         poll_interval: float = 5.0,
-        timeout: float = 600.0,
+        poll_timeout: float = 600.0,
         max_polls: int | None = None,
     ) -> VideoResult:
         """Async :meth:`video_result` (waiting does not block the event loop)."""
-        steps = self._video_steps(generation_id, poll_interval, timeout, max_polls)
+        steps = self._video_steps(generation_id, poll_interval, poll_timeout, max_polls)
         return await arun(steps, self._aops())
 
+    @renamed_keyword("timeout", "poll_timeout")
     def img2video(
         self,
         image: Any,
@@ -627,7 +640,7 @@ class AiArtClient(PooledClient):
         motion_bucket_id: int | None = None,
         *,
         poll_interval: float = 5.0,
-        timeout: float = 600.0,
+        poll_timeout: float = 600.0,
         max_polls: int | None = None,
     ) -> VideoResult:
         """Make a short video from an image: start it, poll until complete, download it.
@@ -638,7 +651,8 @@ class AiArtClient(PooledClient):
             cfg_scale: how closely the video follows the image, 0..10 (server default 1.5).
             motion_bucket_id: amount of motion, 1..255 (server default 127).
             poll_interval: seconds between polls.
-            timeout: seconds to keep polling once started.
+            poll_timeout: seconds to keep polling once started (``timeout=`` is its
+                deprecated spelling: ``timeout`` is a request's read timeout elsewhere).
             max_polls: the most polls to make.
 
         Raises:
@@ -649,10 +663,11 @@ class AiArtClient(PooledClient):
             ArliResponseError: an unusable answer or a failed download.
         """
         steps = self._img2video_steps(
-            image, seed, cfg_scale, motion_bucket_id, poll_interval, timeout, max_polls
+            image, seed, cfg_scale, motion_bucket_id, poll_interval, poll_timeout, max_polls
         )
         return run(steps, self._ops())
 
+    @renamed_keyword("timeout", "poll_timeout")
     async def aimg2video(
         self,
         image: Any,
@@ -661,11 +676,11 @@ class AiArtClient(PooledClient):
         motion_bucket_id: int | None = None,
         *,
         poll_interval: float = 5.0,
-        timeout: float = 600.0,
+        poll_timeout: float = 600.0,
         max_polls: int | None = None,
     ) -> VideoResult:
         """Async :meth:`img2video`."""
         steps = self._img2video_steps(
-            image, seed, cfg_scale, motion_bucket_id, poll_interval, timeout, max_polls
+            image, seed, cfg_scale, motion_bucket_id, poll_interval, poll_timeout, max_polls
         )
         return await arun(steps, self._aops())

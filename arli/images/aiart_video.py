@@ -252,14 +252,14 @@ def video_from_download(status: VideoStatus, data: bytes) -> VideoResult:
 # -- polling --------------------------------------------------------------------------------
 
 
-def check_polling(poll_interval: float, timeout: float, max_polls: int | None) -> None:
+def check_polling(poll_interval: float, poll_timeout: float, max_polls: int | None) -> None:
     """Refuse polling bounds that make no sense (negative times, ``max_polls`` below 1)."""
     if not poll_interval >= 0:
         msg = f"poll_interval={poll_interval!r} must be >= 0 seconds"
         raise ArliValidationError(msg, field="poll_interval", allowed=">= 0")
-    if not timeout >= 0:
-        msg = f"timeout={timeout!r} must be >= 0 seconds"
-        raise ArliValidationError(msg, field="timeout", allowed=">= 0")
+    if not poll_timeout >= 0:
+        msg = f"poll_timeout={poll_timeout!r} must be >= 0 seconds"
+        raise ArliValidationError(msg, field="poll_timeout", allowed=">= 0")
     if max_polls is not None and max_polls < 1:
         msg = f"max_polls={max_polls!r} must be at least 1 (or None for no limit)"
         raise ArliValidationError(msg, field="max_polls", allowed=">= 1")

@@ -466,7 +466,7 @@ class AiArtAdapter(BackendAdapter):
         AiArtImg2ImgRequest(**{"prompt": "-", **box.edit_params})
         AiArtImg2VideoRequest(**box.video_params)
         AiArtClient._check_polling(
-            polling["poll_interval"], polling["timeout"], polling["max_polls"]
+            polling["poll_interval"], polling["poll_timeout"], polling["max_polls"]
         )
 
     @staticmethod

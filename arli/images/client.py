@@ -28,7 +28,7 @@ import httpx
 from pydantic import SecretStr
 
 from arli._errors import ArliConfigError, ArliError, ArliResponseError, ArliValidationError
-from arli._kwargs import checks_arguments
+from arli._kwargs import checks_arguments, renamed_keyword
 from arli._providers import get_provider
 from arli._settings import SETTINGS_ARGUMENTS, ArliSettings
 from arli._steps import Steps, arun, run, transport_options
@@ -146,7 +146,7 @@ class ImageRoutes:
 class _CallOptions:
     """A generation's per-call overrides (the arguments of the same names)."""
 
-    request_timeout: float | None = None
+    timeout: float | None = None
     max_retries: int | None = None
     retry_read_timeouts: bool | None = None
 
@@ -274,7 +274,7 @@ class ImageClient(PooledClient):
         yield from self._limit_steps()
         options = transport_options(
             "image",
-            opts.request_timeout,
+            opts.timeout,
             opts.max_retries,
             opts.retry_read_timeouts,
             json_body=body,
@@ -371,12 +371,13 @@ class ImageClient(PooledClient):
         data = yield from self._post_steps(self.routes.txt2img, body, opts)
         return self._parse(data, "txt2img", body, model)
 
+    @renamed_keyword("request_timeout", "timeout")
     def txt2img(
         self,
         request: Txt2ImgRequest | Mapping[str, Any] | None = None,
         /,
         *,
-        request_timeout: float | None = None,
+        timeout: float | None = None,
         max_retries: int | None = None,
         retry_read_timeouts: bool | None = None,
         **params: Any,
@@ -385,7 +386,8 @@ class ImageClient(PooledClient):
 
         Args:
             request: a :class:`Txt2ImgRequest` (or a mapping of its fields); optional.
-            request_timeout: read timeout in seconds for this call (default 300 s).
+            timeout: read timeout in seconds for this call, per attempt (default 300 s;
+                ``request_timeout=`` is its deprecated spelling).
             max_retries: retries for this call (default from the settings).
             retry_read_timeouts: re-send if the response timed out (default False).
             **params: request fields (``prompt``, ``steps``, ``width``, ``model``... and any
@@ -396,21 +398,22 @@ class ImageClient(PooledClient):
             ArliStatusError: the server's error (404 unknown model or sampler, 422...).
             ArliResponseError: no usable image came back.
         """
-        opts = _CallOptions(request_timeout, max_retries, retry_read_timeouts)
+        opts = _CallOptions(timeout, max_retries, retry_read_timeouts)
         return run(self._txt2img_steps(request, params, opts), self._ops())
 
+    @renamed_keyword("request_timeout", "timeout")
     async def atxt2img(
         self,
         request: Txt2ImgRequest | Mapping[str, Any] | None = None,
         /,
         *,
-        request_timeout: float | None = None,
+        timeout: float | None = None,
         max_retries: int | None = None,
         retry_read_timeouts: bool | None = None,
         **params: Any,
     ) -> ImageResult:
         """Async :meth:`txt2img`."""
-        opts = _CallOptions(request_timeout, max_retries, retry_read_timeouts)
+        opts = _CallOptions(timeout, max_retries, retry_read_timeouts)
         return await arun(self._txt2img_steps(request, params, opts), self._aops())
 
     # -- img2img -----------------------------------------------------------------------
@@ -442,12 +445,13 @@ class ImageClient(PooledClient):
         data = yield from self._post_steps(self.routes.img2img, body, opts)
         return self._parse(data, "img2img", body, model)
 
+    @renamed_keyword("request_timeout", "timeout")
     def img2img(
         self,
         request: Img2ImgRequest | Mapping[str, Any] | None = None,
         /,
         *,
-        request_timeout: float | None = None,
+        timeout: float | None = None,
         max_retries: int | None = None,
         retry_read_timeouts: bool | None = None,
         **params: Any,
@@ -462,7 +466,8 @@ class ImageClient(PooledClient):
 
         Args:
             request: an :class:`Img2ImgRequest` (or a mapping of its fields); optional.
-            request_timeout: read timeout in seconds for this call (default 300 s).
+            timeout: read timeout in seconds for this call, per attempt (default 300 s;
+                ``request_timeout=`` is its deprecated spelling).
             max_retries: retries for this call.
             retry_read_timeouts: re-send if the response timed out (default False).
             **params: request fields (``init_images``, ``prompt``, ``mask``, ``mask_blur``,
@@ -474,21 +479,22 @@ class ImageClient(PooledClient):
             ArliStatusError: the server's error.
             ArliResponseError: no usable image came back.
         """
-        opts = _CallOptions(request_timeout, max_retries, retry_read_timeouts)
+        opts = _CallOptions(timeout, max_retries, retry_read_timeouts)
         return run(self._img2img_steps(request, params, opts), self._ops())
 
+    @renamed_keyword("request_timeout", "timeout")
     async def aimg2img(
         self,
         request: Img2ImgRequest | Mapping[str, Any] | None = None,
         /,
         *,
-        request_timeout: float | None = None,
+        timeout: float | None = None,
         max_retries: int | None = None,
         retry_read_timeouts: bool | None = None,
         **params: Any,
     ) -> ImageResult:
         """Async :meth:`img2img` (downloads and mask conversion do not block the loop)."""
-        opts = _CallOptions(request_timeout, max_retries, retry_read_timeouts)
+        opts = _CallOptions(timeout, max_retries, retry_read_timeouts)
         return await arun(self._img2img_steps(request, params, opts), self._aops())
 
     # -- upscale -------------------------------------------------------------------------
@@ -515,13 +521,14 @@ class ImageClient(PooledClient):
         data = yield from self._post_steps(self._upscale_path(req, endpoint), body, opts)
         return self._parse(data, "upscale", body, None)
 
+    @renamed_keyword("request_timeout", "timeout")
     def upscale(
         self,
         request: UpscaleRequest | Mapping[str, Any] | None = None,
         /,
         *,
         endpoint: UpscaleEndpoint = "auto",
-        request_timeout: float | None = None,
+        timeout: float | None = None,
         max_retries: int | None = None,
         retry_read_timeouts: bool | None = None,
         **params: Any,
@@ -537,7 +544,8 @@ class ImageClient(PooledClient):
         Args:
             request: an :class:`UpscaleRequest` (or a mapping of its fields); optional.
             endpoint: ``"auto"``, ``"upscale-img"`` or ``"extra-single-image"``.
-            request_timeout: read timeout in seconds for this call (default 300 s).
+            timeout: read timeout in seconds for this call, per attempt (default 300 s;
+                ``request_timeout=`` is its deprecated spelling).
             max_retries: retries for this call.
             retry_read_timeouts: re-send if the response timed out (default False).
             **params: request fields (``image``, ``upscaler_1``, ``upscaling_resize``...).
@@ -547,22 +555,23 @@ class ImageClient(PooledClient):
             ArliStatusError: the server's error.
             ArliResponseError: no usable image came back.
         """
-        opts = _CallOptions(request_timeout, max_retries, retry_read_timeouts)
+        opts = _CallOptions(timeout, max_retries, retry_read_timeouts)
         return run(self._upscale_steps(request, params, endpoint, opts), self._ops())
 
+    @renamed_keyword("request_timeout", "timeout")
     async def aupscale(
         self,
         request: UpscaleRequest | Mapping[str, Any] | None = None,
         /,
         *,
         endpoint: UpscaleEndpoint = "auto",
-        request_timeout: float | None = None,
+        timeout: float | None = None,
         max_retries: int | None = None,
         retry_read_timeouts: bool | None = None,
         **params: Any,
     ) -> ImageResult:
         """Async :meth:`upscale`."""
-        opts = _CallOptions(request_timeout, max_retries, retry_read_timeouts)
+        opts = _CallOptions(timeout, max_retries, retry_read_timeouts)
         return await arun(self._upscale_steps(request, params, endpoint, opts), self._aops())
 
     # -- listings ------------------------------------------------------------------------

@@ -331,7 +331,7 @@ class ImageToolbox:
     def _polling(self) -> dict[str, Any]:
         return {
             "poll_interval": self.video_poll_interval,
-            "timeout": self.video_timeout,
+            "poll_timeout": self.video_timeout,
             "max_polls": self.video_max_polls,
         }
 

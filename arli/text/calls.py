@@ -14,11 +14,11 @@ but the I/O. The body is sent exactly as planned: stream options are decided by 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from typing import Any, Generic, TypeVar
 
 from arli._errors import ArliValidationError
-from arli._kwargs import checks_arguments
+from arli._kwargs import checks_arguments, warn_renamed
 from arli._transport import CallStats
 from arli.text.client import TextClient
 from arli.text.history import SendReasoning, with_reasoning
@@ -70,8 +70,9 @@ class CallOptions:
         allowed_image_hosts: the only hosts image URLs in messages may name (``None``: the
             client's ``allowed_image_hosts``; by default any public host).
         send_reasoning: re-send earlier assistant reasoning (:mod:`arli.text.history`).
-        request_timeout: read timeout in seconds of each call (``None``: the client's
-            ``text_timeout`` setting).
+        timeout: read timeout in seconds of each call, per attempt (``None``: the
+            client's ``text_timeout`` setting). ``request_timeout=`` is its deprecated
+            spelling (accepted with a ``DeprecationWarning``).
         stall_timeout: seconds a started stream may go without an event
             (:class:`~arli.StreamStalledError`; ``None``: ``ARLI_STREAM_STALL_TIMEOUT``,
             else 120 s; ``0``: no limit).
@@ -90,8 +91,17 @@ class CallOptions:
     allow_local_files: bool | None = None
     allowed_image_hosts: Sequence[str] | None = None
     send_reasoning: SendReasoning = "auto"
-    request_timeout: float | None = None
+    timeout: float | None = None
     stall_timeout: float | None = None
+    request_timeout: InitVar[float | None] = None
+
+    def __post_init__(self, request_timeout: float | None) -> None:
+        if request_timeout is not None:
+            if self.timeout is not None:
+                msg = "CallOptions: give timeout= only (request_timeout= is its old spelling)"
+                raise ArliValidationError(msg, field="request_timeout", allowed="timeout")
+            warn_renamed("CallOptions", "request_timeout", "timeout", stacklevel=5)
+            self.timeout = request_timeout
 
 
 @dataclass(slots=True)
@@ -177,7 +187,7 @@ class _CallStream(Generic[C]):
         client = self._calls.client
         return client._stream(
             *self._args(),
-            timeout_seconds=self.options.request_timeout,
+            timeout=self.options.timeout,
             stall_timeout=self.options.stall_timeout,
             stats=self.stats,
         )
@@ -186,7 +196,7 @@ class _CallStream(Generic[C]):
         client = self._calls.client
         return client._astream(
             *self._args(),
-            timeout_seconds=self.options.request_timeout,
+            timeout=self.options.timeout,
             stall_timeout=self.options.stall_timeout,
             stats=self.stats,
         )
@@ -367,9 +377,7 @@ class TextCalls:
     def send_chat(self, options: CallOptions, plan: RequestPlan) -> CallResult[ChatCompletion]:
         """Send a planned chat body and check the answer."""
         stats = CallStats()
-        completion = self.client.chat(
-            plan.body, request_timeout=options.request_timeout, stats=stats
-        )
+        completion = self.client.chat(plan.body, timeout=options.timeout, stats=stats)
         return _verify(options, plan, completion, stats.retries_taken)
 
     async def asend_chat(
@@ -377,9 +385,7 @@ class TextCalls:
     ) -> CallResult[ChatCompletion]:
         """Async :meth:`send_chat`."""
         stats = CallStats()
-        completion = await self.client.achat(
-            plan.body, request_timeout=options.request_timeout, stats=stats
-        )
+        completion = await self.client.achat(plan.body, timeout=options.timeout, stats=stats)
         return _verify(options, plan, completion, stats.retries_taken)
 
     # -- whole calls ------------------------------------------------------------------------
@@ -437,9 +443,7 @@ class TextCalls:
         """Plan, send and check one ``/v1/completions`` call (a list: one choice each)."""
         plan = self.plan_completion(options, prompt, call_kwargs)
         stats = CallStats()
-        completion = self.client.complete(
-            plan.body, request_timeout=options.request_timeout, stats=stats
-        )
+        completion = self.client.complete(plan.body, timeout=options.timeout, stats=stats)
         return _verify(options, plan, completion, stats.retries_taken)
 
     async def acomplete(
@@ -448,9 +452,7 @@ class TextCalls:
         """Async :meth:`complete`."""
         plan = self.plan_completion(options, prompt, call_kwargs)
         stats = CallStats()
-        completion = await self.client.acomplete(
-            plan.body, request_timeout=options.request_timeout, stats=stats
-        )
+        completion = await self.client.acomplete(plan.body, timeout=options.timeout, stats=stats)
         return _verify(options, plan, completion, stats.retries_taken)
 
     def stream_complete(

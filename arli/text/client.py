@@ -20,7 +20,7 @@ from arli._errors import (
     IncompleteResponseError,
     NotFoundError,
 )
-from arli._kwargs import checks_arguments
+from arli._kwargs import checks_arguments, renamed_keyword
 from arli._limits import check_limit
 from arli._providers import Provider, check_text_provider, get_provider
 from arli._settings import SETTINGS_ARGUMENTS, ArliSettings
@@ -81,7 +81,7 @@ class TextRoutes:
 
 
 def _plain_call(
-    body: Mapping[str, Any], request_timeout: float | None, options: dict[str, Any]
+    body: Mapping[str, Any], timeout: float | None, options: dict[str, Any]
 ) -> dict[str, Any]:
     """The transport options of a non-streaming call of ``body``.
 
@@ -90,7 +90,7 @@ def _plain_call(
     out = dict(body)
     out["stream"] = False
     out.pop("stream_options", None)
-    return transport_options("text", request_timeout, json_body=out, **options)
+    return transport_options("text", timeout, json_body=out, **options)
 
 
 class _StreamEnd:
@@ -214,42 +214,46 @@ class TextClient(PooledClient):
 
     # -- chat ----------------------------------------------------------------------------
 
+    @renamed_keyword("request_timeout", "timeout")
     def chat(
         self,
         body: Mapping[str, Any],
         *,
-        request_timeout: float | None = None,
+        timeout: float | None = None,
         **request_options: Any,
     ) -> ChatCompletion:
         """POST a chat completion and parse it.
 
         Args:
             body: the request body (``stream: false`` is set).
-            request_timeout: read timeout in seconds for this call (default: the
+            timeout: read timeout in seconds for this call, per attempt (default: the
                 ``text_timeout`` setting); the one name of the per-call timeout of every
-                text call (streams, completions and the call layer take it too).
+                text call (streams, completions and the call layer take it too;
+                ``request_timeout=`` is its deprecated spelling).
             **request_options: other transport options (``max_retries``, ``headers``...).
         """
-        call = _plain_call(body, request_timeout, request_options)
+        call = _plain_call(body, timeout, request_options)
         return parse_chat_completion(self._send("POST", self.routes.chat, call))
 
+    @renamed_keyword("request_timeout", "timeout")
     async def achat(
         self,
         body: Mapping[str, Any],
         *,
-        request_timeout: float | None = None,
+        timeout: float | None = None,
         **request_options: Any,
     ) -> ChatCompletion:
         """Async :meth:`chat`."""
-        call = _plain_call(body, request_timeout, request_options)
+        call = _plain_call(body, timeout, request_options)
         return parse_chat_completion(await self._asend("POST", self.routes.chat, call))
 
+    @renamed_keyword("request_timeout", "timeout")
     def stream_chat(
         self,
         body: Mapping[str, Any],
         *,
         include_usage: bool = True,
-        request_timeout: float | None = None,
+        timeout: float | None = None,
         **request_options: Any,
     ) -> Iterator[ChatChunk]:
         """Stream a chat completion, yielding parsed chunks.
@@ -261,19 +265,20 @@ class TextClient(PooledClient):
         :class:`~arli.IncompleteResponseError` is raised.
         """
         args = _chat_stream(self.routes.chat, body, include_usage)
-        return self._stream(*args, **transport_options("text", request_timeout, **request_options))
+        return self._stream(*args, **transport_options("text", timeout, **request_options))
 
+    @renamed_keyword("request_timeout", "timeout")
     def astream_chat(
         self,
         body: Mapping[str, Any],
         *,
         include_usage: bool = True,
-        request_timeout: float | None = None,
+        timeout: float | None = None,
         **request_options: Any,
     ) -> AsyncIterator[ChatChunk]:
         """Async :meth:`stream_chat`."""
         args = _chat_stream(self.routes.chat, body, include_usage)
-        return self._astream(*args, **transport_options("text", request_timeout, **request_options))
+        return self._astream(*args, **transport_options("text", timeout, **request_options))
 
     def _stream(
         self,
@@ -321,51 +326,55 @@ class TextClient(PooledClient):
 
     # -- completions ---------------------------------------------------------------------
 
+    @renamed_keyword("request_timeout", "timeout")
     def complete(
         self,
         body: Mapping[str, Any],
         *,
-        request_timeout: float | None = None,
+        timeout: float | None = None,
         **request_options: Any,
     ) -> Completion:
         """POST a text completion (``/v1/completions``) and parse it."""
-        call = _plain_call(body, request_timeout, request_options)
+        call = _plain_call(body, timeout, request_options)
         return parse_completion(self._send("POST", self.routes.completions, call))
 
+    @renamed_keyword("request_timeout", "timeout")
     async def acomplete(
         self,
         body: Mapping[str, Any],
         *,
-        request_timeout: float | None = None,
+        timeout: float | None = None,
         **request_options: Any,
     ) -> Completion:
         """Async :meth:`complete`."""
-        call = _plain_call(body, request_timeout, request_options)
+        call = _plain_call(body, timeout, request_options)
         return parse_completion(await self._asend("POST", self.routes.completions, call))
 
+    @renamed_keyword("request_timeout", "timeout")
     def stream_complete(
         self,
         body: Mapping[str, Any],
         *,
         include_usage: bool = True,
-        request_timeout: float | None = None,
+        timeout: float | None = None,
         **request_options: Any,
     ) -> Iterator[CompletionChunk]:
         """Stream a text completion, yielding parsed chunks (see :meth:`stream_chat`)."""
         args = _completion_stream(self.routes.completions, body, include_usage)
-        return self._stream(*args, **transport_options("text", request_timeout, **request_options))
+        return self._stream(*args, **transport_options("text", timeout, **request_options))
 
+    @renamed_keyword("request_timeout", "timeout")
     def astream_complete(
         self,
         body: Mapping[str, Any],
         *,
         include_usage: bool = True,
-        request_timeout: float | None = None,
+        timeout: float | None = None,
         **request_options: Any,
     ) -> AsyncIterator[CompletionChunk]:
         """Async :meth:`stream_complete`."""
         args = _completion_stream(self.routes.completions, body, include_usage)
-        return self._astream(*args, **transport_options("text", request_timeout, **request_options))
+        return self._astream(*args, **transport_options("text", timeout, **request_options))
 
     # -- tokenize, models ----------------------------------------------------------------
 

@@ -120,7 +120,7 @@ def test_time_out_then_resume(srv: ReferenceServer, client: AiArtClient) -> None
         client.img2video(INIT, poll_interval=0.01, max_polls=2)
     gid = info.value.generation_id
     with pytest.raises(GenerationTimeoutError):
-        client.video_result(gid, poll_interval=0.01, timeout=0.0)
+        client.video_result(gid, poll_interval=0.01, poll_timeout=0.0)
     video = client.video_result(gid, poll_interval=0.01)
     assert video.generation_id == gid
     assert len(srv.requests_for("/api/img2video")) == 1

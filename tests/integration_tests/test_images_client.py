@@ -350,7 +350,7 @@ def test_listings_use_the_short_timeout(server: ReferenceServer) -> None:
 def test_per_call_timeout(server: ReferenceServer) -> None:
     server.add_fault(Fault(path="/v1/txt2img", kind="delay", delay=1.0))
     with pytest.raises(ArliTimeoutError, match=r"after 0\.2 s"):
-        client_for(server).txt2img(prompt="p", request_timeout=0.2, **SMALL)
+        client_for(server).txt2img(prompt="p", timeout=0.2, **SMALL)
 
 
 # -- auth and secrets ------------------------------------------------------------------------

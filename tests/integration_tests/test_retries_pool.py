@@ -51,7 +51,7 @@ LEAKS: dict[str, tuple[Fault, bool, dict[str, Any], type[ArliError]]] = {
     "read timeouts, retried": (
         Fault(path=CHAT, kind="hang", times=3),
         False,
-        {"timeout_seconds": 0.3, "retry_read_timeouts": True},
+        {"timeout": 0.3, "retry_read_timeouts": True},
         ArliConnectionError,
     ),
     "5xx until retries run out": (

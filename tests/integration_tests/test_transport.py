@@ -361,7 +361,7 @@ def test_thirty_concurrent_image_requests_never_hit_the_servers_cap() -> None:
 
         def generate(_: int) -> int:
             return transport.request(
-                "POST", "/sdapi/v1/txt2img", json_body=body, timeout="image", max_retries=0
+                "POST", "/sdapi/v1/txt2img", json_body=body, timeout_kind="image", max_retries=0
             ).status_code
 
         with ThreadPoolExecutor(max_workers=30) as pool:
@@ -392,7 +392,7 @@ def test_image_basic_auth() -> None:
     with ReferenceServer(api_key=KEY) as srv:
         settings = ArliSettings.resolve(api_key=KEY, base_url=srv.url, image_auth="basic")
         result = get_transport(settings, "image").request(
-            "GET", "/sdapi/v1/samplers", timeout="listing"
+            "GET", "/sdapi/v1/samplers", timeout_kind="listing"
         )
         assert result.json()
         assert srv.requests[-1].headers["authorization"].startswith("Basic ")

@@ -482,7 +482,7 @@ def test_polling_gives_up_at_the_timeout_with_the_generation_id(clock: FakeClock
     server = FakeAiArt(polls=1000)
     client = make(server)
     with pytest.raises(GenerationTimeoutError) as info:
-        client.img2video(INIT, poll_interval=5.0, timeout=12.0)
+        client.img2video(INIT, poll_interval=5.0, poll_timeout=12.0)
     exc = info.value
     assert exc.generation_id == "a1b2c3d4e5f6"
     assert isinstance(exc, TimeoutError)
@@ -508,7 +508,7 @@ def test_polling_stops_after_max_polls(clock: FakeClock) -> None:
 def test_a_zero_timeout_polls_once(clock: FakeClock) -> None:
     server = FakeAiArt(polls=1000)
     with pytest.raises(GenerationTimeoutError):
-        make(server).video_result("a1b2c3d4e5f6", timeout=0)
+        make(server).video_result("a1b2c3d4e5f6", poll_timeout=0)
     assert server.video_polls == 1
     assert clock.sleeps == []
 
@@ -605,7 +605,7 @@ async def test_async_timeout_does_not_block_the_loop(clock: FakeClock) -> None:
     client = make(server)
     gid = await client.astart_img2video(INIT)
     with pytest.raises(GenerationTimeoutError) as info:
-        await client.avideo_result(gid, poll_interval=1.0, timeout=3.0)
+        await client.avideo_result(gid, poll_interval=1.0, poll_timeout=3.0)
     assert info.value.generation_id == gid
     assert clock.sleeps == [1.0, 1.0, 1.0]
 

@@ -143,11 +143,11 @@ def test_image_urls_follow_the_provider_unless_set() -> None:
     assert kept[0]["content"][0]["image_url"]["url"] == url
 
 
-def test_request_timeout_is_the_read_timeout_of_every_kind_of_call() -> None:
+def test_timeout_is_the_read_timeout_of_every_kind_of_call() -> None:
     chat = json.dumps({"id": "c", "choices": [{"index": 0, "message": {"content": "hi"}}]})
     server = _Server(chat.encode(), "application/json")
     calls = TextCalls(_client(server))
-    options = CallOptions(model="m", request_timeout=7.5)
+    options = CallOptions(model="m", timeout=7.5)
     calls.chat(options, [{"role": "user", "content": "x"}], {})
     server.body, server.content_type = _JSON_CHAT_STREAM, "text/event-stream"
     list(calls.stream_chat(options, [{"role": "user", "content": "x"}], {}))
