@@ -45,29 +45,20 @@ from arli._kwargs import checks_arguments, renamed_keyword
 from arli._settings import SETTINGS_ARGUMENTS, ArliSettings
 from arli._steps import Steps, arun, run, transport_options
 from arli._transport import HTTPResult, PooledClient, Transport, get_transport
+from arli.images import aiart_requests
 from arli.images._pixels import DEFAULT_MAX_PIXELS
 from arli.images.aiart_answers import as_object, download_errors, image_result, image_url_of
+from arli.images.aiart_requests import *  # noqa: F403 - re-exported as they are (its __all__)
 from arli.images.aiart_requests import (
     _ID_RE,
     _READ_CAP,
-    AIART_ASPECT_RATIOS,
-    AIART_BASE_URL,
-    AIART_MAX_SEED,
-    AIART_MAX_UPLOAD_BYTES,
-    AIART_OUTPUT_FORMATS,
-    AIART_STYLE_PRESETS,
-    AiArtAspectRatio,
     AiArtGenerateRequest,
     AiArtImg2ImgRequest,
     AiArtImg2VideoRequest,
-    AiArtOutputFormat,
-    AiArtStylePreset,
     check_upload,
-    generate_request,
-    img2img_request,
     multipart,
-    nearest_aspect_ratio,
     relabelled_load_errors,
+    request_of,
 )
 from arli.images.aiart_video import (
     Polling,
@@ -82,25 +73,13 @@ from arli.images.results import ImageResult, Operation
 from arli.media import ImageData, afetch_url, aload_image, fetch_url, load_image
 
 __all__ = [
-    "AIART_ASPECT_RATIOS",
-    "AIART_BASE_URL",
-    "AIART_MAX_SEED",
-    "AIART_MAX_UPLOAD_BYTES",
-    "AIART_OUTPUT_FORMATS",
-    "AIART_STYLE_PRESETS",
-    "AiArtAspectRatio",
     "AiArtClient",
-    "AiArtGenerateRequest",
-    "AiArtImg2ImgRequest",
-    "AiArtImg2VideoRequest",
-    "AiArtOutputFormat",
-    "AiArtStylePreset",
     "GenerationTimeoutError",
     "VideoResult",
     "VideoStatus",
-    "nearest_aspect_ratio",
     "sniff_video",
 ]
+__all__ += aiart_requests.__all__  # the request models and AiArt's documented values
 
 # Indirections so tests can drive the polling loop with a fake clock.
 _clock = time.monotonic
@@ -364,9 +343,7 @@ class AiArtClient(PooledClient):
     ) -> Steps[VideoResult]:
         """Start a video, poll it until complete, download it."""
         check_polling(poll_interval, poll_timeout, max_polls)
-        req = AiArtImg2VideoRequest(
-            seed=seed, cfg_scale=cfg_scale, motion_bucket_id=motion_bucket_id
-        )
+        req = request_of(AiArtImg2VideoRequest, locals())
         generation_id = yield from self._start_steps(req, image, None, None)
         return (yield from self._video_steps(generation_id, poll_interval, poll_timeout, max_polls))
 
@@ -412,9 +389,7 @@ class AiArtClient(PooledClient):
             ArliStatusError: the server's error (400, 429 after retries, 5xx...).
             ArliResponseError: no usable image came back or the download failed.
         """
-        req = generate_request(
-            prompt, negative_prompt, style_preset, aspect_ratio, output_format, seed
-        )
+        req = request_of(AiArtGenerateRequest, locals())
         return run(self._image_steps(req, None, timeout, max_retries), self._ops())
 
     @renamed_keyword("request_timeout", "timeout")
@@ -431,9 +406,7 @@ class AiArtClient(PooledClient):
         max_retries: int | None = None,
     ) -> ImageResult:
         """Async :meth:`generate`."""
-        req = generate_request(
-            prompt, negative_prompt, style_preset, aspect_ratio, output_format, seed
-        )
+        req = request_of(AiArtGenerateRequest, locals())
         return await arun(self._image_steps(req, None, timeout, max_retries), self._aops())
 
     @renamed_keyword("request_timeout", "timeout")
@@ -474,9 +447,7 @@ class AiArtClient(PooledClient):
             ArliStatusError: the server's error.
             ArliResponseError: no usable image came back or the download failed.
         """
-        req = img2img_request(
-            prompt, negative_prompt, strength, style_preset, aspect_ratio, output_format, seed
-        )
+        req = request_of(AiArtImg2ImgRequest, locals())
         return run(self._image_steps(req, image, timeout, max_retries), self._ops())
 
     @renamed_keyword("request_timeout", "timeout")
@@ -495,9 +466,7 @@ class AiArtClient(PooledClient):
         max_retries: int | None = None,
     ) -> ImageResult:
         """Async :meth:`img2img`."""
-        req = img2img_request(
-            prompt, negative_prompt, strength, style_preset, aspect_ratio, output_format, seed
-        )
+        req = request_of(AiArtImg2ImgRequest, locals())
         return await arun(self._image_steps(req, image, timeout, max_retries), self._aops())
 
     # -- videos ------------------------------------------------------------------------
@@ -539,9 +508,7 @@ class AiArtClient(PooledClient):
             ArliStatusError: the server's error.
             ArliResponseError: the answer has no generation id.
         """
-        req = AiArtImg2VideoRequest(
-            seed=seed, cfg_scale=cfg_scale, motion_bucket_id=motion_bucket_id
-        )
+        req = request_of(AiArtImg2VideoRequest, locals())
         return run(self._start_steps(req, image, timeout, max_retries), self._ops())
 
     @renamed_keyword("request_timeout", "timeout")
@@ -556,9 +523,7 @@ class AiArtClient(PooledClient):
         max_retries: int | None = None,
     ) -> str:
         """Async :meth:`start_img2video`."""
-        req = AiArtImg2VideoRequest(
-            seed=seed, cfg_scale=cfg_scale, motion_bucket_id=motion_bucket_id
-        )
+        req = request_of(AiArtImg2VideoRequest, locals())
         return await arun(self._start_steps(req, image, timeout, max_retries), self._aops())
 
     def _result_path(self, generation_id: str) -> str:

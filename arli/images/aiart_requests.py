@@ -11,7 +11,7 @@ import math
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, Literal, get_args
+from typing import Any, Literal, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -33,13 +33,10 @@ __all__ = [
     "AiArtImg2VideoRequest",
     "AiArtOutputFormat",
     "AiArtStylePreset",
-    "check_upload",
-    "generate_request",
-    "img2img_request",
-    "multipart",
     "nearest_aspect_ratio",
-    "relabelled_load_errors",
 ]
+# The helpers of the client (check_upload, multipart, relabelled_load_errors, request_of)
+# are imported by name; what is in __all__ is re-exported by arli.images.aiart as it is.
 
 AIART_BASE_URL = "https://aiart-zroo.onrender.com"
 
@@ -255,44 +252,17 @@ class AiArtImg2VideoRequest(_AiArtRequest):
     _checks = field_validator("seed", "cfg_scale", "motion_bucket_id", mode="before")(_no_bool)
 
 
-def generate_request(
-    prompt: str,
-    negative_prompt: str | None,
-    style_preset: str | None,
-    aspect_ratio: str | None,
-    output_format: str | None,
-    seed: int | None,
-) -> AiArtGenerateRequest:
-    """The checked request of :meth:`AiArtClient.generate` and its async twin."""
-    return AiArtGenerateRequest(
-        prompt=prompt,
-        negative_prompt=negative_prompt,
-        style_preset=style_preset,
-        aspect_ratio=aspect_ratio,
-        output_format=output_format,
-        seed=seed,
-    )
+_Request = TypeVar("_Request", bound=_AiArtRequest)
 
 
-def img2img_request(
-    prompt: str,
-    negative_prompt: str | None,
-    strength: float | None,
-    style_preset: str | None,
-    aspect_ratio: str | None,
-    output_format: str | None,
-    seed: int | None,
-) -> AiArtImg2ImgRequest:
-    """The checked text fields of :meth:`AiArtClient.img2img` and its async twin."""
-    return AiArtImg2ImgRequest(
-        prompt=prompt,
-        negative_prompt=negative_prompt,
-        strength=strength,
-        style_preset=style_preset,
-        aspect_ratio=aspect_ratio,
-        output_format=output_format,
-        seed=seed,
-    )
+def request_of(model: type[_Request], arguments: Mapping[str, Any]) -> _Request:
+    """The checked request ``model`` of a client call, from that call's arguments.
+
+    The client methods take the request's fields as their own arguments (so type checkers
+    and ``help()`` show them); the fields are the model's, read here by name, not listed a
+    second time. Other arguments (``self``, ``image``, ``timeout``...) are left out.
+    """
+    return model(**{name: arguments[name] for name in model.model_fields})
 
 
 # -- uploads ----------------------------------------------------------------------------------
