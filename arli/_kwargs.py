@@ -33,7 +33,7 @@ import functools
 import inspect
 import warnings
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 
 from arli._errors import ArliError, ArliValidationError
 
@@ -50,6 +50,7 @@ __all__ = [
     "model_argument_names",
     "raise_arli_errors",
     "renamed_keyword",
+    "unchecked",
     "unknown_argument",
     "warn_renamed",
 ]
@@ -311,6 +312,28 @@ def checks_arguments(
     return decorate
 
 
+def unchecked(cls: Callable[_P, _R]) -> Callable[_P, _R]:
+    """``cls``'s own constructor, without the checks of :func:`checks_arguments`.
+
+    For our own code that builds such an object on every call with names and types known
+    to be right (a skin's :class:`~arli.text.calls.CallOptions`): the checks are for a
+    user's typo, and cost more than the object (bench/results.md, 'per-call options').
+    Typed like ``cls`` itself, so a type checker still checks the arguments.
+    """
+    declared = _DECLARED.get(cls)  # type: ignore[call-overload]
+    if declared is None:
+        return cls
+    init = declared[0]
+    new: Callable[[Any], Any] = cast("Any", cls).__new__
+
+    def build(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        obj = new(cls)
+        init(obj, *args, **kwargs)
+        return cast("_R", obj)
+
+    return build
+
+
 # -- the types of a plain class's arguments ---------------------------------------------------
 
 
@@ -360,16 +383,18 @@ def check_argument_types(init: Callable[..., Any], kwargs: Mapping[str, Any], la
         ArliValidationError: ``label: name=value is invalid: what was expected`` (values of
             secret-holding arguments are not quoted).
     """
-    from pydantic import ValidationError  # noqa: PLC0415
-
     model = _arguments_model(init)
     if model is None:
         return
     given = {name: value for name, value in kwargs.items() if value is not None}
     try:
         model.model_validate(given)
-    except ValidationError as exc:
-        raise arli_error_from_validation(exc, label) from None
+    except Exception as exc:
+        from pydantic import ValidationError  # noqa: PLC0415 - only on failure, not per call
+
+        if isinstance(exc, ValidationError):
+            raise arli_error_from_validation(exc, label) from None
+        raise
 
 
 # -- renamed keywords ---------------------------------------------------------------------------

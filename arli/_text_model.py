@@ -128,7 +128,9 @@ class TextModelBase(SamplingParams):
     @property
     def sampling_params(self) -> dict[str, Any]:
         """The parameters set on this model (unset ones are never sent); computed once."""
-        params = self._params
+        # read from pydantic's private store directly: ``self._params`` would go through
+        # BaseModel.__getattr__ on every call (bench/results.md, 'per-call options')
+        params: dict[str, Any] | None = self.__pydantic_private__["_params"]  # type: ignore[index]
         if params is None:
             params = self._params = instance_params(self)
         return params
@@ -166,7 +168,8 @@ class TextModelBase(SamplingParams):
     @property
     def client(self) -> TextClient:
         """The core text client (pooled connections, retries, limits)."""
-        return self._client or self._build_client()
+        client: TextClient | None = self.__pydantic_private__["_client"]  # type: ignore[index]
+        return client or self._build_client()
 
     # -- copies --------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from langchain_core.language_models.base import LangSmithParams
 from langchain_core.utils import from_env
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from arli._kwargs import unchecked
 from arli._providers import PROVIDERS, TextProvider
 from arli._secrets import key_from_env
 from arli._settings import _URL_ENV
@@ -19,6 +20,9 @@ from arli.text.calls import CallOptions, TextCalls
 from arli.text.guided import GuidedStyle
 
 __all__ = ["ArliTextModel", "FeatherlessSettings", "GuidedStyle"]
+
+#: CallOptions built on every call, without the typo checks (its arguments are ours).
+_new_options = unchecked(CallOptions)
 
 _FEATHERLESS = PROVIDERS["featherless"]
 
@@ -111,7 +115,7 @@ class ArliTextModel(TextModelBase, BaseModel):
 
     def _options(self) -> CallOptions:
         """This model's settings for the text call layer (read on each call: fields may change)."""
-        return CallOptions(
+        return _new_options(  # built on every call: without the typo checks
             model=self.model,
             instance=self.sampling_params,
             extra_body=self.extra_body,

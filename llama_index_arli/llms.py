@@ -22,6 +22,7 @@ from llama_index.core.constants import DEFAULT_CONTEXT_WINDOW, DEFAULT_NUM_OUTPU
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, field_serializer, model_validator
 
+from arli._kwargs import unchecked
 from arli._providers import TextProvider
 from arli._text_model import CONNECTION_FIELDS, TextModelBase
 from arli.media import DEFAULT_MAX_PIXELS
@@ -47,6 +48,9 @@ from llama_index_arli._structured import GuidedStructuredLLM, JsonSchemaStructur
 from llama_index_arli._tools import ToolCallingLLM
 
 __all__ = ["Arli"]
+
+#: CallOptions built on every call, without the typo checks (its arguments are ours).
+_new_options = unchecked(CallOptions)
 
 
 class Arli(TextModelBase, ToolCallingLLM, GuidedStructuredLLM):
@@ -342,7 +346,7 @@ class Arli(TextModelBase, ToolCallingLLM, GuidedStructuredLLM):
 
     def _options(self) -> CallOptions:
         """This model's settings for the call layer (read on each call: fields may change)."""
-        return CallOptions(
+        return _new_options(  # built on every call: without the typo checks
             model=self.model,
             instance=self.sampling_params,
             extra_body=self.extra_body,
