@@ -295,11 +295,6 @@ def assistant_message(
     (and, for code that reads them there, OpenAI-format dicts in
     ``additional_kwargs["tool_calls"]``).
     """
-    if not reasoning and not tool_calls:
-        # A text-only answer (every chunk of a plain stream): the same message, built the
-        # way LlamaIndex builds one from text (its TextBlock made in its own validator;
-        # bench/results.md, 'LlamaIndex chunk objects').
-        return ChatMessage(role=MessageRole.ASSISTANT, content=content)
     blocks: list[Any] = []
     if reasoning:
         blocks.append(ThinkingBlock(content=reasoning))

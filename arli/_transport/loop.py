@@ -190,7 +190,8 @@ def _events(
 
 #: Reads after ``[DONE]`` that wait for the end of the body (normally one: the end of the
 #: chunked encoding). Only a body read to its end gives its connection back to the pool, so
-#: without them every stream would open a new connection (bench/results.md, 'stream tail').
+#: without them every stream would open a new connection (tests/integration_tests/
+#: test_stream_connection_reuse.py counts the connections).
 _TAIL_READS = 4
 
 

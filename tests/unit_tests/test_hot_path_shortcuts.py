@@ -6,8 +6,8 @@ result of the general way, so it can never change an answer:
 - ``arli._kwargs.unchecked``: the skins build their ``CallOptions`` on every call without
   the typo checks of ``checks_arguments`` (the object is the same; a user's
   ``CallOptions(...)`` is still checked);
-- ``llama_index_arli._convert.assistant_message``: a text-only message is built from the
-  text as LlamaIndex builds one (the same message as from a ``TextBlock``).
+- the text model's cached parameters, read from pydantic's private store, follow every
+  assignment.
 """
 
 from __future__ import annotations
@@ -15,21 +15,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from llama_index.core.base.llms.types import (
-    ChatMessage,
-    MessageRole,
-    TextBlock,
-    ThinkingBlock,
-    ToolCallBlock,
-)
 
 from arli import ArliValidationError
 from arli._kwargs import unchecked
 from arli.text.calls import CallOptions
-from arli.text.parse import ToolCall
 from langchain_arli import ChatArli
 from llama_index_arli import Arli
-from llama_index_arli._convert import assistant_message
 
 OPTIONS: dict[str, Any] = {
     "model": "m",
@@ -74,23 +65,3 @@ def test_the_skins_options_follow_their_fields(make: Any) -> None:
     assert options.instance == {"temperature": 0.25}
     assert options.check_output is False
     assert options.model == "m"
-
-
-@pytest.mark.parametrize("text", ["", "Hello", " world \n"])
-def test_a_text_only_message_is_the_message_of_its_text_block(text: str) -> None:
-    fast = assistant_message(text)
-    general = ChatMessage(
-        role=MessageRole.ASSISTANT, blocks=[TextBlock(text=text)], additional_kwargs={}
-    )
-    assert fast == general
-    assert fast.model_dump() == general.model_dump()
-    assert fast.content == text
-
-
-def test_reasoning_and_tool_calls_still_take_the_general_way() -> None:
-    thought = assistant_message("4", reasoning="2+2")
-    assert [type(b) for b in thought.blocks] == [ThinkingBlock, TextBlock]
-    call = ToolCall(id="c1", name="add", arguments='{"a": 1}', index=0)
-    called = assistant_message("", tool_calls=[call])
-    assert [type(b) for b in called.blocks] == [TextBlock, ToolCallBlock]
-    assert called.additional_kwargs["tool_calls"][0]["function"]["name"] == "add"
