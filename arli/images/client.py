@@ -151,7 +151,13 @@ class _CallOptions:
     retry_read_timeouts: bool | None = None
 
 
-@checks_arguments(passes_to=SETTINGS_ARGUMENTS)
+@checks_arguments(
+    passes_to=SETTINGS_ARGUMENTS,
+    sets={
+        "image_api_key": "pass the image API key as api_key=...",
+        "image_base_url": "pass the image API URL as base_url=...",
+    },
+)
 class ImageClient(PooledClient):
     """A client for the Arli image API (SDNext behind Arli's gateway).
 
