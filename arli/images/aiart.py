@@ -175,6 +175,7 @@ class AiArtClient(PooledClient):
     ):
         check_seconds(download_timeout, "download_timeout", label="AiArtClient")
         check_count(max_download_bytes, "max_download_bytes", low=1, label="AiArtClient")
+        check_count(max_pixels, "max_pixels", low=1, label="AiArtClient")
         keys = sorted({"api_key", "text_api_key", "image_api_key"} & set(options))
         if keys:
             msg = f"AiArt takes no API key (it has no authentication); remove {', '.join(keys)}"

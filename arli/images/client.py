@@ -30,7 +30,7 @@ from pydantic import SecretStr
 from arli._errors import ArliConfigError, ArliError, ArliResponseError, ArliValidationError
 from arli._kwargs import checks_arguments
 from arli._providers import get_provider
-from arli._settings import SETTINGS_ARGUMENTS, ArliSettings
+from arli._settings import SETTINGS_ARGUMENTS, ArliSettings, check_count, check_seconds
 from arli._steps import Steps, arun, run, transport_options
 from arli._transport import PooledClient, Transport, get_transport
 from arli.images._inputs import aload_input, init_size, load_input, prepare_mask
@@ -208,6 +208,10 @@ class ImageClient(PooledClient):
         max_pixels: int = DEFAULT_MAX_PIXELS,
         **options: Any,
     ):
+        check_seconds(
+            listing_cache_ttl, "listing_cache_ttl", zero="no caching", label="ImageClient"
+        )
+        check_count(max_pixels, "max_pixels", low=1, label="ImageClient")
         self.settings = settings or ArliSettings.resolve(
             image_api_key=api_key, image_base_url=base_url, **options
         )
