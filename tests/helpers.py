@@ -61,6 +61,30 @@ class QuietFiles(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+def send_body(
+    handler: http.server.BaseHTTPRequestHandler, data: bytes, content_type: str = "image/png"
+) -> None:
+    """Answer a request 200 with ``data`` (a fake image host's reply)."""
+    handler.send_response(200)
+    handler.send_header("Content-Type", content_type)
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
+def vision_messages(url: str, text: str = "What is this?") -> list[dict[str, Any]]:
+    """One OpenAI-style user message asking about the image at ``url``."""
+    return [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": text},
+                {"type": "image_url", "image_url": {"url": url}},
+            ],
+        }
+    ]
+
+
 @contextmanager
 def serve_http(
     handler: Callable[..., http.server.BaseHTTPRequestHandler] | None = None,
