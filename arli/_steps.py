@@ -26,6 +26,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from typing import Any, TypeVar
 
+from arli._settings import check_seconds
+
 __all__ = ["Steps", "arun", "run", "transport_options"]
 
 T = TypeVar("T")
@@ -57,7 +59,7 @@ def transport_options(
     """
     out: dict[str, Any] = {"timeout_kind": kind, **options}
     if timeout is not None:
-        out["timeout"] = timeout
+        out["timeout"] = check_seconds(timeout, "timeout")
     if max_retries is not None:
         out["max_retries"] = max_retries
     if retry_read_timeouts is not None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
 WIRE = FIXTURES / "wire" / "examples"
@@ -129,3 +130,29 @@ class SDNextRecorder:
     @property
     def bodies(self) -> list[dict[str, Any]]:
         return [json.loads(r.content) for r in self.requests]
+
+
+_DOCS_IMAGE = "https://raw.githubusercontent.com/langchain-ai/docs/"
+_DOCS_PDF = "https://www.w3.org/WAI/ER/tests/xhtml/testfiles/resources/pdf/dummy.pdf"
+_LOCAL_IMAGE = FIXTURES / "images" / "agentic-rag-output.png"
+_LOCAL_PDF = FIXTURES / "pdf" / "dummy.pdf"
+
+
+def serve_standard_suite_files_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """langchain-tests' image and PDF tests download a PNG from GitHub and a PDF from w3.org
+    with ``httpx.get``; answer those two URLs from local files (there is no internet here).
+
+    The content does not matter to those tests (they check that an image or a PDF can be
+    sent), and it still goes through the chat model's own handling (the PDF rasterized page
+    by page, a tool-result image relayed to a user turn).
+    """
+    real_get = httpx.get
+
+    def get(url: Any, *args: Any, **kwargs: Any) -> httpx.Response:
+        if str(url).startswith(_DOCS_IMAGE):
+            return httpx.Response(200, content=_LOCAL_IMAGE.read_bytes())
+        if str(url) == _DOCS_PDF:
+            return httpx.Response(200, content=_LOCAL_PDF.read_bytes())
+        return real_get(url, *args, **kwargs)
+
+    monkeypatch.setattr(httpx, "get", get)
