@@ -172,8 +172,11 @@ def _verify(
     return CallResult(result, plan, verify_choices(plan, _answers(result)), retries_taken)
 
 
-class _CallStream(Generic[C]):
+class _CallStream(Generic[C, R]):
     """The shared half of a streamed call: the one accumulator, the sending, the check.
+
+    A subclass names its chunk parser, its route and its accumulator class; the rest is
+    here.
 
     Attributes:
         stats: what the stream's attempts took (``stats.retries_taken``, also
@@ -183,6 +186,7 @@ class _CallStream(Generic[C]):
     accumulator: ChatStreamAccumulator | CompletionStreamAccumulator
     _parse: Callable[[Any], C]
     _route: str  # the :class:`~arli.text.client.TextRoutes` attribute of the path
+    _accumulator: type[ChatStreamAccumulator | CompletionStreamAccumulator]
 
     def __init__(self, calls: TextCalls, options: CallOptions, plan: RequestPlan) -> None:
         self._calls = calls
@@ -190,6 +194,11 @@ class _CallStream(Generic[C]):
         self.plan = plan
         self.parsed: list[Any] | None = None
         self.stats = CallStats()
+        self.accumulator = self._accumulator()
+
+    def result(self) -> R:
+        """The completion assembled from the chunks so far."""
+        return self.accumulator.result()  # type: ignore[return-value]
 
     @property
     def retries_taken(self) -> int:
@@ -224,7 +233,7 @@ class _CallStream(Generic[C]):
         )
 
 
-class ChatCallStream(_CallStream[ChatChunk]):
+class ChatCallStream(_CallStream[ChatChunk, ChatCompletion]):
     """A planned chat stream: iterate it (sync or async) for the parsed chunks.
 
     Every chunk is merged once, into :attr:`accumulator` (the client's end-of-stream check
@@ -235,30 +244,16 @@ class ChatCallStream(_CallStream[ChatChunk]):
     accumulator: ChatStreamAccumulator
     _parse = staticmethod(parse_chat_chunk)
     _route = "chat"
-
-    def __init__(self, calls: TextCalls, options: CallOptions, plan: RequestPlan) -> None:
-        super().__init__(calls, options, plan)
-        self.accumulator = ChatStreamAccumulator()
-
-    def result(self) -> ChatCompletion:
-        """The completion assembled from the chunks so far."""
-        return self.accumulator.result()
+    _accumulator = ChatStreamAccumulator
 
 
-class CompletionCallStream(_CallStream[CompletionChunk]):
+class CompletionCallStream(_CallStream[CompletionChunk, Completion]):
     """A planned ``/v1/completions`` stream (see :class:`ChatCallStream`)."""
 
     accumulator: CompletionStreamAccumulator
     _parse = staticmethod(parse_completion_chunk)
     _route = "completions"
-
-    def __init__(self, calls: TextCalls, options: CallOptions, plan: RequestPlan) -> None:
-        super().__init__(calls, options, plan)
-        self.accumulator = CompletionStreamAccumulator()
-
-    def result(self) -> Completion:
-        """The completion assembled from the chunks so far."""
-        return self.accumulator.result()
+    _accumulator = CompletionStreamAccumulator
 
 
 @checks_arguments()
