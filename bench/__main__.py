@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import platform
 import sys
 import time
@@ -41,14 +42,22 @@ PAIRED_END = "<!-- end of paired table -->"
 SOAK_START = "<!-- soak: written by `make soak`"  # tests/soak/run.py writes that section
 
 
+def _cpus() -> str:
+    """How many CPUs this process may run on (the bench machine may share them)."""
+    count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"{count} CPU{'s' if count != 1 else ''}"
+
+
 def _paired_section(machine: str, command: str) -> list[str]:
     paired = _paired.measure()
     return [
         PAIRED_START,
         "## Text: every client in one process, paired",
         "",
-        f"Measured by `{command}` on {paired.when} ({machine}). Re-measure with "
-        "`make bench-text` (this table only) or `make bench` (everything).",
+        f"Measured by `{command}` on {paired.when} ({machine}, {_cpus()}). Re-measure "
+        "with `make bench-text` (this table only) or `make bench` (everything). On a "
+        "shared machine absolute times move from run to run; the paired ratios are the "
+        "figures to compare.",
         "",
         *_paired.table(paired),
         PAIRED_END,
