@@ -10,7 +10,8 @@
    retries included, all take a slot of one limiter of ``max_in_flight`` slots, however
    many files there are; ``max_in_flight + 2`` pages are worked on at once (two rendering
    ahead), so memory stays that of a few pages whatever the corpus;
-4. each record is appended to ``pages.jsonl`` and fsync'ed as its page finishes;
+4. each record is appended to ``pages.jsonl`` as its page finishes (fsync'ed in the
+   background: the loop never waits for the disk);
 5. at the end (also after Ctrl-C or a failure under ``on_page_error="raise"``) the
    Markdown of every complete document, the sorted ``pages.jsonl`` and ``report.json``
    are written. Running the same command again continues where the job stopped.
@@ -234,7 +235,7 @@ class JobRun:
         return bool(self.stop)
 
     def add(self, record: PageRecord) -> bool:
-        """Write one finished page (fsync'ed); whether the job must stop now."""
+        """Write one finished page (see :meth:`Sink.write`); whether the job must stop now."""
         self.job.sink.write(record)
         self.records[record.key] = record
         self.pages += 1
