@@ -22,6 +22,11 @@ in the shape per-call parameters use (:func:`arli.text.payload.split_call_kwargs
   checked against the annotations of ``__init__`` (:func:`check_argument_types`), so a
   wrong type is the same :class:`~arli.ArliValidationError` a pydantic class raises, not
   a bare ``TypeError``/``AttributeError`` from inside.
+- a keyword of ``passes_to`` that the class sets itself (``ImageClient`` passes its
+  ``api_key`` on as ``image_api_key``) is named in ``sets``, with what to pass instead: it
+  is refused with that advice (:func:`set_by_class`), not with Python's ``got multiple
+  values for keyword argument``; classes that pass their ``**kwargs`` on to such a class
+  refuse it the same way.
 """
 
 from __future__ import annotations
@@ -47,6 +52,8 @@ __all__ = [
     "checks_arguments",
     "model_argument_names",
     "raise_arli_errors",
+    "forwarded",
+    "set_by_class",
     "unknown_argument",
 ]
 
@@ -54,6 +61,8 @@ _C = TypeVar("_C", bound=type)
 
 #: Classes decorated with :func:`checks_arguments`: their own ``__init__`` and ``passes_to``.
 _DECLARED: dict[type, tuple[Callable[..., Any], tuple[Any, ...]]] = {}
+#: Per decorated class, the keywords of ``passes_to`` it sets itself, and what to pass instead.
+_SETS: dict[type, Mapping[str, str]] = {}
 
 
 def _closest(name: str, known: Collection[str]) -> str | None:
@@ -258,14 +267,74 @@ def argument_names(target: Any) -> frozenset[str]:
         names = _signature_names(init)
         for downstream in passes_to:
             names |= argument_names(downstream)
-        return frozenset(names)
+        return frozenset(names - set(set_names(target)))
     if isinstance(target, type) and hasattr(target, "__pydantic_fields__"):
         return model_argument_names(target)
     return frozenset(_signature_names(target))
 
 
+@functools.cache
+def set_names(target: Any) -> Mapping[str, str]:
+    """The keywords ``target`` refuses because it sets them itself, with what to pass instead.
+
+    Those a decorated class declares in ``sets``, and those of the classes its ``**kwargs``
+    go on to (but for the names it takes itself).
+    """
+    declared = _DECLARED.get(target) if isinstance(target, type) else None
+    if declared is None:
+        return {}
+    init, passes_to = declared
+    own = _signature_names(init)
+    found: dict[str, str] = {}
+    for downstream in passes_to:
+        found.update({k: v for k, v in set_names(downstream).items() if k not in own})
+    found.update(_SETS.get(target, {}))
+    return found
+
+
+def set_by_class(label: str, name: str, instead: str) -> ArliValidationError:
+    """The error for a keyword the class sets itself (``ImageClient(image_api_key=...)``).
+
+    Args:
+        label: the class name.
+        name: the keyword, as the user wrote it.
+        instead: what to pass instead (or why it cannot be chosen).
+    """
+    msg = f"{label}: {name!r} cannot be given: {label} sets it itself; {instead}"
+    return ArliValidationError(msg, field=name, allowed=instead)
+
+
+def forwarded(
+    label: str, field: str, options: Mapping[str, Any], explicit: Mapping[str, Any]
+) -> dict[str, Any]:
+    """``explicit`` and ``options`` as the keywords of one call, refusing a name in both.
+
+    A class with an options dict (``client_options``, ``engine_options``) passes some of
+    its own fields on by name; the same name inside the dict would be Python's ``got
+    multiple values for keyword argument``.
+
+    Args:
+        label: the class name.
+        field: the options dict's field name.
+        options: the dict.
+        explicit: what the class passes on by name, from its own fields.
+
+    Raises:
+        ArliValidationError: naming ``field[name]`` and the field to set instead.
+    """
+    for name in options:
+        if name in explicit:
+            instead = f"set {label}({name}=...) instead"
+            msg = f"{label}: {field}[{name!r}] cannot be given: {name} is a field of its own; "
+            raise ArliValidationError(msg + instead, field=f"{field}.{name}", allowed=instead)
+    return {**explicit, **options}
+
+
 def checks_arguments(
-    *, passes_to: tuple[Any, ...] = (), extras: str | None = None
+    *,
+    passes_to: tuple[Any, ...] = (),
+    extras: str | None = None,
+    sets: Mapping[str, str] | None = None,
 ) -> Callable[[_C], _C]:
     """Class decorator: refuse unknown keyword arguments before ``__init__`` runs.
 
@@ -277,18 +346,27 @@ def checks_arguments(
         passes_to: classes or functions the ``**kwargs`` of ``__init__`` go on to; their
             keywords are accepted too.
         extras: the argument that carries other server fields, named in the message.
+        sets: keywords of ``passes_to`` the class sets itself (from its own arguments),
+            each with what to pass instead (``{"image_api_key": "pass api_key=..."}``).
     """
 
     def decorate(cls: _C) -> _C:
         init: Callable[..., None] = cls.__init__  # type: ignore[misc]
         _DECLARED[cls] = (init, passes_to)
+        if sets:
+            _SETS[cls] = dict(sets)
 
         @functools.wraps(init)
         def __init__(self: Any, *args: Any, **kwargs: Any) -> None:  # noqa: N807
             if kwargs:
                 known = argument_names(cls)
                 if not known.issuperset(kwargs):
-                    check_arguments(type(self).__name__, kwargs, known, extras=extras)
+                    label = type(self).__name__
+                    taken = set_names(cls)
+                    for name in kwargs:
+                        if name in taken:
+                            raise set_by_class(label, name, taken[name])
+                    check_arguments(label, kwargs, known, extras=extras)
                 check_argument_types(init, kwargs, type(self).__name__)
             init(self, *args, **kwargs)
 
@@ -350,8 +428,7 @@ def check_argument_types(init: Callable[..., Any], kwargs: Mapping[str, Any], la
     model = _arguments_model(init)
     if model is None:
         return
-    given = {name: value for name, value in kwargs.items() if value is not None}
     try:
-        model.model_validate(given)
+        model.model_validate(kwargs)
     except ValidationError as exc:
         raise arli_error_from_validation(exc, label) from None

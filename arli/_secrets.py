@@ -22,9 +22,9 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from arli._errors import ArliConfigError
+from arli._errors import ArliConfigError, ArliValidationError
 
-__all__ = ["key_from_env", "normalize_key", "scrub_exception", "scrub_text"]
+__all__ = ["key_from_env", "normalize_key", "scrub_exception", "scrub_text", "secret_password"]
 
 _REDACTED = "<redacted>"
 
@@ -74,6 +74,24 @@ def normalize_key(value: str | SecretStr | None, *, what: str = "api_key") -> Se
     if isinstance(value, SecretStr) and stripped == raw:
         return value
     return SecretStr(stripped)
+
+
+def secret_password(value: object, *, what: str = "password") -> SecretStr | None:
+    """A password (of an encrypted PDF) as a ``SecretStr``, taken as given (not stripped).
+
+    Held so from the first call on, it never shows in a ``repr``, ``vars()`` or a log;
+    only the call that opens the document unwraps it.
+
+    Raises:
+        ArliValidationError: neither ``None``, a ``str`` nor a ``SecretStr`` (the value is
+            not quoted).
+    """
+    if value is None or isinstance(value, SecretStr):
+        return value
+    if isinstance(value, str):
+        return SecretStr(value)
+    msg = f"{what} must be a string or a SecretStr, not {type(value).__name__}"
+    raise ArliValidationError(msg, field=what, allowed="str or SecretStr")
 
 
 def key_from_env(names: Sequence[str]) -> Callable[[], SecretStr | None]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import math
 import os
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -47,6 +48,8 @@ __all__ = [
     "Api",
     "ArliSettings",
     "TimeoutKind",
+    "check_count",
+    "check_seconds",
     "normalize_base_url",
 ]
 
@@ -83,6 +86,83 @@ def normalize_base_url(url: str, *, what: str = "base_url") -> str:
     if raw.endswith("/v1"):
         raw = raw[: -len("/v1")]
     return raw
+
+
+def check_seconds(value: object, field: str, *, zero: str | None = None, label: str = "") -> float:
+    """The one rule for a duration a user sets (timeouts, stall limits, backoffs).
+
+    A duration is a finite number of seconds above 0 (or 0 too, where ``zero`` says what
+    0 means). A bool or a string is not a number here: ``timeout="3"`` or ``timeout=True``
+    are refused, not converted; nor are NaN and infinity.
+
+    Args:
+        value: what the user gave.
+        field: its name, as the user wrote it (named in the message).
+        zero: what 0 means (``"no limit"``...) where 0 is allowed; ``None``: it is not.
+        label: the class the message starts with (``""``: none).
+
+    Returns:
+        The value as a float.
+
+    Raises:
+        ArliValidationError: ``field=value is ...: allowed ...`` (``field`` and ``allowed``
+            set on the error).
+    """
+    allowed = (
+        f"a finite number of seconds >= 0 (0: {zero})"
+        if zero
+        else ("a finite number of seconds > 0")
+    )
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        msg = f"{_prefix(label)}{field}={value!r} is not a number of seconds: allowed {allowed}"
+        raise ArliValidationError(msg, field=field, allowed=allowed)
+    if not math.isfinite(value) or value < 0 or (value == 0 and zero is None):
+        msg = f"{_prefix(label)}{field}={value!r} is out of range: allowed {allowed}"
+        raise ArliValidationError(msg, field=field, allowed=allowed)
+    return float(value)
+
+
+def check_count(
+    value: object, field: str, *, low: int = 0, high: int | None = None, label: str = ""
+) -> int:
+    """The one rule for a count a user sets (retries, concurrency): a whole number in range.
+
+    Args:
+        value: what the user gave (a bool, a float or a string is refused).
+        field: its name, as the user wrote it.
+        low: the smallest value allowed.
+        high: the largest value allowed (``None``: no bound).
+        label: the class the message starts with (``""``: none).
+
+    Raises:
+        ArliValidationError: naming the field and the range allowed.
+    """
+    allowed = f"a whole number >= {low}" if high is None else f"a whole number from {low} to {high}"
+    if isinstance(value, bool) or not isinstance(value, int):
+        msg = f"{_prefix(label)}{field}={value!r} is not a whole number: allowed {allowed}"
+        raise ArliValidationError(msg, field=field, allowed=allowed)
+    if value < low or (high is not None and value > high):
+        msg = f"{_prefix(label)}{field}={value!r} is out of range: allowed {allowed}"
+        raise ArliValidationError(msg, field=field, allowed=allowed)
+    return value
+
+
+def _prefix(label: str) -> str:
+    return f"{label}: " if label else ""
+
+
+_SETTINGS_LABEL = "invalid Arli settings"
+
+#: The settings that are durations, and what 0 means where it is allowed.
+_SECONDS: dict[str, str | None] = {
+    "connect_timeout": None,
+    "text_timeout": None,
+    "image_timeout": None,
+    "listing_timeout": None,
+    "max_retry_after": "never wait",
+    "retry_initial_backoff": "no wait",
+    "retry_max_backoff": "no wait",
+}
 
 
 def _env_secret(env: Mapping[str, str], name: str) -> SecretStr | None:
@@ -155,10 +235,28 @@ class ArliSettings(BaseModel):
         try:
             super().__init__(**data)
         except ValidationError as exc:
-            err = arli_error_from_validation(exc, "invalid Arli settings")
+            err = arli_error_from_validation(exc, _SETTINGS_LABEL)
             if isinstance(err, ArliConfigError):
                 raise err from None
             raise ArliConfigError(str(err)) from None
+
+    @field_validator(*_SECONDS, mode="before")
+    @classmethod
+    def _check_seconds(cls, value: Any, info: Any) -> float:
+        name = info.field_name
+        return check_seconds(value, name, zero=_SECONDS[name], label=_SETTINGS_LABEL)
+
+    @field_validator("max_retries", mode="before")
+    @classmethod
+    def _check_retries(cls, value: Any) -> int:
+        return check_count(value, "max_retries", high=20, label=_SETTINGS_LABEL)
+
+    @field_validator("text_max_concurrency", "image_max_concurrency", mode="before")
+    @classmethod
+    def _check_concurrency(cls, value: Any, info: Any) -> int | None:
+        if value is None:
+            return None
+        return check_count(value, info.field_name, low=1, label=_SETTINGS_LABEL)
 
     @field_validator("text_api_key", "image_api_key", mode="before")
     @classmethod

@@ -26,6 +26,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from typing import Any, TypeVar
 
+from arli._settings import check_seconds
+
 __all__ = ["Steps", "arun", "run", "transport_options"]
 
 T = TypeVar("T")
@@ -57,7 +59,7 @@ def transport_options(
     """
     out: dict[str, Any] = {"timeout": kind, **options}
     if request_timeout is not None:
-        out["timeout_seconds"] = request_timeout
+        out["timeout_seconds"] = check_seconds(request_timeout, "request_timeout")
     if max_retries is not None:
         out["max_retries"] = max_retries
     if retry_read_timeouts is not None:

@@ -26,6 +26,7 @@ from pydantic import ConfigDict, PrivateAttr, SecretStr, field_validator
 from arli._errors import ArliConfigError, ArliValidationError
 from arli._kwargs import check_model_arguments, raise_arli_errors
 from arli._secrets import normalize_key
+from arli._settings import check_count, check_seconds
 from arli.text.client import TextClient, client_for_model
 from arli.text.params import SAMPLER_NAMES, SamplingParams
 from arli.text.parse import ModelInfo
@@ -90,13 +91,18 @@ class TextModelBase(SamplingParams):
             raise ArliValidationError(msg, field="model", allowed="a model id")
         return value
 
-    @field_validator("timeout", "max_retries", mode="before", check_fields=False)
+    @field_validator("timeout", "stall_timeout", "max_retries", mode="before", check_fields=False)
     @classmethod
-    def _no_bool_settings(cls, value: Any, info: Any) -> Any:
-        if isinstance(value, bool):
-            msg = f"{info.field_name}={value!r} is not a number"
-            raise ArliValidationError(msg, field=info.field_name, allowed="a number")
-        return value
+    def _check_transport_numbers(cls, value: Any, info: Any) -> Any:
+        # The core's one rule for durations and counts (bools, strings, NaN, inf refused).
+        name = info.field_name
+        label = cls.__name__
+        if name == "max_retries":
+            return check_count(value, name, high=20, label=label)
+        if value is None:
+            return None
+        zero = "no limit" if name == "stall_timeout" else None
+        return check_seconds(value, name, zero=zero, label=label)
 
     def __setattr__(self, name: str, value: Any) -> None:
         if self.__pydantic_private__ is None or name not in type(self).model_fields:

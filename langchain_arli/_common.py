@@ -74,6 +74,11 @@ class ArliTextModel(TextModelBase, BaseModel):
     LangChain's name; ``request_timeout`` is its alias."""
     max_retries: int = Field(default=2, ge=0)
     """Retries of 408/429/5xx and connection errors (never other 4xx)."""
+    stall_timeout: float | None = None
+    """Seconds a started stream may go without an event before
+    :class:`~arli.StreamStalledError` (saying how many chunks arrived). ``None``:
+    ``ARLI_STREAM_STALL_TIMEOUT``, else 120; ``0``: no limit. Per call:
+    ``stream(..., stall_timeout=...)``."""
     max_concurrent_requests: int | None = Field(default=None, strict=True)
     """Requests in flight at most: the account's parallel-request limit. Every model, tool
     and client of the same key and base URL in the process shares it (more wait for a
@@ -120,6 +125,7 @@ class ArliTextModel(TextModelBase, BaseModel):
             check_output=self.check_guided_output,
             allow_local_files=self.allow_local_files,
             allowed_image_hosts=self.allowed_image_hosts,
+            stall_timeout=self.stall_timeout,
         )
 
     @property

@@ -22,11 +22,14 @@ class LazyProfile(dict[str, Any]):
     Args:
         known: the capabilities known without a request.
         max_input_tokens: returns the server's context window (or ``None``); called once.
+            ``None`` when there is nothing left to look up.
     """
 
     __slots__ = ("_pending",)
 
-    def __init__(self, known: dict[str, Any], max_input_tokens: Callable[[], int | None]) -> None:
+    def __init__(
+        self, known: dict[str, Any], max_input_tokens: Callable[[], int | None] | None
+    ) -> None:
         super().__init__(known)
         self._pending: Callable[[], int | None] | None = max_input_tokens
 
@@ -60,13 +63,11 @@ class LazyProfile(dict[str, Any]):
 
     def __deepcopy__(self, memo: dict[int, Any]) -> LazyProfile:
         # The lookup is a method of the model: the model's deep copy derives its own.
-        copied = LazyProfile(copy.deepcopy(self.known(), memo), lambda: None)
-        copied._pending = self._pending
-        return copied
+        return LazyProfile(copy.deepcopy(self.known(), memo), self._pending)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Pickled without the lookup (pickle would read every item, so request the listing).
-        return (_rebuild, (self.known(), self._pending))
+        return (LazyProfile, (self.known(), self._pending))
 
     def __bool__(self) -> bool:
         # LangChain's serializer asks bool(field) on every call: answer without the lookup
@@ -105,10 +106,3 @@ class LazyProfile(dict[str, Any]):
         """A plain dict copy, after the lazy lookup."""
         self._resolve()
         return dict(super().items())
-
-
-def _rebuild(known: dict[str, Any], pending: Callable[[], int | None] | None) -> LazyProfile:
-    """Unpickle a :class:`LazyProfile` (its lookup still pending, or done)."""
-    profile = LazyProfile(known, lambda: None)
-    profile._pending = pending
-    return profile

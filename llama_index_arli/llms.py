@@ -142,6 +142,14 @@ class Arli(TextModelBase, ToolCallingLLM, GuidedStructuredLLM):
     max_retries: int = Field(
         default=2, ge=0, description="Retries of 408/429/5xx and connection errors."
     )
+    stall_timeout: float | None = Field(
+        default=None,
+        description=(
+            "Seconds a started stream may go without an event before StreamStalledError "
+            "(None: ARLI_STREAM_STALL_TIMEOUT, else 120; 0: no limit). Per call: "
+            "stream_chat(..., stall_timeout=...)."
+        ),
+    )
     max_concurrent_requests: int | None = Field(
         default=None,
         strict=True,
@@ -356,6 +364,7 @@ class Arli(TextModelBase, ToolCallingLLM, GuidedStructuredLLM):
             allow_local_files=self.allow_local_files,
             allowed_image_hosts=self.allowed_image_hosts,
             send_reasoning=self.send_reasoning,
+            stall_timeout=self.stall_timeout,
         )
 
     def _call_kwargs(self, kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
 WIRE = FIXTURES / "wire" / "examples"
@@ -61,6 +62,30 @@ class QuietFiles(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+def send_body(
+    handler: http.server.BaseHTTPRequestHandler, data: bytes, content_type: str = "image/png"
+) -> None:
+    """Answer a request 200 with ``data`` (a fake image host's reply)."""
+    handler.send_response(200)
+    handler.send_header("Content-Type", content_type)
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
+def vision_messages(url: str, text: str = "What is this?") -> list[dict[str, Any]]:
+    """One OpenAI-style user message asking about the image at ``url``."""
+    return [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": text},
+                {"type": "image_url", "image_url": {"url": url}},
+            ],
+        }
+    ]
+
+
 @contextmanager
 def serve_http(
     handler: Callable[..., http.server.BaseHTTPRequestHandler] | None = None,
@@ -105,3 +130,29 @@ class SDNextRecorder:
     @property
     def bodies(self) -> list[dict[str, Any]]:
         return [json.loads(r.content) for r in self.requests]
+
+
+_DOCS_IMAGE = "https://raw.githubusercontent.com/langchain-ai/docs/"
+_DOCS_PDF = "https://www.w3.org/WAI/ER/tests/xhtml/testfiles/resources/pdf/dummy.pdf"
+_LOCAL_IMAGE = FIXTURES / "images" / "agentic-rag-output.png"
+_LOCAL_PDF = FIXTURES / "pdf" / "dummy.pdf"
+
+
+def serve_standard_suite_files_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """langchain-tests' image and PDF tests download a PNG from GitHub and a PDF from w3.org
+    with ``httpx.get``; answer those two URLs from local files (there is no internet here).
+
+    The content does not matter to those tests (they check that an image or a PDF can be
+    sent), and it still goes through the chat model's own handling (the PDF rasterized page
+    by page, a tool-result image relayed to a user turn).
+    """
+    real_get = httpx.get
+
+    def get(url: Any, *args: Any, **kwargs: Any) -> httpx.Response:
+        if str(url).startswith(_DOCS_IMAGE):
+            return httpx.Response(200, content=_LOCAL_IMAGE.read_bytes())
+        if str(url) == _DOCS_PDF:
+            return httpx.Response(200, content=_LOCAL_PDF.read_bytes())
+        return real_get(url, *args, **kwargs)
+
+    monkeypatch.setattr(httpx, "get", get)

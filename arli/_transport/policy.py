@@ -9,8 +9,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC
 
-from arli._errors import ArliConnectionError, ArliTimeoutError
+from arli._errors import ArliConnectionError, ArliTimeoutError, ArliValidationError
 from arli._kwargs import checks_arguments
+from arli._settings import check_count, check_seconds
 
 __all__ = ["IDEMPOTENT", "RetryPolicy", "parse_retry_after", "parse_should_retry"]
 
@@ -56,6 +57,16 @@ class RetryPolicy:
     retry_read_timeouts: bool = False
     retry_count_header: str | None = "x-arli-retry-count"
     idempotency_header: str | None = "Idempotency-Key"
+
+    def __post_init__(self) -> None:
+        label = type(self).__name__
+        check_count(self.max_retries, "max_retries", label=label)
+        for name in ("initial_backoff", "max_backoff"):
+            check_seconds(getattr(self, name), name, zero="no wait", label=label)
+        check_seconds(self.max_retry_after, "max_retry_after", zero="never wait", label=label)
+        if isinstance(self.jitter, bool) or not 0 <= self.jitter <= 1:
+            msg = f"{label}: jitter={self.jitter!r} is out of range: allowed a fraction from 0 to 1"
+            raise ArliValidationError(msg, field="jitter", allowed="from 0 to 1")
 
     def backoff(self, attempt: int) -> float:
         """The computed delay before retry number ``attempt + 1`` (no Retry-After)."""

@@ -18,6 +18,7 @@ from arli._errors import (
     IncompleteResponseError,
     StreamStalledError,
 )
+from arli._settings import check_seconds
 from arli._transport.wire import refusal, status_error
 
 __all__ = [
@@ -102,7 +103,10 @@ def stall_seconds(call: float | None, default: float | None) -> float | None:
 
     Raises:
         ArliConfigError: ``ARLI_STREAM_STALL_TIMEOUT`` is not a number of seconds >= 0.
+        ArliValidationError: the call's limit is not (:func:`arli._settings.check_seconds`).
     """
+    if call is not None:
+        check_seconds(call, "stall_timeout", zero="no limit")
     value = call if call is not None else default
     if value is None:
         raw = os.environ.get(STALL_TIMEOUT_ENV)

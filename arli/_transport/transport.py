@@ -23,7 +23,8 @@ from typing_extensions import Unpack
 
 from arli._kwargs import checks_arguments
 from arli._limits import Limiter, find_limiter
-from arli._settings import Api, TimeoutKind
+from arli._secrets import normalize_key
+from arli._settings import Api, TimeoutKind, check_count, check_seconds
 from arli._transport.attempts import Attempts, CallStats
 from arli._transport.loop import Loop, arun, astream, attempt_loop, run, stream
 from arli._transport.policy import RetryPolicy
@@ -78,7 +79,9 @@ class Transport:
     Args:
         base_url: the API base URL (normalized, no trailing slash).
         api: ``"text"`` or ``"image"`` (picks the default response size cap).
-        authorization: the whole ``Authorization`` header value, or ``None``.
+        authorization: the whole ``Authorization`` header value (``str`` or ``SecretStr``,
+            normalized like a key: held as a ``SecretStr``, surrounding whitespace
+            stripped, a value no header can carry refused), or ``None``.
         connect_timeout: seconds to connect.
         read_timeouts: read timeout per kind of request.
         retry: the retry policy.
@@ -100,7 +103,7 @@ class Transport:
         *,
         base_url: str,
         api: Api = "text",
-        authorization: SecretStr | None = None,
+        authorization: str | SecretStr | None = None,
         connect_timeout: float = 10.0,
         read_timeouts: Mapping[TimeoutKind, float] | None = None,
         retry: RetryPolicy | None = None,
@@ -112,6 +115,16 @@ class Transport:
         max_response_bytes: int | None = None,
         stream_stall_timeout: float | None = None,
     ):
+        authorization = normalize_key(authorization, what="authorization")
+        check_seconds(connect_timeout, "connect_timeout", label="Transport")
+        for kind, seconds in (read_timeouts or {}).items():
+            check_seconds(seconds, f"read_timeouts[{kind!r}]", label="Transport")
+        if stream_stall_timeout is not None:
+            check_seconds(
+                stream_stall_timeout, "stream_stall_timeout", zero="no limit", label="Transport"
+            )
+        if max_response_bytes is not None:
+            check_count(max_response_bytes, "max_response_bytes", low=1, label="Transport")
         self.base_url = base_url.rstrip("/")
         self.api: Api = api
         self._authorization = authorization
@@ -253,6 +266,7 @@ class Transport:
 
     def _timeout(self, kind: TimeoutKind, custom: float | None) -> httpx.Timeout | Any:
         if custom is not None:
+            check_seconds(custom, "timeout_seconds")
             return httpx.Timeout(custom, connect=self._timeouts[kind].connect)
         if self._user_client is not None or self._user_async_client is not None:
             return httpx.USE_CLIENT_DEFAULT

@@ -42,7 +42,7 @@ from arli._errors import (
     GenerationTimeoutError,
 )
 from arli._kwargs import checks_arguments
-from arli._settings import SETTINGS_ARGUMENTS, ArliSettings
+from arli._settings import SETTINGS_ARGUMENTS, ArliSettings, check_count, check_seconds
 from arli._steps import Steps, arun, run, transport_options
 from arli._transport import HTTPResult, PooledClient, Transport, get_transport
 from arli.images._pixels import DEFAULT_MAX_PIXELS
@@ -111,7 +111,13 @@ _asleep = asyncio.sleep
 # -- the client -------------------------------------------------------------------------------
 
 
-@checks_arguments(passes_to=SETTINGS_ARGUMENTS)
+@checks_arguments(
+    passes_to=SETTINGS_ARGUMENTS,
+    sets={
+        "provider": "AiArtClient always talks to AiArt (ImageClient(provider=...) serves the "
+        "other image providers)",
+    },
+)
 class AiArtClient(PooledClient):
     """A client for AiArt's keyless image API: generate, img2img and img2video (sync + async).
 
@@ -167,6 +173,9 @@ class AiArtClient(PooledClient):
         max_pixels: int = DEFAULT_MAX_PIXELS,
         **options: Any,
     ):
+        check_seconds(download_timeout, "download_timeout", label="AiArtClient")
+        check_count(max_download_bytes, "max_download_bytes", low=1, label="AiArtClient")
+        check_count(max_pixels, "max_pixels", low=1, label="AiArtClient")
         keys = sorted({"api_key", "text_api_key", "image_api_key"} & set(options))
         if keys:
             msg = f"AiArt takes no API key (it has no authentication); remove {', '.join(keys)}"

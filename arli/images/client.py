@@ -30,7 +30,7 @@ from pydantic import SecretStr
 from arli._errors import ArliConfigError, ArliError, ArliResponseError, ArliValidationError
 from arli._kwargs import checks_arguments
 from arli._providers import get_provider
-from arli._settings import SETTINGS_ARGUMENTS, ArliSettings
+from arli._settings import SETTINGS_ARGUMENTS, ArliSettings, check_count, check_seconds
 from arli._steps import Steps, arun, run, transport_options
 from arli._transport import PooledClient, Transport, get_transport
 from arli.images._inputs import aload_input, init_size, load_input, prepare_mask
@@ -151,7 +151,13 @@ class _CallOptions:
     retry_read_timeouts: bool | None = None
 
 
-@checks_arguments(passes_to=SETTINGS_ARGUMENTS)
+@checks_arguments(
+    passes_to=SETTINGS_ARGUMENTS,
+    sets={
+        "image_api_key": "pass the image API key as api_key=...",
+        "image_base_url": "pass the image API URL as base_url=...",
+    },
+)
 class ImageClient(PooledClient):
     """A client for the Arli image API (SDNext behind Arli's gateway).
 
@@ -202,6 +208,10 @@ class ImageClient(PooledClient):
         max_pixels: int = DEFAULT_MAX_PIXELS,
         **options: Any,
     ):
+        check_seconds(
+            listing_cache_ttl, "listing_cache_ttl", zero="no caching", label="ImageClient"
+        )
+        check_count(max_pixels, "max_pixels", low=1, label="ImageClient")
         self.settings = settings or ArliSettings.resolve(
             image_api_key=api_key, image_base_url=base_url, **options
         )

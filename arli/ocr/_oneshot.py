@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from pydantic import SecretStr
+
 if TYPE_CHECKING:
     from arli.ocr.results import OCRResult
 
@@ -18,7 +20,7 @@ def ocr(
     sources: Any,
     *,
     pages: str | int | Sequence[int] | None = None,
-    password: str | None = None,
+    password: str | SecretStr | None = None,
     **options: Any,
 ) -> OCRResult:
     """Transcribe documents with a one-off :class:`OCREngine` (``options`` are its arguments).
@@ -43,7 +45,7 @@ async def aocr(
     sources: Any,
     *,
     pages: str | int | Sequence[int] | None = None,
-    password: str | None = None,
+    password: str | SecretStr | None = None,
     **options: Any,
 ) -> OCRResult:
     """Async :func:`ocr`."""

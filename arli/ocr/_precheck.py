@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+from pydantic import SecretStr
+
 from arli._errors import ArliValidationError, OCRSourceError
 from arli.ocr.render import RenderOptions, open_document, render_executor
 from arli.ocr.sources import OCRSource, PageSpec, select_pages
@@ -23,7 +25,7 @@ def selection_errors(
     sources: Sequence[OCRSource],
     spec: PageSpec | None,
     *,
-    password: str | None,
+    password: SecretStr | None,
     options: RenderOptions,
 ) -> list[str]:
     """The page-selection error of every local document it does not fit (opens each once)."""
@@ -49,7 +51,7 @@ async def check_selection(
     sources: Sequence[OCRSource],
     spec: PageSpec | None,
     *,
-    password: str | None,
+    password: SecretStr | None,
     options: RenderOptions,
 ) -> None:
     """Refuse a page selection that does not fit every local document, before any request.

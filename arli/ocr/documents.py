@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from arli._secrets import secret_password
 from arli.ocr.engine import OCREngine, OCRReport, PageResult
 
 __all__ = ["OCRDocumentReader", "source_metadata"]
@@ -94,7 +95,7 @@ class OCRDocumentReader:
         self,
         *,
         pages: str | int | Sequence[int] | None = None,
-        password: str | None = None,
+        password: str | SecretStr | None = None,
         skip_empty: bool = False,
         model: str | None = None,
         api_key: Any = None,
@@ -103,7 +104,7 @@ class OCRDocumentReader:
         **engine_options: Any,
     ) -> None:
         self.pages = pages
-        self.password = password
+        self.password = secret_password(password)  # never a plain str in vars() or a pickle
         self.skip_empty = skip_empty
         self._options: dict[str, Any] = {
             "model": model,

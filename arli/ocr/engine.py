@@ -73,6 +73,7 @@ from arli._errors import (
 )
 from arli._kwargs import checks_arguments
 from arli._providers import get_provider
+from arli._secrets import secret_password
 from arli._settings import SETTINGS_ARGUMENTS, ArliSettings
 from arli._transport import PooledClient, shared_limiter
 from arli.media import afetch_url
@@ -152,7 +153,11 @@ __all__ = [
 # -- the engine ------------------------------------------------------------------------------
 
 
-@checks_arguments(passes_to=SETTINGS_ARGUMENTS, extras="extra_body")
+@checks_arguments(
+    passes_to=SETTINGS_ARGUMENTS,
+    extras="extra_body",
+    sets={"text_base_url": "pass the endpoint as base_url=..."},
+)
 class OCREngine(PooledClient):
     """Transcribe images and PDFs page by page with a vision model (see the module docstring).
 
@@ -255,6 +260,8 @@ class OCREngine(PooledClient):
             max_tokens=max_tokens,
             max_pages=max_pages,
             length_retry_factor=length_retry_factor,
+            timeout=timeout,
+            download_timeout=download_timeout,
         )
         try:
             self._prompt = resolve_prompt(output_format, prompt)
@@ -380,7 +387,7 @@ class OCREngine(PooledClient):
         sources: Any,
         *,
         pages: str | int | Sequence[int] | None = None,
-        password: str | None = None,
+        password: str | SecretStr | None = None,
         report: OCRReport | None = None,
     ) -> AsyncGenerator[PageResult, None]:
         """Transcribe documents, yielding page results in order as they are ready.
@@ -389,7 +396,8 @@ class OCREngine(PooledClient):
             sources: a path, URL, bytes, binary file object or PIL image, or a list of them.
             pages: the 1-based pages to transcribe in each document (``"1-3,7"``, ``"5-"``,
                 ``[1, 2]``); checked against each document's page count.
-            password: the password of encrypted PDFs.
+            password: the password of encrypted PDFs (``str`` or ``SecretStr``; held as a
+                ``SecretStr``, unwrapped only to open the file).
             report: a report to fill (else a new one; it is also :attr:`last_report`).
 
         Raises:
@@ -400,6 +408,7 @@ class OCREngine(PooledClient):
         """
         srcs = as_sources(sources, max_bytes=self.max_download_bytes)
         spec = parse_page_spec(pages)
+        password = secret_password(password)  # a SecretStr from here to the PDF's opening
         await check_selection(srcs, spec, password=password, options=self.render_options)
         report = report if report is not None else OCRReport(model=self.model)
         report.model = self.model
@@ -455,7 +464,7 @@ class OCREngine(PooledClient):
         sources: Any,
         *,
         pages: str | int | Sequence[int] | None = None,
-        password: str | None = None,
+        password: str | SecretStr | None = None,
         report: OCRReport | None = None,
     ) -> Generator[PageResult, None, None]:
         """Sync :meth:`aiter_pages` (runs on a private event loop; fine inside a running one)."""
@@ -468,7 +477,7 @@ class OCREngine(PooledClient):
         sources: Any,
         *,
         pages: str | int | Sequence[int] | None = None,
-        password: str | None = None,
+        password: str | SecretStr | None = None,
     ) -> OCRResult:
         """Transcribe documents and return every page with the run's report.
 
@@ -488,7 +497,7 @@ class OCREngine(PooledClient):
         sources: Any,
         *,
         pages: str | int | Sequence[int] | None = None,
-        password: str | None = None,
+        password: str | SecretStr | None = None,
     ) -> OCRResult:
         """Sync :meth:`aocr` (runs on a private event loop; fine inside a running one)."""
         return shared_loop().run(self.aocr(sources, pages=pages, password=password))
@@ -528,7 +537,7 @@ class OCREngine(PooledClient):
         run: Run,
         sources: list[OCRSource],
         spec: Any,
-        password: str | None,
+        password: SecretStr | None,
         order: asyncio.Queue[Any],
     ) -> None:
         """Open the documents and render their pages in order, one page task per page.

@@ -27,6 +27,7 @@ from arli._errors import (
     PermissionDeniedError,
 )
 from arli._providers import Provider
+from arli._settings import check_count, check_seconds
 from arli.ocr.progress import Run
 from arli.ocr.results import OCRReport, PageFailure, PageResult
 from arli.text.client import TextClient
@@ -58,8 +59,13 @@ def check_options(
     max_tokens: int,
     max_pages: int | None,
     length_retry_factor: float,
+    timeout: float | None = None,
+    download_timeout: float = 60.0,
 ) -> None:
-    """Check the engine's policy and limit options.
+    """Check the engine's policy, limit and timeout options.
+
+    Counts and durations follow the core's rules (:func:`arli._settings.check_count`,
+    :func:`arli._settings.check_seconds`).
 
     Raises:
         ArliValidationError: naming the option and what is allowed.
@@ -73,10 +79,15 @@ def check_options(
         ("max_tokens", max_tokens, 1),
         ("max_pages", max_pages, 1),
     ):
-        if value is not None and (isinstance(value, bool) or value < low):
-            msg = f"{name}={value!r} is out of range: allowed >= {low}"
-            raise ArliValidationError(msg, field=name, allowed=f">= {low}")
-    if length_retry_factor < 1:
+        if value is not None:
+            check_count(value, name, low=low, label="OCREngine")
+    if timeout is not None:
+        check_seconds(timeout, "timeout", label="OCREngine")
+    check_seconds(download_timeout, "download_timeout", label="OCREngine")
+    if isinstance(length_retry_factor, bool) or not isinstance(length_retry_factor, (int, float)):
+        msg = f"length_retry_factor={length_retry_factor!r} is not a number: allowed >= 1"
+        raise ArliValidationError(msg, field="length_retry_factor", allowed=">= 1")
+    if not length_retry_factor >= 1:
         msg = f"length_retry_factor={length_retry_factor!r} is out of range: allowed >= 1"
         raise ArliValidationError(msg, field="length_retry_factor", allowed=">= 1")
 

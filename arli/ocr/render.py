@@ -40,8 +40,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from pydantic import SecretStr
+
 from arli._errors import ArliValidationError, OCRDependencyError, OCRSourceError
 from arli._kwargs import checks_arguments
+from arli._secrets import secret_password
 from arli.media import ImageData, sniff_mime
 from arli.ocr.sources import (
     DEFAULT_MAX_DOWNLOAD_BYTES,
@@ -396,9 +399,9 @@ class PdfDocument(Document):
     #: Pages rendered before the document is closed and opened again.
     REOPEN_EVERY = 16
 
-    def __init__(self, source: OCRSource, data: bytes | None, password: str | None):
+    def __init__(self, source: OCRSource, data: bytes | None, password: SecretStr | None):
         self._target: Any = data if data is not None else str(source.path)
-        self._password = password
+        self._password = password  # unwrapped only in the call that opens the file
         self._source_for_errors = source
         with PDFIUM_LOCK:
             pdf = self._open()
@@ -418,7 +421,10 @@ class PdfDocument(Document):
     def _open(self) -> Any:
         pdfium = _pdfium()
         try:
-            pdf = pdfium.PdfDocument(self._target, password=self._password)
+            secret = self._password
+            pdf = pdfium.PdfDocument(
+                self._target, password=secret.get_secret_value() if secret is not None else None
+            )
         except pdfium.PdfiumError as exc:
             if _has_no_pages(self._target):
                 name = self._source_for_errors.name
@@ -528,7 +534,7 @@ def _has_no_pages(target: bytes | str) -> bool:
     return bool(_PAGE_TREE_EMPTY.search(target)) and not _PAGE_OBJECT.search(target)
 
 
-def _pdf_error(source: OCRSource, exc: Exception, password: str | None) -> OCRSourceError:
+def _pdf_error(source: OCRSource, exc: Exception, password: SecretStr | None) -> OCRSourceError:
     code = getattr(exc, "err_code", None)
     if code is None:
         text = str(exc)
@@ -676,7 +682,7 @@ def open_document(
     source: OCRSource,
     *,
     data: bytes | None = None,
-    password: str | None = None,
+    password: str | SecretStr | None = None,
     options: RenderOptions | None = None,
 ) -> Document:
     """Open a document from a local path or bytes (URLs are downloaded by the caller).
@@ -684,7 +690,8 @@ def open_document(
     Args:
         source: the document.
         data: its bytes (when ``source.data`` is unset and it is not a path: a download).
-        password: the password of an encrypted PDF.
+        password: the password of an encrypted PDF (``str`` or ``SecretStr``; held as a
+            ``SecretStr``, unwrapped only to open the file).
         options: render options (for the image decoding guard).
 
     Raises:
@@ -701,7 +708,7 @@ def open_document(
         raise OCRSourceError(msg, source=source.name)
     mime = sniff_mime(_head(source, data))
     if mime == "application/pdf":
-        return PdfDocument(source, data, password)
+        return PdfDocument(source, data, secret_password(password))
     if mime is None:
         msg = f"{source.name} is not a supported document; supported formats are {_SUPPORTED}"
         raise OCRSourceError(msg, source=source.name)
@@ -712,7 +719,7 @@ def render_pages(
     source: Any,
     *,
     pages: str | int | Sequence[int] | None = None,
-    password: str | None = None,
+    password: str | SecretStr | None = None,
     options: RenderOptions | None = None,
 ) -> Iterator[PageImage]:
     """Render the pages of a local document one at a time, in the calling thread.

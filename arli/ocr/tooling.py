@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from arli._errors import (
     ArliConfigError,
@@ -32,6 +32,7 @@ from arli._errors import (
     OCRSourceError,
     PermissionDeniedError,
 )
+from arli._secrets import secret_password
 from arli.ocr.engine import OCREngine, OCRResult, PageResult
 from arli.tool_contract import (
     ToolArguments,
@@ -187,7 +188,7 @@ class OCRToolbox:
             working directory when the toolbox is built).
         allow_urls: accept http(s) URLs.
         max_chars: the longest text given to the model (``None``: no limit).
-        password: the password for encrypted PDFs.
+        password: the password for encrypted PDFs (held as a ``SecretStr``).
     """
 
     def __init__(
@@ -197,13 +198,13 @@ class OCRToolbox:
         input_dirs: Sequence[str | os.PathLike[str]] | None = None,
         allow_urls: bool = True,
         max_chars: int | None = DEFAULT_MAX_CHARS,
-        password: str | None = None,
+        password: str | SecretStr | None = None,
     ):
         self.engine = engine
         self.input_dirs = [Path(d).expanduser() for d in input_dirs or [Path.cwd()]]
         self.allow_urls = allow_urls
         self.max_chars = max_chars
-        self.password = password
+        self.password = secret_password(password)
 
     def __repr__(self) -> str:
         dirs = ", ".join(str(d) for d in self.input_dirs)

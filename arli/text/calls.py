@@ -14,11 +14,12 @@ but the I/O. The body is sent exactly as planned: stream options are decided by 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
 from arli._errors import ArliValidationError
 from arli._kwargs import checks_arguments
+from arli._settings import check_seconds
 from arli._transport import CallStats
 from arli.text.client import TextClient
 from arli.text.history import SendReasoning, with_reasoning
@@ -118,6 +119,27 @@ def _check_model(options: CallOptions, call_kwargs: Mapping[str, Any]) -> None:
     if isinstance(model, str) and not model.strip():
         msg = "model must be a model id, not an empty string (list_models() lists them)"
         raise ArliValidationError(msg, field="model", allowed="a model id")
+
+
+def _per_call(
+    options: CallOptions, call_kwargs: Mapping[str, Any]
+) -> tuple[CallOptions, Mapping[str, Any]]:
+    """``options`` with the call's own ``stall_timeout=`` (checked now), and the rest.
+
+    ``stream(..., stall_timeout=5)`` limits the gaps of that stream only. A call that does
+    not stream accepts it too (``invoke`` of a model with ``streaming=True`` streams
+    inside); without a stream it has nothing to limit (the read timeout does).
+
+    Raises:
+        ArliValidationError: not a number of seconds >= 0 (0: no limit).
+    """
+    if "stall_timeout" not in call_kwargs:
+        return options, call_kwargs
+    rest = dict(call_kwargs)
+    value = rest.pop("stall_timeout")
+    if value is not None:
+        value = check_seconds(value, "stall_timeout", zero="no limit")
+    return replace(options, stall_timeout=value), rest
 
 
 def _answers(result: ChatCompletion | Completion) -> list[tuple[str | None, str | None] | None]:
@@ -396,6 +418,7 @@ class TextCalls:
             ArliValidationError: a bad parameter or image (nothing is sent).
             ConstraintViolationError: a constrained answer that breaks its constraint.
         """
+        options, call_kwargs = _per_call(options, call_kwargs)
         plan = self.plan_chat(options, self.messages(options, messages), call_kwargs)
         return self.send_chat(options, plan)
 
@@ -406,6 +429,7 @@ class TextCalls:
         call_kwargs: Mapping[str, Any],
     ) -> CallResult[ChatCompletion]:
         """Async :meth:`chat`."""
+        options, call_kwargs = _per_call(options, call_kwargs)
         plan = self.plan_chat(options, await self.amessages(options, messages), call_kwargs)
         return await self.asend_chat(options, plan)
 
@@ -416,6 +440,7 @@ class TextCalls:
         call_kwargs: Mapping[str, Any],
     ) -> ChatCallStream:
         """Inline images and plan a chat stream now (errors raise here); iterate to send."""
+        options, call_kwargs = _per_call(options, call_kwargs)
         plan = self.plan_chat(options, self.messages(options, messages), call_kwargs, stream=True)
         return ChatCallStream(self, options, plan)
 
@@ -426,6 +451,7 @@ class TextCalls:
         call_kwargs: Mapping[str, Any],
     ) -> ChatCallStream:
         """Async :meth:`stream_chat` (iterate the result with ``async for``)."""
+        options, call_kwargs = _per_call(options, call_kwargs)
         inlined = await self.amessages(options, messages)
         return ChatCallStream(
             self, options, self.plan_chat(options, inlined, call_kwargs, stream=True)
@@ -435,6 +461,7 @@ class TextCalls:
         self, options: CallOptions, prompt: str | list[str], call_kwargs: Mapping[str, Any]
     ) -> CallResult[Completion]:
         """Plan, send and check one ``/v1/completions`` call (a list: one choice each)."""
+        options, call_kwargs = _per_call(options, call_kwargs)
         plan = self.plan_completion(options, prompt, call_kwargs)
         stats = CallStats()
         completion = self.client.complete(
@@ -446,6 +473,7 @@ class TextCalls:
         self, options: CallOptions, prompt: str | list[str], call_kwargs: Mapping[str, Any]
     ) -> CallResult[Completion]:
         """Async :meth:`complete`."""
+        options, call_kwargs = _per_call(options, call_kwargs)
         plan = self.plan_completion(options, prompt, call_kwargs)
         stats = CallStats()
         completion = await self.client.acomplete(
@@ -457,5 +485,6 @@ class TextCalls:
         self, options: CallOptions, prompt: str, call_kwargs: Mapping[str, Any]
     ) -> CompletionCallStream:
         """Plan a ``/v1/completions`` stream now; iterate it (sync or async) to send."""
+        options, call_kwargs = _per_call(options, call_kwargs)
         plan = self.plan_completion(options, prompt, call_kwargs, stream=True)
         return CompletionCallStream(self, options, plan)

@@ -118,7 +118,10 @@ class _StreamEnd:
             self.on_done()
 
 
-@checks_arguments(passes_to=SETTINGS_ARGUMENTS)
+@checks_arguments(
+    passes_to=SETTINGS_ARGUMENTS,
+    sets={"text_base_url": "pass the text API URL as base_url=..."},
+)
 class TextClient(PooledClient):
     """A client for the Arli text API (OpenAI-compatible, served by vLLM/Aphrodite).
 
@@ -176,6 +179,14 @@ class TextClient(PooledClient):
         self.image_policy = ImageSourcePolicy.of(allow_local_files, allowed_image_hosts)
         if settings is None:
             if max_concurrent_requests is not None:
+                if "text_max_concurrency" in options:
+                    msg = (
+                        "TextClient: give max_concurrent_requests or text_max_concurrency, "
+                        "not both (they are the same setting)"
+                    )
+                    raise ArliValidationError(
+                        msg, field="text_max_concurrency", allowed="max_concurrent_requests"
+                    )
                 options["text_max_concurrency"] = _checked_limit(max_concurrent_requests, provider)
             settings = ArliSettings.resolve(
                 api_key=api_key, text_base_url=base_url, provider=provider, **options

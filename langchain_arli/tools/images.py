@@ -45,7 +45,7 @@ from pydantic import (
 )
 
 from arli._errors import ArliError
-from arli._kwargs import check_model_arguments, raise_arli_errors
+from arli._kwargs import check_model_arguments, forwarded, raise_arli_errors
 from arli._providers import PROVIDERS
 from arli.images.aiart import AiArtClient, VideoResult
 from arli.images.backends import (
@@ -145,9 +145,11 @@ class _ImageBackendOptions(BaseModel):
 
     def _make_client(self) -> ImageClient | AiArtClient:
         """``client``, else the backend's client built from the settings."""
-        return self.client or make_image_backend(
-            self.backend, api_key=self.api_key, base_url=self.base_url, **self.client_options
-        )
+        if self.client is not None:
+            return self.client
+        explicit = {"api_key": self.api_key, "base_url": self.base_url}
+        options = forwarded(type(self).__name__, "client_options", self.client_options, explicit)
+        return make_image_backend(self.backend, **options)
 
 
 class _ArliImageToolBase(_ImageBackendOptions, BaseTool):

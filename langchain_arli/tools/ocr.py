@@ -29,7 +29,7 @@ from pydantic import (
 )
 
 from arli._errors import ArliError
-from arli._kwargs import check_model_arguments, raise_arli_errors
+from arli._kwargs import check_model_arguments, forwarded, raise_arli_errors
 from arli._providers import PROVIDERS
 from arli.ocr.engine import OCREngine, OnPageError
 from arli.ocr.tooling import (
@@ -139,20 +139,22 @@ class ArliOCRTool(BaseTool):
 
     @model_validator(mode="after")
     def _build_toolbox(self) -> Self:
+        explicit = {
+            "model": self.model,
+            "api_key": self.api_key,
+            "base_url": self.base_url,
+            "on_page_error": self.on_page_error,
+            "max_pages": self.max_pages,
+        }
         engine = self.engine or OCREngine(
-            model=self.model,
-            api_key=self.api_key,
-            base_url=self.base_url,
-            on_page_error=self.on_page_error,
-            max_pages=self.max_pages,
-            **self.engine_options,
+            **forwarded(type(self).__name__, "engine_options", self.engine_options, explicit)
         )
         self._toolbox = OCRToolbox(
             engine,
             input_dirs=self.input_dirs,
             allow_urls=self.allow_urls,
             max_chars=self.max_chars,
-            password=self.password.get_secret_value() if self.password else None,
+            password=self.password,
         )
         return self
 

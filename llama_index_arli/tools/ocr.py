@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from llama_index.core.tools.tool_spec.base import SPEC_FUNCTION_TYPE
+from pydantic import SecretStr
 
 from arli._errors import ArliError
 from arli._kwargs import checks_arguments
@@ -78,7 +79,7 @@ class ArliOCRToolSpec(ContractToolSpec):
         max_chars: int | None = DEFAULT_MAX_CHARS,
         input_dirs: Sequence[str | os.PathLike[str]] | None = None,
         allow_urls: bool = True,
-        password: str | None = None,
+        password: str | SecretStr | None = None,
         **engine_options: Any,
     ):
         if engine is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -67,3 +68,21 @@ def test_an_example_runs_as_a_script(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert '"venue": "Gull Point lighthouse"' in proc.stdout
+
+
+def test_framework_contracts() -> None:
+    example = load("framework_contracts")
+    shown = example.main(["--offline"])
+    assert shown.profile["max_input_tokens"] == 32768  # the server's max_model_len
+    assert shown.profile["image_inputs"] is True
+    reasoning, text = shown.v1_blocks
+    assert (reasoning["type"], text["type"]) == ("reasoning", "text")
+    assert reasoning["reasoning"].startswith("Compare tenths")
+    assert text["text"] == "9.9 is larger."
+    assert shown.reasoning_sent_back == reasoning["reasoning"]
+    assert shown.pdf_images_sent == 1
+    pdf_request = next(b for b in shown.bodies if "document" in json.dumps(b["messages"][-1]))
+    (page,) = example.image_parts(pdf_request["messages"][-1])
+    assert page["image_url"]["url"].startswith("data:image/")
+    assert shown.tool_image_relayed
+    assert shown.final_answer == "A red fox on white."

@@ -6,33 +6,24 @@ TARGET=featherless``): image URLs are accepted as they are, like Featherless doe
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from langchain_tests.integration_tests import ChatModelIntegrationTests
 
 from langchain_arli import ChatFeatherless
 from tests.conftest import target_for
+from tests.helpers import serve_standard_suite_files_offline
 
 pytestmark = [pytest.mark.vcr, pytest.mark.recorded_against("featherless")]
 
-_DOCS_IMAGE = "https://raw.githubusercontent.com/langchain-ai/docs/"
-_LOCAL_IMAGE = Path(__file__).parents[1] / "fixtures" / "images" / "agentic-rag-output.png"
+# Their requests carry PDF pages rendered here: matched with images masked (tests/conftest.py).
+RENDERED_IMAGE_TESTS = ("test_pdf_inputs", "test_pdf_tool_message")
 
 
 @pytest.fixture(autouse=True)
-def offline_docs_image(monkeypatch: pytest.MonkeyPatch) -> None:
-    """test_image_inputs downloads a PNG with httpx.get; serve a local PNG (no internet here)."""
-    real_get = httpx.get
-
-    def get(url: Any, *args: Any, **kwargs: Any) -> httpx.Response:
-        if str(url).startswith(_DOCS_IMAGE):
-            return httpx.Response(200, content=_LOCAL_IMAGE.read_bytes())
-        return real_get(url, *args, **kwargs)
-
-    monkeypatch.setattr(httpx, "get", get)
+def offline_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    serve_standard_suite_files_offline(monkeypatch)
 
 
 class TestChatFeatherlessStandard(ChatModelIntegrationTests):
@@ -56,6 +47,18 @@ class TestChatFeatherlessStandard(ChatModelIntegrationTests):
     @property
     def supports_json_mode(self) -> bool:
         return True
+
+    @property
+    def supports_pdf_inputs(self) -> bool:
+        return True  # rasterized here into one image part per page, as for ChatArli
+
+    @property
+    def supports_image_tool_message(self) -> bool:
+        return True  # relayed to a user turn after the tool messages
+
+    @property
+    def supports_pdf_tool_message(self) -> bool:
+        return True  # rasterized, then relayed like an image
 
     @property
     def enable_vcr_tests(self) -> bool:

@@ -46,7 +46,7 @@ from arli import (
 from arli.media import ImageSourcePolicy
 from arli.ocr import OCREngine
 from arli.text.payload import ainline_images, inline_images
-from tests.helpers import FIXTURES, serve_http
+from tests.helpers import FIXTURES, send_body, serve_http, vision_messages
 from tests.reference_server import Fault, ReferenceServer
 
 KEY = "sk-arli-SAFETY-0123456789abcdef"
@@ -133,11 +133,7 @@ class ImageHost(http.server.BaseHTTPRequestHandler):
             self.end_headers()
 
     def _send(self, data: bytes) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "image/png")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_body(self, data)
 
 
 @pytest.fixture(scope="module")
@@ -159,16 +155,7 @@ def srv(server: ReferenceServer) -> ReferenceServer:
     return server
 
 
-def vision(url: str) -> list[dict[str, Any]]:
-    return [
-        {
-            "role": "user",
-            "content": [
-                {"type": "text", "text": "What is this?"},
-                {"type": "image_url", "image_url": {"url": url}},
-            ],
-        }
-    ]
+vision = vision_messages
 
 
 def chat_arli(srv: ReferenceServer, **options: Any) -> Any:

@@ -156,9 +156,8 @@ def test_timeouts_and_dropped_connections_are_retried(reference_server) -> None:
 
 
 def _fail_page_three(srv: ReferenceServer) -> None:
-    """With one request at a time: pages 1-2 pass, every attempt of page 3 gets a 500."""
-    srv.add_fault(Fault(path=CHAT, kind="delay", delay=0.0, times=2))
-    srv.add_fault(Fault(path=CHAT, kind="status", status=500, times=5))
+    """Every attempt of page 3 (303x200) gets a 500, whatever order the pages go in."""
+    srv.add_fault(Fault(path=CHAT, kind="status", status=500, times=5, image_size="303x200"))
 
 
 def test_a_page_that_keeps_failing_raises_naming_it(reference_server) -> None:
@@ -284,9 +283,8 @@ def test_fifty_pages_with_ten_percent_transient_faults_all_arrive_in_order(
 
 
 def _fail_page_20(srv: ReferenceServer, attempts: int) -> None:
-    """One request at a time: pages 1-19 pass, every attempt of page 20 gets a 500."""
-    srv.add_fault(Fault(path=CHAT, kind="delay", delay=0.0, times=19))
-    srv.add_fault(Fault(path=CHAT, kind="status", status=500, times=attempts))
+    """Every attempt of page 20 (320x200) gets a 500, whatever order the pages go in."""
+    srv.add_fault(Fault(path=CHAT, kind="status", status=500, times=attempts, image_size="320x200"))
 
 
 def _no_error_text(pages: list[PageResult]) -> None:

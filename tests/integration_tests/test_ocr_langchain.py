@@ -71,8 +71,9 @@ def test_page_selection_keeps_original_numbers(reference_server, labelled_pdf: P
 
 
 def _fail_page_two(srv: ReferenceServer) -> None:
-    srv.add_fault(Fault(path=CHAT, kind="delay", delay=0.0, times=1))
-    srv.add_fault(Fault(path=CHAT, kind="status", status=503, times=3))
+    # page 2 is 302x200 (labelled_pdf); matched by size, so the order pages are sent in
+    # (rendering runs ahead in threads) does not move the fault to another page
+    srv.add_fault(Fault(path=CHAT, kind="status", status=503, times=3, image_size="302x200"))
 
 
 @pytest.mark.parametrize("policy", ["placeholder", "skip", "raise"])

@@ -6,46 +6,24 @@ answer ``magic_function(3)`` with ``{"input": 3}``, the reference server's scrip
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from langchain_tests.integration_tests import ChatModelIntegrationTests
 
 from langchain_arli import ChatArli
 from tests.conftest import target_for
+from tests.helpers import serve_standard_suite_files_offline
 
 pytestmark = [pytest.mark.vcr, pytest.mark.recorded_against("reference")]
 
 # Their requests carry PDF pages rendered here: matched with images masked (tests/conftest.py).
 RENDERED_IMAGE_TESTS = ("test_pdf_inputs", "test_pdf_tool_message")
 
-_DOCS_IMAGE = "https://raw.githubusercontent.com/langchain-ai/docs/"
-_LOCAL_IMAGE = Path(__file__).parents[1] / "fixtures" / "images" / "agentic-rag-output.png"
-_DOCS_PDF = "https://www.w3.org/WAI/ER/tests/xhtml/testfiles/resources/pdf/dummy.pdf"
-_LOCAL_PDF = Path(__file__).parents[1] / "fixtures" / "pdf" / "dummy.pdf"
-
 
 @pytest.fixture(autouse=True)
-def offline_docs_image(monkeypatch: pytest.MonkeyPatch) -> None:
-    """test_image_inputs and test_image_tool_message download a PNG from GitHub with
-    httpx.get, test_pdf_inputs a PDF from w3.org; serve local files instead.
-
-    There is no internet here; the content does not matter to the tests (they check that an
-    image or a PDF can be sent), and it still goes through ChatArli's handling (the PDF is
-    rasterized page by page here, the tool-result image relayed to a user turn).
-    """
-    real_get = httpx.get
-
-    def get(url: Any, *args: Any, **kwargs: Any) -> httpx.Response:
-        if str(url).startswith(_DOCS_IMAGE):
-            return httpx.Response(200, content=_LOCAL_IMAGE.read_bytes())
-        if str(url) == _DOCS_PDF:
-            return httpx.Response(200, content=_LOCAL_PDF.read_bytes())
-        return real_get(url, *args, **kwargs)
-
-    monkeypatch.setattr(httpx, "get", get)
+def offline_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    serve_standard_suite_files_offline(monkeypatch)
 
 
 class TestChatArliStandard(ChatModelIntegrationTests):

@@ -27,7 +27,7 @@ from arli import _fetch as fetch
 from arli.media import ImageSourcePolicy, load_image
 from arli.text.calls import CallOptions, TextCalls
 from arli.text.payload import ainline_images, inline_images
-from tests.helpers import serve_http
+from tests.helpers import send_body, serve_http, vision_messages
 from tests.reference_server import ReferenceServer
 
 KEY = "sk-arli-UNTRUSTED-0123456789abcdef"
@@ -61,11 +61,7 @@ class Host(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
-        self.send_response(200)
-        self.send_header("Content-Type", "image/png")
-        self.send_header("Content-Length", str(len(IMAGE)))
-        self.end_headers()
-        self.wfile.write(IMAGE)
+        send_body(self, IMAGE)
 
 
 @pytest.fixture(scope="module")
@@ -92,16 +88,7 @@ def port(host_url: str) -> int:
     return int(host_url.rsplit(":", 1)[1])
 
 
-def vision(url: str) -> list[dict[str, Any]]:
-    return [
-        {
-            "role": "user",
-            "content": [
-                {"type": "text", "text": "What is this?"},
-                {"type": "image_url", "image_url": {"url": url}},
-            ],
-        }
-    ]
+vision = vision_messages
 
 
 def chat_arli(srv: ReferenceServer, **options: Any) -> Any:

@@ -77,3 +77,22 @@ def test_the_named_actor_is_shared_and_takes_the_newest_limit(ray_cluster: Any) 
     second = slot_actor(name, 5)
     assert ray.get(first.stats.remote())["limit"] == 5
     assert first._actor_id == second._actor_id
+
+
+def test_a_second_job_in_the_same_process_gets_a_live_actor(ray_cluster: Any) -> None:
+    """The first job's handle is gone when the next starts (a non-detached actor dies once
+    its owner holds no handle): the next one's workers must still reach a live actor."""
+    import gc
+
+    ray = ray_cluster
+    name = f"test-{uuid.uuid4().hex}"
+    for limit in (2, 3):  # two jobs, one after the other, the second with another limit
+        actor = slot_actor(name, limit, lease_seconds=LEASE)
+        del actor
+        gc.collect()
+        time.sleep(0.5)  # time for Ray to reap an actor nobody holds
+        worker_side = ray.get_actor(name, namespace="arli")
+        slots = ClusterSlots(worker_side, lease_seconds=LEASE)
+        slots.acquire()
+        assert slots.in_flight == 1
+        slots.close()

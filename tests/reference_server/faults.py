@@ -8,7 +8,10 @@ non-control request takes the first queued fault whose ``path`` (and optional
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
+import io
 import random
 import threading
 from dataclasses import dataclass
@@ -86,6 +89,9 @@ class Fault:
         probability: The chance that a matching request gets the fault (1.0: every one;
             a request spared takes the next matching fault, if any). With ``times=-1``
             this injects faults at random (see ``FaultQueue(seed=...)``).
+        image_size: Only match a request whose messages carry a base64 image of this size
+            (``"WxH"``), so a fault hits one page of a document whatever the order in which
+            the pages are sent.
     """
 
     path: str
@@ -99,6 +105,7 @@ class Fault:
     size: int = 5_000_000
     method: str | None = None
     probability: float = 1.0
+    image_size: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -110,19 +117,22 @@ class Fault:
         if not 0.0 < self.probability <= 1.0:
             raise ValueError("probability must be in (0, 1]")
 
-    def matches(self, method: str, path: str) -> bool:
+    def matches(self, method: str, path: str, body: Any = None) -> bool:
         """Return whether this fault applies to a request.
 
         Args:
             method: The request method.
             path: The request path (no query string).
+            body: The request's JSON body (read only for ``image_size``).
 
         Returns:
-            True if path and method match.
+            True if path and method match (and the image size, when set).
         """
         if self.method is not None and self.method.upper() != method.upper():
             return False
-        return self.path in ("*", path)
+        if self.path not in ("*", path):
+            return False
+        return self.image_size is None or self.image_size in image_sizes(body)
 
     def to_json(self) -> dict[str, Any]:
         """Return the fault as a JSON-compatible dict (the control-endpoint format)."""
@@ -180,19 +190,20 @@ class FaultQueue:
         with self._lock:
             return [dataclasses.replace(f) for f in self._faults]
 
-    def take(self, method: str, path: str) -> Fault | None:
+    def take(self, method: str, path: str, body: Any = None) -> Fault | None:
         """Consume one use of the first fault matching a request.
 
         Args:
             method: Request method.
             path: Request path.
+            body: The request's JSON body (for faults with ``image_size``).
 
         Returns:
             A copy of the fault to apply, or ``None``.
         """
         with self._lock:
             for index, fault in enumerate(self._faults):
-                if not fault.matches(method, path):
+                if not fault.matches(method, path, body):
                     continue
                 if fault.probability < 1.0 and self._rng.random() >= fault.probability:
                     continue
@@ -203,6 +214,28 @@ class FaultQueue:
                         del self._faults[index]
                 return applied
         return None
+
+
+def image_sizes(body: Any) -> set[str]:
+    """The sizes (``"WxH"``) of the base64 images in a chat request's messages."""
+    from PIL import Image  # only faults with image_size need Pillow
+
+    sizes: set[str] = set()
+    messages = body.get("messages") if isinstance(body, dict) else None
+    for message in messages if isinstance(messages, list) else []:
+        content = message.get("content") if isinstance(message, dict) else None
+        for part in content if isinstance(content, list) else []:
+            image = part.get("image_url") if isinstance(part, dict) else None
+            url = image.get("url") if isinstance(image, dict) else image
+            if not isinstance(url, str) or not url.startswith("data:") or "," not in url:
+                continue
+            try:
+                data = base64.b64decode(url.split(",", 1)[1])
+                with Image.open(io.BytesIO(data)) as img:
+                    sizes.add(f"{img.width}x{img.height}")
+            except (binascii.Error, OSError, ValueError):
+                continue
+    return sizes
 
 
 def html_502_page() -> str:

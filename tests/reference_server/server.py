@@ -463,7 +463,7 @@ class ReferenceServer:
             self._requests.append(
                 RecordedRequest(req.method, req.path, req.query, req.headers, req.body, req.json)
             )
-        fault = self.faults.take(req.method, req.path)
+        fault = self.faults.take(req.method, req.path, req.json)
         if fault is not None:
             self.counters.incr("faults_applied")
             done = await self._pre_fault(conn, reader, writer, req, fault)

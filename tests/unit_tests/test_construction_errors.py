@@ -143,7 +143,7 @@ def test_the_message_names_the_class_field_and_rule() -> None:
         with pytest.raises(ArliValidationError) as info:
             cls(model="m", api_key="k", max_retries=-1)
         assert str(info.value) == (
-            f"{cls.__name__}: max_retries=-1 is invalid: Input should be greater than or equal to 0"
+            f"{cls.__name__}: max_retries=-1 is out of range: allowed a whole number from 0 to 20"
         )
         assert info.value.field == "max_retries"
         with pytest.raises(ArliValidationError, match=r"temperature=-5\.0 is out of range"):

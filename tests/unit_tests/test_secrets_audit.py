@@ -617,3 +617,86 @@ def test_a_recorded_cassette_holds_no_key(server: ReferenceServer, docs: Path) -
     assert recorded.count("authorization:\n      - REDACTED") == requests  # every one redacted
     assert_clean(recorded, "a recorded cassette")
     assert _cassettes.find_secrets(recorded, extra=(SECRET,)) == []
+
+
+# -- PDF passwords ------------------------------------------------------------------------------
+
+#: A recognizable password for encrypted PDFs, random per run (the key audit's twin).
+PASSWORD = f"pdf-pw-AUDIT-{secrets.token_hex(8)}"
+
+
+def _password_holders(url: str, work: Path) -> dict[str, Any]:
+    """Every public object that keeps a PDF password, given as ``str`` or ``SecretStr``."""
+    from pydantic import SecretStr
+
+    from arli.ocr.tooling import OCRToolbox
+    from langchain_arli import ArliOCRLoader, ArliOCRParser, ArliOCRTool
+    from llama_index_arli import ArliOCRReader, ArliOCRToolSpec
+
+    key: dict[str, Any] = {"api_key": "k", "base_url": url, "model": MODEL}
+    holders: dict[str, Any] = {}
+    for form, password in (("str", PASSWORD), ("SecretStr", SecretStr(PASSWORD))):
+        holders |= {
+            f"ArliOCRLoader({form})": ArliOCRLoader(work / "doc.pdf", password=password, **key),
+            f"ArliOCRParser({form})": ArliOCRParser(password=password, **key),
+            f"ArliOCRReader({form})": ArliOCRReader(password=password, **key),
+            f"ArliOCRTool({form})": ArliOCRTool(password=password, input_dirs=[work], **key),
+            f"ArliOCRToolSpec({form})": ArliOCRToolSpec(
+                password=password, input_dirs=[work], **key
+            ),
+            f"OCRToolbox({form})": OCRToolbox(OCREngine(**key), password=password),
+        }
+    return holders
+
+
+def test_no_public_object_holds_a_pdf_password_in_the_clear(tmp_path: Path) -> None:
+    import pickle
+
+    from tests.unit_tests.test_secret_attributes import clear_keys
+
+    for name, obj in _password_holders(closed_port_url(), tmp_path).items():
+        assert clear_keys(obj, PASSWORD) == [], name  # attributes, options, private state
+        for where, text in renderings(obj):
+            assert PASSWORD not in text, f"the PDF password leaks through {name} {where}"
+        try:
+            state = pickle.dumps(obj)
+        except (TypeError, AttributeError, pickle.PicklingError):
+            continue  # not picklable: nothing leaves the process that way
+        # a worker needs the password to open the file; it holds it as a SecretStr again
+        assert clear_keys(pickle.loads(state), PASSWORD) == [], f"{name} after a pickle"
+
+
+def test_a_wrong_pdf_password_is_never_quoted(tmp_path: Path) -> None:
+    from langchain_arli import ArliOCRLoader
+    from llama_index_arli import ArliOCRReader
+    from tests.ocr_helpers import PdfPage, build_pdf
+    from tests.unit_tests.test_secret_attributes import clear_keys
+
+    path = tmp_path / "locked.pdf"
+    path.write_bytes(build_pdf([PdfPage(page_image("locked"))], password="the-right-one"))
+    url = closed_port_url()  # nothing may be sent: the file does not open
+    errors: list[BaseException] = []
+    with OCREngine(api_key="k", base_url=url, model=MODEL) as engine:
+        try:
+            engine.ocr(path, password=PASSWORD)
+        except ArliError as exc:
+            errors.append(exc)
+    assert len(errors) == 1
+    assert "password is wrong" in str(errors[0])
+    for error in errors:
+        assert PASSWORD not in "".join(traceback.format_exception(error))
+        assert clear_keys(error, PASSWORD) == []
+    # under "placeholder", the failure is a Document's metadata and the run's report
+    loader = ArliOCRLoader(
+        path, api_key="k", base_url=url, model=MODEL, password=PASSWORD, on_page_error="placeholder"
+    )
+    reader = ArliOCRReader(
+        api_key="k", base_url=url, model=MODEL, password=PASSWORD, on_page_error="placeholder"
+    )
+    docs: list[Any] = [*loader.load(), *reader.load_data(path)]
+    assert docs, "a document that cannot be opened yields an error record"
+    for doc in docs:
+        assert "password is wrong" in json.dumps(doc.metadata, default=repr)
+        assert PASSWORD not in json.dumps(doc.metadata, default=repr)
+        assert PASSWORD not in repr(doc)
+    assert PASSWORD not in repr(loader.engine.last_report)

@@ -256,6 +256,15 @@ def slot_actor(
     """
     _check_limit(limit)
     ray = import_ray()
+    # A non-detached actor dies once this process holds no handle to it: a second job of
+    # the same process, started right after the first, would get the dying actor by name
+    # (ActorDiedError in its workers). This process keeps one handle per name instead.
+    kept = _KEPT.get(name)
+    if kept is not None:
+        # dead, or from a cluster since shut down (Ray raises a bare Exception for that)
+        with contextlib.suppress(Exception):
+            ray.get(kept.set_limit.remote(limit))
+            return kept
     remote = ray.remote(SlotGranter).options(
         name=name,
         namespace=_NAMESPACE,
@@ -266,7 +275,12 @@ def slot_actor(
     )
     handle = remote.remote(limit, lease_seconds)
     ray.get(handle.set_limit.remote(limit))
+    _KEPT[name] = handle
     return handle
+
+
+#: The slot actors this process uses, by name (see :func:`slot_actor`).
+_KEPT: dict[str, Any] = {}
 
 
 class ClusterSlots:
