@@ -283,3 +283,34 @@ def test_the_report_and_the_cli_summary_price_the_job(tmp_path, prices) -> None:
     from arli.ocr.job.report import summary
 
     assert f"${expected:.4f}" in summary(result.report)
+
+
+def test_cancelling_the_job_keeps_every_page_already_sent(tmp_path) -> None:
+    """Cancelling arun_job (what Ctrl-C does) drains: sent pages are finished and written."""
+    import asyncio
+
+    from arli.ocr.job.runner import arun_job
+
+    src = corpus(tmp_path, docs=2, pages=4)
+    out = tmp_path / "out"
+
+    async def main(srv: ReferenceServer) -> None:
+        job = asyncio.create_task(
+            arun_job([src], out, options(srv, max_in_flight=2), show_progress=False)
+        )
+        deadline = time.monotonic() + 30
+        while srv.stats["in_flight_text"] < 2:  # two requests on the wire
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.01)
+        job.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await job
+
+    with ReferenceServer(api_key=KEY, text_latency=0.4) as srv:
+        asyncio.run(main(srv))
+        sent = page_sizes(srv)
+    records = [json.loads(line) for line in (out / "pages.jsonl").read_text().splitlines()]
+    assert len(sent) >= 2
+    assert len(records) == len(sent)  # every request sent has its page kept
+    assert all(r["status"] == "ok" for r in records)
+    assert json.loads((out / "report.json").read_text())["state"] == "interrupted"
