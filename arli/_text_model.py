@@ -17,6 +17,7 @@ fields are the settings. One rule holds for both frameworks:
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Mapping
 from typing import Any, ClassVar, Self
 
@@ -27,6 +28,7 @@ from arli._errors import ArliConfigError, ArliValidationError
 from arli._kwargs import check_model_arguments, raise_arli_errors
 from arli._secrets import normalize_key
 from arli._settings import check_count, check_seconds
+from arli.text.calls import CallOptions, TextCalls
 from arli.text.client import TextClient, client_for_model
 from arli.text.params import SAMPLER_NAMES, SamplingParams
 from arli.text.parse import ModelInfo
@@ -139,6 +141,26 @@ class TextModelBase(SamplingParams):
             params = self._params = instance_params(self)
         return params
 
+    # -- the call layer ------------------------------------------------------------------------
+
+    @property
+    def _calls(self) -> TextCalls:
+        """The text call layer over this model's client (a tiny view, made per call)."""
+        return TextCalls(self.client)
+
+    def _options(self) -> CallOptions:
+        """This model's settings for the call layer (read on each call: fields may change).
+
+        Each skin declares the fields in its framework's style; those it has are passed.
+        """
+        fields: dict[str, Any] = self.__dict__
+        present = _option_fields(type(self))
+        return CallOptions(
+            model=fields["model"],
+            instance=self.sampling_params,
+            **{option: fields[name] for name, option in present},
+        )
+
     # -- the client ----------------------------------------------------------------------------
 
     def _build_client(self) -> TextClient:
@@ -241,3 +263,26 @@ class TextModelBase(SamplingParams):
     ) -> list[ModelInfo]:
         """Async :meth:`list_models`."""
         return await self.client.alist_models(available_on_current_plan=available_on_current_plan)
+
+
+#: Model field -> :class:`~arli.text.calls.CallOptions` attribute, for the fields a skin has.
+_OPTION_NAMES = {
+    "extra_body": "extra_body",
+    "guided_decoding_style": "style",
+    "stream_usage": "stream_usage",
+    "check_guided_output": "check_output",
+    "inline_image_urls": "inline_image_urls",
+    "image_max_bytes": "image_max_bytes",
+    "image_fetch_timeout": "image_fetch_timeout",
+    "image_max_pixels": "image_max_pixels",
+    "allow_local_files": "allow_local_files",
+    "allowed_image_hosts": "allowed_image_hosts",
+    "send_reasoning": "send_reasoning",
+    "stall_timeout": "stall_timeout",
+}
+
+
+@functools.cache
+def _option_fields(cls: type[TextModelBase]) -> tuple[tuple[str, str], ...]:
+    """The ``(field, option)`` pairs of ``cls`` (looked up once per class)."""
+    return tuple((name, opt) for name, opt in _OPTION_NAMES.items() if name in cls.model_fields)

@@ -15,7 +15,6 @@ from arli._providers import PROVIDERS, TextProvider
 from arli._secrets import key_from_env
 from arli._settings import _URL_ENV
 from arli._text_model import TextModelBase
-from arli.text.calls import CallOptions, TextCalls
 from arli.text.guided import GuidedStyle
 
 __all__ = ["ArliTextModel", "FeatherlessSettings", "GuidedStyle"]
@@ -108,25 +107,6 @@ class ArliTextModel(TextModelBase, BaseModel):
     """An httpx async client to use (not closed by us)."""
 
     _secret_env: ClassVar[str] = PROVIDERS["arli"].text_key_env[-1]
-
-    @property
-    def _calls(self) -> TextCalls:
-        """The text call layer over this model's client (a tiny view, made per call)."""
-        return TextCalls(self.client)
-
-    def _options(self) -> CallOptions:
-        """This model's settings for the text call layer (read on each call: fields may change)."""
-        return CallOptions(
-            model=self.model,
-            instance=self.sampling_params,
-            extra_body=self.extra_body,
-            style=self.guided_decoding_style,
-            stream_usage=self.stream_usage,
-            check_output=self.check_guided_output,
-            allow_local_files=self.allow_local_files,
-            allowed_image_hosts=self.allowed_image_hosts,
-            stall_timeout=self.stall_timeout,
-        )
 
     @property
     def provider_rules(self) -> tuple[frozenset[str] | None, str]:

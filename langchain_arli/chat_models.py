@@ -31,7 +31,6 @@ from pydantic import Field, model_validator
 
 from arli import ArliValidationError
 from arli.media import DEFAULT_MAX_PIXELS
-from arli.text.calls import CallOptions
 from arli.text.catalog import capabilities, facts_for
 from arli.text.facts import server_max_model_len
 from arli.text.guided import (
@@ -228,15 +227,6 @@ class ChatArli(ArliTextModel, BaseChatModel):
         return self.asdict()
 
     # -- requests ---------------------------------------------------------------------------------
-
-    def _options(self) -> CallOptions:
-        options = super()._options()
-        options.inline_image_urls = self.inline_image_urls
-        options.image_max_bytes = self.image_max_bytes
-        options.image_fetch_timeout = self.image_fetch_timeout
-        options.image_max_pixels = self.image_max_pixels
-        options.send_reasoning = self.send_reasoning
-        return options
 
     @staticmethod
     def _call_kwargs(stop: list[str] | None, kwargs: dict[str, Any]) -> dict[str, Any]:

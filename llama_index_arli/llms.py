@@ -25,7 +25,6 @@ from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, field_serializer
 from arli._providers import TextProvider
 from arli._text_model import CONNECTION_FIELDS, TextModelBase
 from arli.media import DEFAULT_MAX_PIXELS
-from arli.text.calls import CallOptions, TextCalls
 from arli.text.catalog import capabilities, facts_for
 from arli.text.client import TextClient
 from arli.text.facts import ContextWindow
@@ -342,30 +341,6 @@ class Arli(TextModelBase, ToolCallingLLM, GuidedStructuredLLM):
         return dict(cached[1])
 
     # -- requests ------------------------------------------------------------------------
-
-    @property
-    def _calls(self) -> TextCalls:
-        """The text call layer over this model's client (a tiny view, made per call)."""
-        return TextCalls(self.client)
-
-    def _options(self) -> CallOptions:
-        """This model's settings for the call layer (read on each call: fields may change)."""
-        return CallOptions(
-            model=self.model,
-            instance=self.sampling_params,
-            extra_body=self.extra_body,
-            style=self.guided_decoding_style,
-            stream_usage=self.stream_usage,
-            check_output=self.check_guided_output,
-            inline_image_urls=self.inline_image_urls,
-            image_max_bytes=self.image_max_bytes,
-            image_fetch_timeout=self.image_fetch_timeout,
-            image_max_pixels=self.image_max_pixels,
-            allow_local_files=self.allow_local_files,
-            allowed_image_hosts=self.allowed_image_hosts,
-            send_reasoning=self.send_reasoning,
-            stall_timeout=self.stall_timeout,
-        )
 
     def _call_kwargs(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         if self.additional_kwargs:
