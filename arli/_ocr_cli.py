@@ -9,6 +9,7 @@ import argparse
 import importlib
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import Any, TextIO
@@ -16,7 +17,14 @@ from typing import Any, TextIO
 from arli._errors import OCRPageError, OCRSourceError
 from arli.ocr import OCREngine, OCRReport, OCRResult, PageResult
 
-__all__ = ["check_output", "format_result", "run_job_command", "run_ocr"]
+__all__ = [
+    "check_output",
+    "format_result",
+    "interrupted_message",
+    "resume_command",
+    "run_job_command",
+    "run_ocr",
+]
 
 
 def format_result(result: OCRResult, *, jsonl: bool) -> str:
@@ -89,30 +97,62 @@ def run_job_command(args: argparse.Namespace, client_options: dict[str, Any]) ->
     if args.output:
         msg = "-o names one output file and --out a job directory: give one of them"
         raise ArliValidationError(msg, field="output")
-    if args.runner == "ray":
-        try:
-            ray_runner = importlib.import_module("arli.ocr.job.ray_runner")
-        except ImportError as exc:
-            msg = (
-                f"--runner ray is not available ({exc}); install it with "
-                'pip install "arli-integrations[ray]", or use --runner local'
+    show = False if args.no_progress else None
+    try:
+        if args.runner == "ray":
+            try:
+                ray_runner = importlib.import_module("arli.ocr.job.ray_runner")
+            except ImportError as exc:
+                msg = (
+                    f"--runner ray is not available ({exc}); install it with "
+                    'pip install "arli-integrations[ray]", or use --runner local'
+                )
+                raise ImportError(msg) from None
+            result = ray_runner.run_job(
+                list(args.files), args.out, options, overwrite=args.overwrite, show_progress=show
             )
-            raise ImportError(msg) from None
-        result = ray_runner.run_job(list(args.files), args.out, options, overwrite=args.overwrite)
-    else:
-        job = prepare(list(args.files), args.out, options, overwrite=args.overwrite)
-        show = False if args.no_progress else None
-        try:
+        else:
+            job = prepare(list(args.files), args.out, options, overwrite=args.overwrite)
             result = run_job(job, show_progress=show)
-        except KeyboardInterrupt:
-            sys.stderr.write(
-                f"\ninterrupted: finished pages are in {args.out}/pages.jsonl; run the same "
-                "command again to resume (no finished page is sent again)\n"
-            )
-            return 130
+    except KeyboardInterrupt:
+        sys.stderr.write(interrupted_message(args) + "\n")
+        return 130
     sys.stderr.write(summary(result.report) + "\n")
     sys.stderr.write(f"wrote {result.location} (report.json, pages.jsonl, documents/)\n")
     return 0 if result.ok else 1
+
+
+def resume_command(args: argparse.Namespace, argv: list[str] | None = None) -> str:
+    """The command that resumes the job of ``args`` (``--overwrite`` left out: it restarts).
+
+    Args:
+        args: the parsed ``arli ocr ... --out DIR`` command line.
+        argv: the command line's words (``None``: ``sys.argv[1:]`` when it is this
+            command, else one rebuilt from the inputs and ``--out``).
+    """
+    words = argv if argv is not None else sys.argv[1:]
+    if "ocr" not in words or args.out not in words:  # called as a library: rebuild it
+        words = ["ocr", *args.files, "--out", args.out]
+    kept = [w for w in words if w != "--overwrite"]
+    return shlex.join(["arli", *kept])
+
+
+def interrupted_message(args: argparse.Namespace, argv: list[str] | None = None) -> str:
+    """What the CLI says when a job is interrupted: the pages kept, the command to resume."""
+    try:
+        report = json.loads((Path(args.out) / "report.json").read_text(encoding="utf-8"))
+        pages = report["pages"]
+        kept = (
+            f"{pages['done']} of {pages['total']} pages are done and kept "
+            f"({report['this_run']['pages']} this run)"
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        kept = "every finished page is kept"
+    return (
+        f"\ninterrupted: {kept} in {args.out}/pages.jsonl and the page cache; no finished "
+        f"page is sent again. To resume, run the same command again:\n  "
+        f"{resume_command(args, argv)}"
+    )
 
 
 def check_output(path: str | None, *, overwrite: bool) -> None:

@@ -15,7 +15,7 @@ from arli._version import __version__
 if TYPE_CHECKING:
     from langchain_arli._init_chat_model import init_chat_model
     from langchain_arli.chat_models import ChatArli, ChatFeatherless
-    from langchain_arli.document_loaders import ArliOCRLoader, ArliOCRParser
+    from langchain_arli.document_loaders import ArliOCRJobLoader, ArliOCRLoader, ArliOCRParser
     from langchain_arli.llms import ArliLLM
     from langchain_arli.tools import (
         ArliImageEditTool,
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 _EXPORTS: dict[str, tuple[str, ...]] = {
     "langchain_arli.chat_models": ("ChatArli", "ChatFeatherless"),
     "langchain_arli.llms": ("ArliLLM", "FeatherlessLLM"),
-    "langchain_arli.document_loaders": ("ArliOCRLoader", "ArliOCRParser"),
+    "langchain_arli.document_loaders": ("ArliOCRJobLoader", "ArliOCRLoader", "ArliOCRParser"),
     "langchain_arli.tools": (
         "ArliImageEditTool",
         "ArliImageGenerationTool",
@@ -57,6 +57,7 @@ __all__ = [
     "ArliListImageModelsTool",
     "ArliListSamplersTool",
     "ArliListUpscalersTool",
+    "ArliOCRJobLoader",
     "ArliOCRLoader",
     "ArliOCRParser",
     "ArliOCRTool",

@@ -14,17 +14,26 @@ from arli._lazy import lazy_exports
 if TYPE_CHECKING:
     from llama_index_arli.llms import Arli, Featherless
     from llama_index_arli.readers.ocr import ArliOCRReader
+    from llama_index_arli.readers.ocr_job import ArliOCRJobReader
     from llama_index_arli.tools.images import ArliImageToolSpec
     from llama_index_arli.tools.ocr import ArliOCRToolSpec
 
 _EXPORTS: dict[str, tuple[str, ...]] = {
     "llama_index_arli.llms": ("Arli", "Featherless"),
     "llama_index_arli.readers.ocr": ("ArliOCRReader",),
+    "llama_index_arli.readers.ocr_job": ("ArliOCRJobReader",),
     "llama_index_arli.tools.images": ("ArliImageToolSpec",),
     "llama_index_arli.tools.ocr": ("ArliOCRToolSpec",),
 }
 
-__all__ = ["Arli", "ArliImageToolSpec", "ArliOCRReader", "ArliOCRToolSpec", "Featherless"]
+__all__ = [
+    "Arli",
+    "ArliImageToolSpec",
+    "ArliOCRJobReader",
+    "ArliOCRReader",
+    "ArliOCRToolSpec",
+    "Featherless",
+]
 
 
 __getattr__, __dir__ = lazy_exports(globals(), _EXPORTS)

@@ -21,13 +21,13 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from arli._kwargs import checks_arguments
 
-__all__ = ["CACHE_VERSION", "DirectoryCache", "OCRCache", "cache_key"]
+__all__ = ["CACHE_VERSION", "DirectoryCache", "OCRCache", "cache_key", "entry_name", "read_entry"]
 
 logger = logging.getLogger("arli.ocr")
 
@@ -74,6 +74,34 @@ def cache_key(image: bytes, body: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def entry_name(key: str) -> str:
+    """Where the entry of ``key`` lives under a cache's root: ``ab/abcdef….json``.
+
+    Raises:
+        ValueError: ``key`` is not a cache key (hex digits only: no path can be forged).
+    """
+    if len(key) < 8 or not all(c in "0123456789abcdef" for c in key):
+        msg = f"not a cache key: {key[:40]!r}"
+        raise ValueError(msg)
+    return f"{key[:2]}/{key}.json"
+
+
+def read_entry(where: object, read: Callable[[], bytes]) -> dict[str, Any] | None:
+    """The entry ``read()`` returns (the bytes at ``where``); ``None`` when missing or unreadable.
+
+    Every cache reads the same way: a missing entry is a miss, a broken one is logged
+    and is a miss too (the page is transcribed again, never failed for it).
+    """
+    try:
+        data = json.loads(read().decode("utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        logger.warning("ignoring unreadable OCR cache entry %s: %s", where, exc)
+        return None
+    return data if isinstance(data, dict) else None
+
+
 @checks_arguments()
 class DirectoryCache:
     """Page transcriptions as JSON files under a directory (``<dir>/ab/abcdef….json``).
@@ -91,22 +119,12 @@ class DirectoryCache:
         return f"DirectoryCache({str(self.directory)!r})"
 
     def _path(self, key: str) -> Path:
-        if len(key) < 8 or not all(c in "0123456789abcdef" for c in key):
-            msg = f"not a cache key: {key[:40]!r}"
-            raise ValueError(msg)
-        return self.directory / key[:2] / f"{key}.json"
+        return self.directory / entry_name(key)
 
     def get(self, key: str) -> dict[str, Any] | None:
         """The entry for ``key``; ``None`` when missing or unreadable."""
         path = self._path(key)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError) as exc:
-            logger.warning("ignoring unreadable OCR cache entry %s: %s", path, exc)
-            return None
-        return data if isinstance(data, dict) else None
+        return read_entry(path, path.read_bytes)
 
     def set(self, key: str, value: dict[str, Any]) -> None:
         """Write the entry atomically (a temporary file renamed into place).

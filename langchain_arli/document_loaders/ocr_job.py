@@ -16,11 +16,13 @@ from langchain_core.document_loaders import BaseLoader
 from langchain_core.documents import Document
 
 from arli._errors import ArliValidationError
+from arli._kwargs import checks_arguments
 from arli.ocr.job.read import iter_documents, iter_pages, job_dir, page_metadata
 
 __all__ = ["ArliOCRJobLoader"]
 
 
+@checks_arguments()
 class ArliOCRJobLoader(BaseLoader):
     """Documents from a bulk OCR job's output directory, read lazily.
 

@@ -1,5 +1,9 @@
-"""LlamaIndex readers for Arli AI: OCR of images and PDFs with a vision model."""
+"""LlamaIndex readers for Arli AI: OCR with a vision model, and bulk OCR job output.
+
+``ArliOCRJobReader`` reads the pages a bulk OCR job wrote (finished or running).
+"""
 
 from llama_index_arli.readers.ocr import ArliOCRReader
+from llama_index_arli.readers.ocr_job import ArliOCRJobReader
 
-__all__ = ["ArliOCRReader"]
+__all__ = ["ArliOCRJobReader", "ArliOCRReader"]

@@ -18,6 +18,7 @@ from llama_index.core.readers.base import BaseReader
 from llama_index.core.schema import Document
 
 from arli._errors import ArliValidationError
+from arli._kwargs import checks_arguments
 from arli.ocr.job.read import iter_documents, iter_pages, page_metadata
 
 __all__ = ["JOB_EXCLUDED_METADATA_KEYS", "ArliOCRJobReader"]
@@ -39,6 +40,7 @@ JOB_EXCLUDED_METADATA_KEYS: tuple[str, ...] = (
 )
 
 
+@checks_arguments()
 class ArliOCRJobReader(BaseReader):
     """Documents from a bulk OCR job's output directory, read lazily.
 

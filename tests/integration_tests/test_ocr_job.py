@@ -9,6 +9,7 @@ import base64
 import io
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -108,32 +109,41 @@ def outputs(out: Path) -> dict[str, str]:
     return files
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT, signal.SIGTERM])
 def test_a_killed_job_resumes_without_sending_a_finished_page_again(tmp_path, sig) -> None:
     src = corpus(tmp_path)
     with ReferenceServer(api_key=KEY, text_latency=0.15) as srv:
         out = tmp_path / "out"
-        proc = cli(srv, str(src), "--out", str(out), "--max-in-flight", "2")
+        proc = cli(srv, str(src), "--out", str(out), "--max-in-flight", "2", "--overwrite")
         wait_for_records(out / "pages.jsonl", 4, proc)
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=30)
-        if sig == signal.SIGINT:
-            assert proc.returncode == 130
-            assert "run the same command again to resume" in err
+        sent_first = page_sizes(srv)
         done_first = {
             json.loads(line)["page"] + 1000 * int(json.loads(line)["name"][-1])
             for line in (out / "pages.jsonl").read_text().splitlines()
             if line.endswith("}")
         }
-        sent_first = page_sizes(srv)
         assert 4 <= len(done_first) < 18
+        if sig != signal.SIGKILL:
+            # Ctrl-C / kill PID: the pages in flight were finished and kept, none dropped
+            assert proc.returncode == 130, err
+            assert len(done_first) == len(sent_first), err
+            report = json.loads((out / "report.json").read_text())
+            assert report["state"] == "interrupted"
+            assert f"{len(done_first)} of 18 pages are done and kept" in err
+            # the exact command that resumes (without --overwrite, which would restart)
+            command = err.strip().splitlines()[-1].strip()
+            assert command.startswith("arli ocr ")
+            assert "--overwrite" not in command
+            assert shlex.split(command)[1:] == [w for w in proc.args[3:] if w != "--overwrite"]
         proc = cli(srv, str(src), "--out", str(out), "--max-in-flight", "2")
         _, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err
         sent = page_sizes(srv)
         resent = Counter(sent)
-        # no page was sent twice, except those in flight when the first run was killed
-        assert sum(n - 1 for n in resent.values()) <= 2
+        # no page was sent twice, except (SIGKILL only) those in flight at the kill
+        assert sum(n - 1 for n in resent.values()) <= (2 if sig == signal.SIGKILL else 0)
         finished_sizes = {(300 + 50 * (k // 1000) + (k % 1000) - 1, 200) for k in done_first}
         assert not finished_sizes & set(sent[len(sent_first) :])
         assert len(resent) == 18
@@ -273,3 +283,34 @@ def test_the_report_and_the_cli_summary_price_the_job(tmp_path, prices) -> None:
     from arli.ocr.job.report import summary
 
     assert f"${expected:.4f}" in summary(result.report)
+
+
+def test_cancelling_the_job_keeps_every_page_already_sent(tmp_path) -> None:
+    """Cancelling arun_job (what Ctrl-C does) drains: sent pages are finished and written."""
+    import asyncio
+
+    from arli.ocr.job.runner import arun_job
+
+    src = corpus(tmp_path, docs=2, pages=4)
+    out = tmp_path / "out"
+
+    async def main(srv: ReferenceServer) -> None:
+        job = asyncio.create_task(
+            arun_job([src], out, options(srv, max_in_flight=2), show_progress=False)
+        )
+        deadline = time.monotonic() + 30
+        while srv.stats["in_flight_text"] < 2:  # two requests on the wire
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.01)
+        job.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await job
+
+    with ReferenceServer(api_key=KEY, text_latency=0.4) as srv:
+        asyncio.run(main(srv))
+        sent = page_sizes(srv)
+    records = [json.loads(line) for line in (out / "pages.jsonl").read_text().splitlines()]
+    assert len(sent) >= 2
+    assert len(records) == len(sent)  # every request sent has its page kept
+    assert all(r["status"] == "ok" for r in records)
+    assert json.loads((out / "report.json").read_text())["state"] == "interrupted"

@@ -13,8 +13,8 @@ from pydantic import SecretStr
 from arli import ArliValidationError
 from arli.ocr.job.runner import run_job
 from arli.ocr.job.tasks import JobOptions
-from langchain_arli.document_loaders.ocr_job import ArliOCRJobLoader
-from llama_index_arli.readers.ocr_job import ArliOCRJobReader
+from langchain_arli import ArliOCRJobLoader
+from llama_index_arli import ArliOCRJobReader
 from tests.ocr_helpers import page_image, pillow_pdf
 from tests.reference_server import Fault, ReferenceServer
 
@@ -98,5 +98,21 @@ def test_a_directory_that_is_not_a_job_is_refused(tmp_path: Path) -> None:
         ArliOCRJobLoader(tmp_path)
     with pytest.raises(ArliValidationError, match="not a bulk OCR job"):
         ArliOCRJobReader().load_data(tmp_path)
-    with pytest.raises(ArliValidationError, match="mode must be"):
+    with pytest.raises(
+        ArliValidationError, match=r"mode='single' is invalid.*'page' or 'document'"
+    ):
         ArliOCRJobLoader(tmp_path, mode="single")  # type: ignore[arg-type]
+
+
+def test_the_job_readers_are_exported_from_the_package_roots() -> None:
+    import langchain_arli
+    import llama_index_arli
+    from langchain_arli.document_loaders import ocr_job as lc_job
+    from llama_index_arli.readers import ocr_job as li_job
+
+    assert "ArliOCRJobLoader" in langchain_arli.__all__
+    assert "ArliOCRJobReader" in llama_index_arli.__all__
+    assert ArliOCRJobLoader is lc_job.ArliOCRJobLoader
+    assert ArliOCRJobReader is li_job.ArliOCRJobReader
+    assert "ArliOCRJobLoader" in dir(langchain_arli)
+    assert "ArliOCRJobReader" in dir(llama_index_arli)

@@ -18,6 +18,7 @@ import re
 import socket
 import struct
 import threading
+import time
 import urllib.parse
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
@@ -116,7 +117,9 @@ class ReferenceServer:
         max_model_len: Context window of the text models.
         image_parallel_limit: Concurrent image jobs allowed before 429.
         image_latency: Seconds spent per generated image.
-        text_latency: Seconds before a text response starts.
+        text_latency: Seconds from a text request's arrival to its response (the
+            server's own parsing counts towards it, as in a real server with a fixed
+            per-request latency: a cap of N in flight then allows N / latency per second).
         token_latency: Seconds between streamed tokens.
         script: Script entries consulted before the default script.
         port: TCP port; 0 picks a free one.
@@ -415,6 +418,7 @@ class ReferenceServer:
 
     @staticmethod
     def _build_request(head: h11.Request, body: bytes) -> Request:
+        received = time.monotonic()
         target = head.target.decode("latin-1")
         split = urllib.parse.urlsplit(target)
         query = dict(urllib.parse.parse_qsl(split.query, keep_blank_values=True))
@@ -438,6 +442,7 @@ class ReferenceServer:
             body=body,
             json=parsed,
             json_error=error,
+            received=received,
         )
 
     async def _serve_request(

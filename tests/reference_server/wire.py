@@ -10,6 +10,7 @@ from __future__ import annotations
 import email.utils
 import json
 import threading
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -122,6 +123,8 @@ class Request:
         body: Raw body bytes.
         json: The body parsed as JSON, or ``None`` when empty or not JSON.
         json_error: The ``json.JSONDecodeError`` message when the body is not JSON.
+        received: ``time.monotonic()`` when the whole request had arrived (0: unknown);
+            ``text_latency`` counts from there.
     """
 
     method: str
@@ -131,6 +134,13 @@ class Request:
     body: bytes
     json: Any | None = None
     json_error: str | None = None
+    received: float = 0.0
+
+    def wait_left(self, latency: float) -> float:
+        """Seconds still to wait for a response due ``latency`` s after the request arrived."""
+        if not self.received:
+            return latency
+        return max(0.0, latency - (time.monotonic() - self.received))
 
     @property
     def content_type(self) -> str:

@@ -178,6 +178,12 @@ def _text_client() -> Any:
     return TextClient(api_key="k")
 
 
+def _job_dir(tmp: Path) -> Path:
+    """The smallest bulk OCR job output a job reader accepts (a ``job.json``)."""
+    (tmp / "job.json").write_text("{}")
+    return tmp
+
+
 CASES: dict[str, Case] = {
     # text models: server fields go in extra_body (additional_kwargs, in LlamaIndex, takes
     # known parameters only and refuses the others itself)
@@ -236,6 +242,10 @@ CASES: dict[str, Case] = {
     "llama_index_arli.readers.ocr.ArliOCRReader": Case(
         _fixed(api_key="k"), "max_retrys", "max_retries", "extra_body"
     ),
+    "langchain_arli.document_loaders.ocr_job.ArliOCRJobLoader": Case(
+        lambda tmp: {"path": _job_dir(tmp)}, "include_faild", "include_failed", None
+    ),
+    "llama_index_arli.readers.ocr_job.ArliOCRJobReader": Case(_fixed(), "mdoe", "mode", None),
     "llama_index_arli.tools.ocr.ArliOCRToolSpec": Case(
         _fixed(api_key="k"), "max_chras", "max_chars", "extra_body"
     ),

@@ -35,6 +35,7 @@ job starts.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import os
@@ -158,10 +159,17 @@ class _PageActor:
 
 
 def _connect(ray: Any, address: str | None) -> bool:
-    """Join (or start) a cluster; whether this call started it."""
+    """Join the cluster at ``address``, else ``RAY_ADDRESS``, else start a local one.
+
+    A Ray already initialized in this process is used as it is. A local cluster started
+    here (``address="local"``: never a cluster found by chance on the machine) has no
+    dashboard and is shut down when the job ends. Returns whether this call started Ray.
+    """
     if ray.is_initialized():
         return False
-    ray.init(address=address or os.environ.get("RAY_ADDRESS") or None, log_to_driver=False)
+    target = address or os.environ.get("RAY_ADDRESS") or "local"
+    extra: dict[str, Any] = {"include_dashboard": False} if target == "local" else {}
+    ray.init(address=target, log_to_driver=False, **extra)
     return True
 
 
@@ -244,8 +252,13 @@ def _execute(
     settings = job.worker.engine.settings
     batch = ropts.batch_size(job.limit)
     state = "complete"
+    # The actors run where the driver's environment is not: they get the key it resolved
+    # (ARLI_TEXT_KEY...) in the options, a SecretStr, never in a repr or log.
+    options = job.options
+    if options.api_key is None:
+        options = dataclasses.replace(options, api_key=settings.api_key_for("text"))
     try:
-        for record in _pages(ray, run.todo, job.options, ropts, batch, cache, settings, job.limit):
+        for record in _pages(ray, run.todo, options, ropts, batch, cache, settings, job.limit):
             if run.add(record):
                 break
     except KeyboardInterrupt:

@@ -10,10 +10,16 @@
    retries included, all take a slot of one limiter of ``max_in_flight`` slots, however
    many files there are; ``max_in_flight + 2`` pages are worked on at once (two rendering
    ahead), so memory stays that of a few pages whatever the corpus;
-4. each record is appended to ``pages.jsonl`` and fsync'ed as its page finishes;
+4. each record is appended to ``pages.jsonl`` as its page finishes (fsync'ed in the
+   background: the loop never waits for the disk);
 5. at the end (also after Ctrl-C or a failure under ``on_page_error="raise"``) the
    Markdown of every complete document, the sorted ``pages.jsonl`` and ``report.json``
    are written. Running the same command again continues where the job stopped.
+
+Ctrl-C, SIGTERM or cancelling :func:`arun_job` first *drains* the job
+(:mod:`arli.ocr.job.interrupt`): pages that sent nothing yet are dropped, pages whose
+request is out are finished and written, so no answered page is paid for twice on resume;
+a second interrupt abandons them.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import logging
 import os
 import time
 from collections.abc import Iterable, Sequence
@@ -32,6 +39,7 @@ from arli._errors import ArliValidationError, OCRPageError
 from arli._limits import Limiter
 from arli._providers import get_provider
 from arli.ocr._sync import shared_loop
+from arli.ocr.job.interrupt import DrainGate, cancel_on_sigterm, new_page, page_started
 from arli.ocr.job.progress import JobProgress, ProgressCallback
 from arli.ocr.job.report import build_report, failed_documents
 from arli.ocr.job.sink import Sink
@@ -40,6 +48,8 @@ from arli.ocr.models import DEFAULT_CONCURRENCY
 from arli.ocr.progress import RENDER_AHEAD
 
 __all__ = ["JobResult", "JobRun", "arun_job", "check_options", "prepare", "run_job"]
+
+_log = logging.getLogger("arli.ocr.job")
 
 
 @dataclass
@@ -151,7 +161,7 @@ def prepare(
     cache = options.cache_dir or str(sink.cache_dir)
     worker = PageWorker(options, None, cache_dir=cache)
     limit = _max_in_flight(options, worker)  # builds the engine: key and options checked
-    worker.limiter = Limiter(limit)
+    worker.limiter = DrainGate(Limiter(limit))
     worker._engine = None  # rebuilt on first use with the job's limiter
     return _Prepared(options, sink, tasks, failures, worker, limit, resume, names)
 
@@ -225,7 +235,7 @@ class JobRun:
         return bool(self.stop)
 
     def add(self, record: PageRecord) -> bool:
-        """Write one finished page (fsync'ed); whether the job must stop now."""
+        """Write one finished page (see :meth:`Sink.write`); whether the job must stop now."""
         self.job.sink.write(record)
         self.records[record.key] = record
         self.pages += 1
@@ -306,16 +316,34 @@ async def _execute(
     run = JobRun(job, show_progress, on_progress)
     pending = collections.deque(run.todo)
     state = "complete"
+    sent: dict[asyncio.Task[None], list[bool]] = {}
+    draining = False
 
     async def lane() -> None:
-        while pending and not run.stopped:
-            run.add(await job.worker.arun(pending.popleft()))
+        me = asyncio.current_task()
+        assert me is not None
+        while pending and not run.stopped and not draining:
+            sent[me] = new_page()
+            record = await job.worker.arun(pending.popleft())
+            run.add(record)  # no await between the answer and its record
 
     lanes = [
         asyncio.create_task(lane()) for _ in range(min(len(pending), job.limit + RENDER_AHEAD))
     ]
     try:
-        await asyncio.gather(*lanes)
+        with cancel_on_sigterm(asyncio.current_task()):
+            try:
+                if lanes:
+                    await asyncio.wait(lanes, return_when=asyncio.FIRST_EXCEPTION)
+                for lane_task in lanes:
+                    if lane_task.done() and lane_task.exception() is not None:
+                        raise lane_task.exception()  # type: ignore[misc]
+            except asyncio.CancelledError:
+                # Ctrl-C / SIGTERM: keep what the server is answering (module interrupt)
+                state = "interrupted"
+                draining = True
+                await _drain(job, lanes, sent)
+                raise
     except asyncio.CancelledError:
         state = "interrupted"
         raise
@@ -332,6 +360,29 @@ async def _execute(
     return run.result()
 
 
+async def _drain(
+    job: _Prepared, lanes: list[asyncio.Task[None]], sent: dict[asyncio.Task[None], list[bool]]
+) -> None:
+    """Cancel the pages that sent nothing; wait for those the server is answering."""
+    if isinstance(job.worker.limiter, DrainGate):
+        job.worker.limiter.close()
+    busy = []
+    for lane_task in lanes:
+        if lane_task.done():
+            continue
+        if page_started(sent.get(lane_task)):
+            busy.append(lane_task)
+        else:
+            lane_task.cancel()
+    if busy:
+        _log.warning(
+            "interrupted: finishing the %d page(s) already sent, so their answers are kept "
+            "(interrupt again to abandon them)",
+            len(busy),
+        )
+        await asyncio.wait(busy)
+
+
 def run_job(
     inputs: Sequence[str | os.PathLike[str]] | _Prepared,
     out_dir: str | os.PathLike[str] | None = None,
@@ -343,8 +394,9 @@ def run_job(
 ) -> JobResult:
     """Run a bulk OCR job over ``inputs`` into ``out_dir`` (see the module docstring).
 
-    Resumes when ``out_dir`` holds an earlier run of the same job. Ctrl-C (or cancelling
-    :func:`arun_job`) writes what finished and raises ``KeyboardInterrupt``.
+    Resumes when ``out_dir`` holds an earlier run of the same job. Ctrl-C or SIGTERM (or
+    cancelling :func:`arun_job`) finishes the pages already sent, writes every finished
+    page and raises ``KeyboardInterrupt`` (a second Ctrl-C abandons the pages in flight).
 
     Args:
         inputs: files, directories, globs and ``@manifest`` files (or :func:`prepare`'s
@@ -371,5 +423,8 @@ def run_job(
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(coro)
+        try:
+            return asyncio.run(coro)
+        except asyncio.CancelledError:  # SIGTERM (cancel_on_sigterm): written, like Ctrl-C
+            raise KeyboardInterrupt from None
     return shared_loop().run(coro)

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from arli._errors import OCRDependencyError
-from arli.ocr.cache import DirectoryCache, OCRCache
+from arli.ocr.cache import DirectoryCache, OCRCache, entry_name, read_entry
 
 __all__ = ["FsspecCache", "is_url", "local_path", "open_cache", "publish", "pull"]
 
@@ -92,23 +92,13 @@ class FsspecCache:
         return self._fs, self._root
 
     def _path(self, key: str) -> str:
-        if len(key) < 8 or not all(c in "0123456789abcdef" for c in key):
-            msg = f"not a cache key: {key[:40]!r}"
-            raise ValueError(msg)
-        return f"{self._open()[1]}/{key[:2]}/{key}.json"
+        return f"{self._open()[1]}/{entry_name(key)}"
 
     def get(self, key: str) -> dict[str, Any] | None:
         """The entry for ``key``; ``None`` when missing or unreadable."""
         path = self._path(key)
         fs = self._open()[0]
-        try:
-            data = json.loads(fs.cat_file(path).decode("utf-8"))
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError) as exc:
-            logger.warning("ignoring unreadable OCR cache entry %s: %s", path, exc)
-            return None
-        return data if isinstance(data, dict) else None
+        return read_entry(path, lambda: bytes(fs.cat_file(path)))
 
     def set(self, key: str, value: dict[str, Any]) -> None:
         """Write the entry whole; a cache that cannot be written is logged once, not raised."""

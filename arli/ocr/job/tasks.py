@@ -15,8 +15,9 @@ These are the stable, picklable pieces every runner (the local one in
   failure: the record says what happened. It builds its client lazily (so it pickles
   without one) and takes one slot of the ``limiter`` it is given per request, retries
   included.
-- :class:`Sink`: the output directory: ``pages.jsonl`` appended and fsync'ed per record
-  (what resume reads back), one Markdown file per document and ``report.json`` at the end.
+- :class:`Sink`: the output directory: ``pages.jsonl`` appended per record (fsync'ed in
+  the background; what resume reads back), one Markdown file per document and
+  ``report.json`` at the end.
 
 Page numbers are 1-based everywhere: in tasks, records, ``pages.jsonl`` and the metadata
 of the Documents the loaders make.

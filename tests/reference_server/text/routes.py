@@ -283,7 +283,8 @@ class TextAPI(_Simulation, _Rendering):
             modes.append(decision.tool_mode)
             outputs.append(self._plan(decision, v, max_tokens))
         if self.settings.text_latency:
-            await asyncio.sleep(self.settings.text_latency)
+            # from the request's arrival: the server's own work is part of the latency
+            await asyncio.sleep(req.wait_left(self.settings.text_latency))
         chat_id = f"{self.flavor.chat_id_prefix}{self._request_id(req, body)}"
         created = int(time.time())
         logprobs = bool(v.get("logprobs"))
@@ -379,7 +380,8 @@ class TextAPI(_Simulation, _Rendering):
                 out = self._plan(_Decision(content=continuation), v, max_tokens)
                 outputs.append((p_index, text, out))
         if self.settings.text_latency:
-            await asyncio.sleep(self.settings.text_latency)
+            # from the request's arrival: the server's own work is part of the latency
+            await asyncio.sleep(req.wait_left(self.settings.text_latency))
         cmpl_id = f"cmpl-{self._request_id(req, body)}"
         created = int(time.time())
         prompt_tokens = sum(len(t) for _, t, _ in per_prompt)
