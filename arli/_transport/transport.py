@@ -322,18 +322,17 @@ class Transport:
         the cookies), so the request is our URL, the client's default headers updated
         with ours, and the timeout extension.
         """
-        ours = self._json_headers if body is not None else self._headers
-        if extra:
-            headers = client.headers.copy()
-            headers.update({**ours, **extra})
-        else:
-            merged = self._merged_headers
-            if merged is None:
-                plain, json_ = client.headers.copy(), client.headers.copy()
-                plain.update(self._headers)
-                json_.update(self._json_headers)
-                merged = self._merged_headers = (plain, json_)
-            headers = merged[body is not None]
+        merged = self._merged_headers
+        if merged is None:
+            plain, json_ = client.headers.copy(), client.headers.copy()
+            plain.update(self._headers)
+            json_.update(self._json_headers)
+            merged = self._merged_headers = (plain, json_)
+        headers = merged[body is not None]
+        if extra:  # the idempotency key at least: set on a copy, not re-merged from scratch
+            headers = headers.copy()  # (a copy of Headers is a list copy; update() re-parses)
+            for name, value in extra.items():
+                headers[name] = value
         url = self._urls.get(path)
         if url is None:
             url = httpx.URL(self.url(path))
