@@ -127,16 +127,6 @@ def _load_json_file(path: str) -> Any:
         raise UsageError(msg) from None
 
 
-def _usage_dict(usage: Any) -> dict[str, int] | None:
-    if usage is None:
-        return None
-    return {
-        "prompt_tokens": usage.prompt_tokens,
-        "completion_tokens": usage.completion_tokens,
-        "total_tokens": usage.total_tokens,
-    }
-
-
 # -- commands -------------------------------------------------------------------------------
 
 
@@ -169,7 +159,7 @@ def cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
             "model": answer.model,
             "text": choice.content,
             "finish_reason": choice.finish_reason,
-            "usage": _usage_dict(answer.usage),
+            "usage": answer.usage.counts() if answer.usage is not None else None,
         }
         if plan.constraint is not None and parsed:
             payload["parsed"] = parsed[0]
@@ -204,7 +194,7 @@ def cmd_complete(args: argparse.Namespace, out: TextIO) -> int:
             "model": answer.model,
             "text": answer.text,
             "finish_reason": answer.choices[0].finish_reason if answer.choices else None,
-            "usage": _usage_dict(answer.usage),
+            "usage": answer.usage.counts() if answer.usage is not None else None,
         }
         out.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
     elif not stream:

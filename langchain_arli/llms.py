@@ -12,21 +12,11 @@ from langchain_core.language_models.llms import BaseLLM
 from langchain_core.outputs import Generation, GenerationChunk, LLMResult
 
 from arli import ArliResponseError
-from arli.text.parse import Completion, CompletionChunk, Usage
+from arli.text.parse import Completion, CompletionChunk
 from langchain_arli._common import ArliTextModel, FeatherlessSettings
 from langchain_arli._convert import empty_stream_error
 
 __all__ = ["ArliLLM", "FeatherlessLLM"]
-
-
-def _usage_dict(usage: Usage | None) -> dict[str, int] | None:
-    if usage is None:
-        return None
-    return {
-        "prompt_tokens": usage.prompt_tokens,
-        "completion_tokens": usage.completion_tokens,
-        "total_tokens": usage.total_tokens,
-    }
 
 
 class ArliLLM(ArliTextModel, BaseLLM):
@@ -85,7 +75,7 @@ class ArliLLM(ArliTextModel, BaseLLM):
     @staticmethod
     def _result(completion: Completion, prompts: list[str]) -> LLMResult:
         per_prompt = max(1, len(completion.choices) // max(1, len(prompts)))
-        usage = _usage_dict(completion.usage)
+        usage = completion.usage.counts() if completion.usage is not None else None
         generations: list[list[Generation]] = [[] for _ in prompts]
         for choice in sorted(completion.choices, key=lambda c: c.index):
             info: dict[str, Any] = {
@@ -146,7 +136,7 @@ class ArliLLM(ArliTextModel, BaseLLM):
     @staticmethod
     def _chunk(chunk: CompletionChunk) -> GenerationChunk | None:
         if not chunk.choices:
-            usage = _usage_dict(chunk.usage)
+            usage = chunk.usage.counts() if chunk.usage is not None else None
             return GenerationChunk(text="", generation_info={"usage": usage}) if usage else None
         choice = next((c for c in chunk.choices if c.index == 0), None)
         if choice is None:

@@ -53,6 +53,17 @@ class Usage:
     cached_tokens: int | None = None
     reasoning_tokens: int | None = None
 
+    def counts(self) -> dict[str, int]:
+        """The three OpenAI counts: ``prompt_tokens``, ``completion_tokens``, ``total_tokens``.
+
+        As completions' ``generation_info["usage"]`` and the CLI's JSON show them.
+        """
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+        }
+
 
 @dataclass(slots=True)
 class ToolCall:
