@@ -38,11 +38,11 @@ from llama_index.core.llms.utils import parse_partial_json
 
 from arli._errors import ArliValidationError
 from arli.media import sniff_mime
+from arli.text.accumulate import ChatStreamAccumulator
 from arli.text.attachments import pdf_image_parts, relay_tool_images
 from arli.text.parse import (
     ChatChunk,
     ChatCompletion,
-    ChatStreamAccumulator,
     Completion,
     CompletionChunk,
     ToolCall,

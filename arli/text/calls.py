@@ -21,15 +21,14 @@ from arli._errors import ArliValidationError
 from arli._kwargs import checks_arguments, warn_renamed
 from arli._settings import check_seconds
 from arli._transport import CallStats
+from arli.text.accumulate import ChatStreamAccumulator, CompletionStreamAccumulator
 from arli.text.client import TextClient
 from arli.text.history import SendReasoning, with_reasoning
 from arli.text.parse import (
     ChatChunk,
     ChatCompletion,
-    ChatStreamAccumulator,
     Completion,
     CompletionChunk,
-    CompletionStreamAccumulator,
     parse_chat_chunk,
     parse_completion_chunk,
 )

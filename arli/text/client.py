@@ -27,13 +27,12 @@ from arli._settings import SETTINGS_ARGUMENTS, ArliSettings
 from arli._steps import Steps, arun, run, transport_options
 from arli._transport import PooledClient, Transport, get_transport
 from arli.media import ImageSourcePolicy
+from arli.text.accumulate import ChatStreamAccumulator, CompletionStreamAccumulator
 from arli.text.parse import (
     ChatChunk,
     ChatCompletion,
-    ChatStreamAccumulator,
     Completion,
     CompletionChunk,
-    CompletionStreamAccumulator,
     ModelInfo,
     TokenizeResult,
     parse_chat_chunk,

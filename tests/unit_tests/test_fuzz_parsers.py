@@ -46,9 +46,8 @@ from arli.images.models import (
     parse_samplers,
     parse_upscalers,
 )
+from arli.text.accumulate import ChatStreamAccumulator, CompletionStreamAccumulator
 from arli.text.parse import (
-    ChatStreamAccumulator,
-    CompletionStreamAccumulator,
     parse_chat_chunk,
     parse_chat_completion,
     parse_completion,

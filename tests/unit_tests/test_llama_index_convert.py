@@ -26,8 +26,8 @@ from llama_index.core.base.llms.types import (
 from pydantic import BaseModel
 
 from arli import ArliValidationError
+from arli.text.accumulate import ChatStreamAccumulator
 from arli.text.parse import (
-    ChatStreamAccumulator,
     parse_chat_chunk,
     parse_chat_completion,
     parse_completion,

@@ -8,9 +8,8 @@ import pytest
 
 from arli import ArliResponseError
 from arli._sse import JSONEventStream, iter_sse
+from arli.text.accumulate import ChatStreamAccumulator, CompletionStreamAccumulator
 from arli.text.parse import (
-    ChatStreamAccumulator,
-    CompletionStreamAccumulator,
     ToolCall,
     parse_chat_chunk,
     parse_chat_completion,

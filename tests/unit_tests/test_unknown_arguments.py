@@ -105,7 +105,7 @@ NOT_CONSTRUCTED: dict[str, str] = {
             "arli.ocr.results.OCRResult",
             "arli.ocr.results.PageFailure",
             "arli.ocr.results.PageResult",
-            "arli.ocr.render.PageImage",
+            "arli.ocr.pages.PageImage",
         ],
         "a result type, built by our parsers or the engine",
     ),
@@ -267,13 +267,13 @@ CASES: dict[str, Case] = {
     "arli.ocr.cache.DirectoryCache": Case(
         lambda tmp: {"directory": tmp}, "Directory", "directory", None
     ),
-    "arli.ocr.render.RenderOptions": Case(_fixed(), "dpii", "dpi", None),
+    "arli.ocr.pages.RenderOptions": Case(_fixed(), "dpii", "dpi", None),
     "arli.ocr.sources.OCRSource": Case(_fixed(name="x", data=b""), "pth", "path", None),
     "arli.images.client.ImageRoutes": Case(_fixed(), "txt2im", "txt2img", None),
     # no arguments at all: a keyword is refused with the arli error, without a suggestion
     "arli.text.client.TextRoutes": Case(_fixed(), "chat", "", None),
-    "arli.text.parse.ChatStreamAccumulator": Case(_fixed(), "strict", "", None),
-    "arli.text.parse.CompletionStreamAccumulator": Case(_fixed(), "strict", "", None),
+    "arli.text.accumulate.ChatStreamAccumulator": Case(_fixed(), "strict", "", None),
+    "arli.text.accumulate.CompletionStreamAccumulator": Case(_fixed(), "strict", "", None),
     "arli.text.calls.CallOptions": Case(_fixed(model="m"), "stream_usge", "stream_usage", None),
     "arli.text.calls.TextCalls": Case(
         lambda _tmp: {"client": _text_client()}, "clients", "client", None
