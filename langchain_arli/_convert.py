@@ -22,7 +22,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 
 from arli import ArliResponseError, ArliValidationError, IncompleteResponseError
 from arli.text import ChatChunk, ChatCompletion, ChoiceDelta, ToolCall, Usage
-from arli.text.attachments import decode_base64, pdf_image_parts, relay_tool_images
+from arli.text.attachments import decode_base64, pdf_file_part, relay_tool_images
 
 __all__ = [
     "chunk_to_generation",
@@ -122,7 +122,7 @@ def _content(content: str | list[Any], *, images: bool = True) -> str | list[dic
         if kind == "text":
             parts.append({"type": "text", "text": block.get("text", "")})
         elif images and _is_pdf_block(block):
-            parts.extend(pdf_image_parts(_pdf_bytes(block), name=_pdf_name(block)))
+            parts.append(pdf_file_part(_pdf_bytes(block), name=_pdf_name(block)))
             has_image = True
         elif kind in ("image", "image_url"):
             if images:
@@ -196,8 +196,9 @@ def _reasoning(message: AIMessage) -> str | None:
 def to_openai_messages(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
     """Convert LangChain messages to OpenAI chat messages (images not yet inlined).
 
-    PDFs become one image part per page; images in tool results move to a user turn after
-    the tool messages (:mod:`arli.text.attachments`).
+    PDFs become OpenAI ``file`` parts (the call layer renders one image per page when they
+    are sent); images in tool results move to a user turn after the tool messages
+    (:mod:`arli.text.attachments`).
 
     Raises:
         ArliValidationError: for content Arli cannot take (files, audio...).

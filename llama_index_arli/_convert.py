@@ -39,7 +39,7 @@ from llama_index.core.llms.utils import parse_partial_json
 from arli._errors import ArliValidationError
 from arli.media import sniff_mime
 from arli.text.accumulate import ChatStreamAccumulator
-from arli.text.attachments import pdf_image_parts, relay_tool_images
+from arli.text.attachments import pdf_file_part, relay_tool_images
 from arli.text.parse import (
     ChatChunk,
     ChatCompletion,
@@ -113,10 +113,11 @@ def _image_part(block: ImageBlock) -> dict[str, Any]:
 
 
 def _document_parts(block: DocumentBlock) -> list[dict[str, Any]]:
-    """A ``DocumentBlock`` holding a PDF → one ``image_url`` part per page (rasterized here).
+    """A ``DocumentBlock`` holding a PDF → its OpenAI ``file`` part, rendered when sent.
 
-    Only the block's bytes are used: a ``path`` or ``url`` named in message content is not
-    read or fetched (content is untrusted); read the file yourself and pass ``data=``.
+    The call layer turns it into one ``image_url`` part per page. Only the block's bytes
+    are used: a ``path`` or ``url`` named in message content is not read or fetched
+    (content is untrusted); read the file yourself and pass ``data=``.
     """
     name = block.title if block.title and block.title != "input_document" else "the PDF document"
     if block.data is None:
@@ -136,7 +137,7 @@ def _document_parts(block: DocumentBlock) -> list[dict[str, Any]]:
     if mime not in ("", "application/pdf") and not data.startswith(b"%PDF-"):
         msg = f"{name} is {mime}; Arli chat models take documents as PDFs only"
         raise ArliValidationError(msg, field="blocks", allowed="application/pdf")
-    return pdf_image_parts(data, name=name)
+    return [pdf_file_part(data, name=name)]  # rendered by the call layer when sent
 
 
 def _arguments(kwargs: Any) -> str:
@@ -240,8 +241,9 @@ def to_openai_message(message: ChatMessage) -> dict[str, Any]:
 def to_openai_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
     """Convert LlamaIndex messages to OpenAI chat messages (images not yet inlined).
 
-    PDFs in ``DocumentBlock``s become page images; images in tool results move to a user
-    turn after the tool messages (:func:`arli.text.attachments.relay_tool_images`), where
+    PDFs in ``DocumentBlock``s become OpenAI ``file`` parts (the call layer renders their
+    pages as images when sent); images in tool results move to a user turn after the tool
+    messages (:func:`arli.text.attachments.relay_tool_images`), where
     the chat templates vLLM serves can show them to the model.
 
     Raises:

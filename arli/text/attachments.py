@@ -5,7 +5,10 @@ turns. So, for both skins:
 
 - a PDF in a message becomes one image part per page (:func:`pdf_image_parts`), rendered
   by the OCR renderer (:func:`arli.ocr.render.open_document`: the same DPI, size caps and
-  decoding guard), with a page limit and a clear error past it;
+  decoding guard), with a page limit and a clear error past it. A skin writes the PDF as
+  an OpenAI ``file`` part (:func:`pdf_file_part`); the call layer renders it when the
+  message is sent (:func:`expand_pdf_files`), on a worker thread for an async call so
+  that rasterizing never blocks the event loop;
 - an image in a tool result moves to a user turn right after the run of tool messages
   (:func:`relay_tool_images`); the tool message keeps its text and says where the image went.
 """
@@ -19,12 +22,22 @@ from typing import Any
 from arli._errors import ArliValidationError, OCRSourceError
 from arli.media import _b64decode
 
-__all__ = ["PDF_MAX_PAGES", "decode_base64", "pdf_image_parts", "relay_tool_images"]
+__all__ = [
+    "PDF_MAX_PAGES",
+    "decode_base64",
+    "expand_pdf_files",
+    "has_pdf_files",
+    "pdf_file_part",
+    "pdf_image_parts",
+    "relay_tool_images",
+]
 
 #: The most PDF pages one message may carry (each page is one image the model must read).
 PDF_MAX_PAGES = 20
 
 _TOOL_IMAGE_NOTE = "[the image(s) this tool returned follow in the next user message]"
+
+_PDF_DATA = "data:application/pdf;base64,"
 
 
 def decode_base64(data: str, *, what: str) -> bytes:
@@ -57,9 +70,7 @@ def pdf_image_parts(
     from arli.ocr.render import RenderOptions, open_document  # noqa: PLC0415
     from arli.ocr.sources import OCRSource  # noqa: PLC0415
 
-    if data.lstrip()[:5] != b"%PDF-":
-        msg = f"{name} is not a PDF (it does not start with %PDF-)"
-        raise ArliValidationError(msg, field="content", allowed="a PDF")
+    _check_pdf(data, name)
     options = render or RenderOptions()
     source = OCRSource(name=name, data=data)
     try:
@@ -88,10 +99,76 @@ def pdf_image_parts(
     ]
 
 
+def pdf_file_part(data: bytes, *, name: str = "the PDF") -> dict[str, Any]:
+    """An OpenAI ``file`` content part holding the PDF ``data``, rendered when it is sent.
+
+    Raises:
+        ArliValidationError: ``data`` is not a PDF (it does not start with ``%PDF-``).
+    """
+    _check_pdf(data, name)
+    return {
+        "type": "file",
+        "file": {"filename": name, "file_data": _PDF_DATA + base64.b64encode(data).decode()},
+    }
+
+
+def _check_pdf(data: bytes, name: str) -> None:
+    if data.lstrip()[:5] != b"%PDF-":
+        msg = f"{name} is not a PDF (it does not start with %PDF-)"
+        raise ArliValidationError(msg, field="content", allowed="a PDF")
+
+
+def _is_pdf_file(part: Any) -> bool:
+    if not isinstance(part, dict) or part.get("type") != "file":
+        return False
+    inner = part.get("file")
+    data = inner.get("file_data") if isinstance(inner, dict) else None
+    return isinstance(data, str) and data.startswith(_PDF_DATA)
+
+
+def has_pdf_files(messages: Sequence[dict[str, Any]]) -> bool:
+    """True when a message holds a PDF ``file`` part (:func:`expand_pdf_files` has work)."""
+    return any(
+        isinstance(m.get("content"), list) and any(_is_pdf_file(p) for p in m["content"])
+        for m in messages
+    )
+
+
+def expand_pdf_files(
+    messages: list[dict[str, Any]], *, max_pages: int = PDF_MAX_PAGES
+) -> list[dict[str, Any]]:
+    """Replace every PDF ``file`` part by its pages as ``image_url`` parts (in place).
+
+    Each PDF is rendered by :func:`pdf_image_parts` (``max_pages`` at most); messages
+    without one are left as they are. Returns ``messages``.
+
+    Raises:
+        ArliValidationError: a PDF past ``max_pages`` or one that cannot be read.
+    """
+    for message in messages:
+        content = message.get("content")
+        if not isinstance(content, list) or not any(_is_pdf_file(p) for p in content):
+            continue
+        parts: list[Any] = []
+        for part in content:
+            if _is_pdf_file(part):
+                name = str(part["file"].get("filename") or "the PDF")
+                data = decode_base64(part["file"]["file_data"], what=name)
+                parts.extend(pdf_image_parts(data, name=name, max_pages=max_pages))
+            else:
+                parts.append(part)
+        message["content"] = parts
+    return messages
+
+
 def _split_images(content: Any) -> tuple[Any, list[dict[str, Any]]]:
     if not isinstance(content, list):
         return content, []
-    images = [p for p in content if isinstance(p, dict) and p.get("type") == "image_url"]
+    images = [
+        p
+        for p in content
+        if (isinstance(p, dict) and p.get("type") == "image_url") or _is_pdf_file(p)
+    ]
     if not images:
         return content, []
     text = "".join(

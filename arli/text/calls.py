@@ -13,6 +13,7 @@ but the I/O. The body is sent exactly as planned: stream options are decided by 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import InitVar, dataclass, field, replace
 from typing import Any, Generic, TypeVar
@@ -22,6 +23,7 @@ from arli._kwargs import checks_arguments, warn_renamed
 from arli._settings import check_seconds
 from arli._transport import CallStats
 from arli.text.accumulate import ChatStreamAccumulator, CompletionStreamAccumulator
+from arli.text.attachments import expand_pdf_files, has_pdf_files
 from arli.text.client import TextClient
 from arli.text.history import SendReasoning, with_reasoning
 from arli.text.parse import (
@@ -294,18 +296,21 @@ class TextCalls:
     def messages(
         self, options: CallOptions, messages: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
-        """``messages`` as sent, image URLs and paths inlined as the provider needs.
+        """``messages`` as sent, PDFs rendered and images inlined as the provider needs.
 
-        Earlier reasoning is kept or dropped as ``options.send_reasoning`` says.
+        PDF ``file`` parts become one image part per page; image URLs and paths become
+        base64. Earlier reasoning is kept or dropped as ``options.send_reasoning`` says.
         """
         kept = with_reasoning(messages, options.send_reasoning, options.model)
-        return inline_images(kept, **self._image_options(options))
+        return inline_images(expand_pdf_files(kept), **self._image_options(options))
 
     async def amessages(
         self, options: CallOptions, messages: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
-        """Async :meth:`messages` (downloads do not block the event loop)."""
+        """Async :meth:`messages` (downloads and PDF rendering do not block the event loop)."""
         kept = with_reasoning(messages, options.send_reasoning, options.model)
+        if has_pdf_files(kept):  # rasterizing takes CPU time: on a worker thread
+            kept = await asyncio.to_thread(expand_pdf_files, kept)
         return await ainline_images(kept, **self._image_options(options))
 
     def count_tokens(

@@ -507,3 +507,52 @@ def test_a_pdf_named_by_url_or_path_is_not_read(
         chat_arli(srv, allow_local_files=True).invoke([HumanMessage(content=[block])])  # type: ignore[list-item]
     assert Host.seen == []
     assert srv.requests_for(CHAT) == []
+
+
+def test_an_async_call_renders_its_pdf_off_the_event_loop(
+    srv: ReferenceServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rasterizing takes CPU time: ``ainvoke``/``achat`` do it on a worker thread, and the
+    pages still reach the server; a sync call renders on its own thread."""
+    pytest.importorskip("pypdfium2")
+    import asyncio
+    import threading
+
+    from langchain_core.messages import HumanMessage
+    from llama_index.core.base.llms.types import DocumentBlock, TextBlock
+    from llama_index.core.llms import ChatMessage
+
+    from arli.text import attachments
+
+    rendered_on: list[int] = []
+    real = attachments.pdf_image_parts
+
+    def recording(*args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        rendered_on.append(threading.get_ident())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(attachments, "pdf_image_parts", recording)
+    pdf = PDF.read_bytes()
+    block = {
+        "type": "file",
+        "base64": base64.b64encode(pdf).decode(),
+        "mime_type": "application/pdf",
+    }
+    lc = [HumanMessage(content=[{"type": "text", "text": "Summarize"}, block])]  # type: ignore[list-item]
+    li = [ChatMessage(role="user", blocks=[TextBlock(text="Summarize"), DocumentBlock(data=pdf)])]
+
+    async def calls() -> int:
+        loop_thread = threading.get_ident()
+        await chat_arli(srv).ainvoke(lc)
+        await li_arli(srv).achat(li)
+        return loop_thread
+
+    loop_thread = asyncio.run(calls())
+    assert len(rendered_on) == 2
+    assert loop_thread not in rendered_on
+    for request in srv.requests_for(CHAT):
+        parts = request.json["messages"][-1]["content"]
+        assert [p["type"] for p in parts] == ["text", "image_url"]
+        assert parts[1]["image_url"]["url"].startswith("data:image/")
+    chat_arli(srv).invoke(lc)
+    assert rendered_on[-1] == threading.get_ident()

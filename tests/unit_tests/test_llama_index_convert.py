@@ -27,6 +27,7 @@ from pydantic import BaseModel
 
 from arli import ArliValidationError
 from arli.text.accumulate import ChatStreamAccumulator
+from arli.text.attachments import expand_pdf_files
 from arli.text.parse import (
     parse_chat_chunk,
     parse_chat_completion,
@@ -163,9 +164,12 @@ def test_a_pdf_document_block_becomes_page_images() -> None:
             DocumentBlock(data=PDF.read_bytes(), document_mimetype="application/pdf"),
         ]
     )
-    out = to_openai_message(message)
-    assert [p["type"] for p in out["content"]] == ["text", "image_url"]
-    assert out["content"][1]["image_url"]["url"].startswith("data:image/")
+    out = to_openai_message(message)  # the skin writes the PDF as an OpenAI file part
+    assert [p["type"] for p in out["content"]] == ["text", "file"]
+    assert out["content"][1]["file"]["file_data"].startswith("data:application/pdf;base64,")
+    (sent,) = expand_pdf_files([out])  # and the call layer renders its pages when sent
+    assert [p["type"] for p in sent["content"]] == ["text", "image_url"]
+    assert sent["content"][1]["image_url"]["url"].startswith("data:image/")
 
 
 @pytest.mark.parametrize(
@@ -180,7 +184,7 @@ def test_a_pdf_document_block_becomes_page_images() -> None:
 def test_document_blocks_that_cannot_be_rasterized_are_named(block: Any, expected: str) -> None:
     pytest.importorskip("pypdfium2")
     with pytest.raises(ArliValidationError, match=expected):
-        to_openai_message(ChatMessage(blocks=[block]))
+        expand_pdf_files([to_openai_message(ChatMessage(blocks=[block]))])
 
 
 def test_a_document_in_an_assistant_turn_is_refused() -> None:
