@@ -88,12 +88,32 @@ def _options() -> tuple[float, float]:
     return options, read
 
 
+def _cookies() -> float:
+    """A response without Set-Cookie given to our clients' cookie store vs httpx's own."""
+    import httpx
+
+    from arli._transport.wire import LazyCookies
+
+    request = httpx.Request(
+        "POST",
+        "http://bench.invalid/v1/chat/completions",
+        headers={"authorization": "Bearer k", "content-type": "application/json"},
+        content=b"{}",
+    )
+    response = httpx.Response(
+        200, headers={"content-type": "application/json", "content-length": "2"}, request=request
+    )
+    lazy, plain = LazyCookies(), httpx.Cookies()
+    return _saving(lambda: plain.extract_cookies(response), lambda: lazy.extract_cookies(response))
+
+
 def saving_lines() -> list[str]:
     """The markdown list items, one per shortcut, measured now."""
     raw, payload = _event()
     sse = _sse(raw)
     parse, convert = _chunk(payload)
     options, read = _options()
+    cookies = _cookies()
 
     def us(seconds: float) -> str:
         return f"{seconds * 1e6:.2f} µs"
@@ -107,4 +127,7 @@ def saving_lines() -> list[str]:
         f"- 'per-call options': a skin's CallOptions built without the typo checks saves "
         f"{us(options)} per call; reading the text model's cached client or parameters "
         f"from pydantic's private store saves {us(read)} per read (two or more a call).",
+        f"- 'cookie-less responses': a response without Set-Cookie, not handed to the stdlib "
+        f"cookie jar by our clients' store, saves {us(cookies)} per call and per stream "
+        f"(arli._transport.wire.LazyCookies).",
     ]

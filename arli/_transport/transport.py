@@ -37,6 +37,7 @@ from arli._transport.wire import (
     Multipart,
     encode_json_body,
     read_seconds,
+    with_lazy_cookies,
 )
 
 __all__ = ["Transport"]
@@ -211,8 +212,8 @@ class Transport:
             with self._lock:
                 client = self._client
                 if client is None or client.is_closed:
-                    client = self._client = httpx.Client(
-                        limits=self._new_limits(), follow_redirects=False
+                    client = self._client = with_lazy_cookies(
+                        httpx.Client(limits=self._new_limits(), follow_redirects=False)
                     )
         return client
 
@@ -226,7 +227,9 @@ class Transport:
             with self._lock:
                 client = self._async_clients.get(loop)
                 if client is None or client.is_closed:
-                    client = httpx.AsyncClient(limits=self._new_limits(), follow_redirects=False)
+                    client = with_lazy_cookies(
+                        httpx.AsyncClient(limits=self._new_limits(), follow_redirects=False)
+                    )
                     self._async_clients[loop] = client
                     self._loop_closers[loop] = _close_with_loop(self, client)
         return client

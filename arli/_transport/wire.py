@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -26,6 +26,7 @@ __all__ = [
     "CREDENTIAL_HEADERS",
     "USER_AGENT",
     "HTTPResult",
+    "LazyCookies",
     "Multipart",
     "display_url",
     "encode_json_body",
@@ -37,6 +38,7 @@ __all__ = [
     "read_seconds",
     "refusal",
     "status_error",
+    "with_lazy_cookies",
 ]
 
 USER_AGENT = f"arli-integrations/{__version__} httpx/{httpx.__version__}"
@@ -84,6 +86,37 @@ class HTTPResult:
     def text(self) -> str:
         """The body decoded as UTF-8 (undecodable bytes replaced)."""
         return self.content.decode("utf-8", errors="replace")
+
+
+_Client = TypeVar("_Client", httpx.Client, httpx.AsyncClient)
+
+
+class LazyCookies(httpx.Cookies):
+    """httpx's cookie store, which skips reading a response that sets no cookie.
+
+    httpx hands every response to the stdlib cookie jar, first wrapping it and its request
+    in urllib objects; for a response without ``Set-Cookie`` or ``Set-Cookie2`` the jar
+    finds nothing to keep, so that work is skipped (bench/results.md, 'cookie-less
+    responses'). A response that sets a cookie is read exactly as before.
+    """
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        """Keep the cookies ``response`` sets (none to read without a Set-Cookie header)."""
+        headers = response.headers
+        if "set-cookie" in headers or "set-cookie2" in headers:
+            super().extract_cookies(response)
+
+
+def with_lazy_cookies(client: _Client) -> _Client:
+    """``client`` (one the transport created) with a :class:`LazyCookies` store.
+
+    httpx keeps a client's store in ``_cookies`` (what its ``cookies`` property returns);
+    if that ever changes, the client is left as it is (only slower).
+    """
+    store = client.cookies
+    if type(store) is httpx.Cookies and getattr(client, "_cookies", None) is store:
+        client._cookies = LazyCookies(store)  # httpx private: see the docstring
+    return client
 
 
 def display_url(url: httpx.URL) -> str:
