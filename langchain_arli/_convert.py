@@ -362,9 +362,8 @@ def chunk_to_generation(chunk: ChatChunk) -> ChatGenerationChunk | None:
     # with fewer fields to validate (bench/results.md, 'content-only chunks').
     if not delta.content:
         return None
-    message = AIMessageChunk(
-        content=delta.content, response_metadata={"model_provider": PROVIDER}, id=chunk.id or None
-    )
+    message = AIMessageChunk(content=delta.content, id=chunk.id or None)
+    message.response_metadata["model_provider"] = PROVIDER  # a fresh dict: not validated again
     return ChatGenerationChunk(message=message)
 
 

@@ -458,6 +458,28 @@ class ChatStream:
 
     def add(self, chunk: ChatChunk) -> ChatResponse | None:
         """Merge one chunk (already added to ``acc``); the response to yield, or ``None``."""
+        choices = chunk.choices
+        if len(choices) == 1 and not (self.reasoning or self.tool_calls):
+            delta = choices[0]
+            if (
+                delta.content
+                and delta.index == 0
+                and chunk.usage is None
+                and not (delta.reasoning or delta.tool_calls or delta.finish_reason)
+                and delta.logprobs is None
+            ):
+                # Text only (nearly every chunk): the response general_add gives, built with
+                # fewer fields (test_chat_stream_fast_path; bench/results.md, 'content-only
+                # chunks')
+                self.content += delta.content
+                message = ChatMessage(
+                    role=MessageRole.ASSISTANT, blocks=[TextBlock(text=self.content)]
+                )
+                return ChatResponse(message=message, delta=delta.content, raw=chunk.raw)
+        return self.general_add(chunk)
+
+    def general_add(self, chunk: ChatChunk) -> ChatResponse | None:
+        """:meth:`add` for any chunk."""
         extra: dict[str, Any]
         if not chunk.choices:
             if chunk.usage is None:

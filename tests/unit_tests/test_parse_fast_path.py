@@ -244,3 +244,27 @@ def test_chunk_to_generation_fast_path() -> None:
             general_only = delta.reasoning or delta.tool_calls or delta.finish_reason
             taken += not (general_only or delta.logprobs is not None)
     assert taken > 100
+
+
+def test_chat_stream_fast_path() -> None:
+    """LlamaIndex: a text-only chunk gives the response the general translation gives."""
+    from arli.text.accumulate import ChatStreamAccumulator
+    from llama_index_arli._convert import ChatStream
+
+    taken = 0
+    for chunk in _delta_shapes():
+        for before in ("", "Hello"):  # a first chunk, and one after earlier text
+            fast, general = ChatStream(ChatStreamAccumulator()), ChatStream(ChatStreamAccumulator())
+            fast.content = general.content = before
+            fast.acc.add(chunk)
+            general.acc.add(chunk)
+            ours, theirs = fast.add(chunk), general.general_add(chunk)
+            assert ours == theirs, chunk
+            assert fast.content == general.content
+            if ours is not None and theirs is not None:
+                assert ours.model_dump() == theirs.model_dump()
+            if ours is not None and chunk.choices:
+                delta = chunk.choices[0]
+                general_only = delta.reasoning or delta.tool_calls or delta.finish_reason
+                taken += not (general_only or delta.logprobs is not None or chunk.usage)
+    assert taken > 100
