@@ -59,6 +59,11 @@ STORIES = {
 CALL_ROUNDS = int(os.environ.get("BENCH_CALL_ROUNDS", "300"))
 LONG_ROUNDS = int(os.environ.get("BENCH_LONG_ROUNDS", "15"))
 SHORT_ROUNDS = int(os.environ.get("BENCH_SHORT_ROUNDS", "150"))
+#: ``BENCH_ANCHORS=0``: leave ChatOpenAI and OpenAILike out of the rotation. They run other
+#: code between our calls, which then find less of ours in the CPU caches than the floors
+#: (which share LangChain/LlamaIndex and httpx with the anchors) find of theirs; the
+#: default run keeps them, as the issue's table is measured.
+ANCHORS = os.environ.get("BENCH_ANCHORS", "1") != "0"
 WARMUP = 10
 
 #: Targets, relative to the framework floor of the same framework (paired ratios).
@@ -290,6 +295,9 @@ def clients(url: str) -> tuple[dict[str, Client], list[str]]:
         LI_FLOOR: _li(li_floor(raw)),
     }
     skipped: list[str] = []
+    if not ANCHORS:
+        skipped.append("ChatOpenAI and OpenAILike left out of the rotation (BENCH_ANCHORS=0)")
+        return found, skipped
     try:
         from langchain_openai import ChatOpenAI
     except ImportError:
