@@ -469,9 +469,8 @@ def test_a_tool_result_image_over_the_pixel_cap_is_not_sent(srv: ReferenceServer
     assert relayed_image(srv).endswith(data)
 
 
-def test_pdf_pages_are_held_to_the_pixel_cap(srv: ReferenceServer) -> None:
-    """Each rendered page is an image sent to the model: ``image_max_pixels`` applies."""
-    pytest.importorskip("pypdfium2")
+def pdf_messages() -> tuple[list[Any], list[Any]]:
+    """A user turn asking to summarize the test PDF: as LangChain and as LlamaIndex messages."""
     from langchain_core.messages import HumanMessage
     from llama_index.core.base.llms.types import DocumentBlock, TextBlock
     from llama_index.core.llms import ChatMessage
@@ -484,6 +483,14 @@ def test_pdf_pages_are_held_to_the_pixel_cap(srv: ReferenceServer) -> None:
     }
     lc = [HumanMessage(content=[{"type": "text", "text": "Summarize"}, block])]  # type: ignore[list-item]
     li = [ChatMessage(role="user", blocks=[TextBlock(text="Summarize"), DocumentBlock(data=pdf)])]
+    return lc, li
+
+
+def test_pdf_pages_are_held_to_the_pixel_cap(srv: ReferenceServer) -> None:
+    """Each rendered page is an image sent to the model: ``image_max_pixels`` applies."""
+    pytest.importorskip("pypdfium2")
+
+    lc, li = pdf_messages()
     too_many = r"pixels, more than the 1000 pixel limit.*image_max_pixels"
     with pytest.raises(ArliValidationError, match=too_many):
         chat_arli(srv, image_max_pixels=1000).invoke(lc)
@@ -518,10 +525,6 @@ def test_an_async_call_renders_its_pdf_off_the_event_loop(
     import asyncio
     import threading
 
-    from langchain_core.messages import HumanMessage
-    from llama_index.core.base.llms.types import DocumentBlock, TextBlock
-    from llama_index.core.llms import ChatMessage
-
     from arli.text import attachments
 
     rendered_on: list[int] = []
@@ -532,14 +535,7 @@ def test_an_async_call_renders_its_pdf_off_the_event_loop(
         return real(*args, **kwargs)
 
     monkeypatch.setattr(attachments, "pdf_image_parts", recording)
-    pdf = PDF.read_bytes()
-    block = {
-        "type": "file",
-        "base64": base64.b64encode(pdf).decode(),
-        "mime_type": "application/pdf",
-    }
-    lc = [HumanMessage(content=[{"type": "text", "text": "Summarize"}, block])]  # type: ignore[list-item]
-    li = [ChatMessage(role="user", blocks=[TextBlock(text="Summarize"), DocumentBlock(data=pdf)])]
+    lc, li = pdf_messages()
 
     async def calls() -> int:
         loop_thread = threading.get_ident()
