@@ -226,23 +226,35 @@ def _delta_shapes() -> Iterator[ChatChunk]:
             continue
 
 
-def test_chunk_to_generation_fast_path() -> None:
-    """LangChain: a text-only delta gives the chunk the general translation gives."""
+def test_chunk_to_generation_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """LangChain: a text-only delta gives the chunk the general translation gives.
+
+    ``taken`` counts the chunks ``chunk_to_generation`` answered without the general
+    translation, so the test fails if the short way stops being used.
+    """
     from langchain_arli import _convert
 
+    general_way = _convert._delta_generation
+    calls: list[ChatChunk] = []
+
+    def counted(chunk: ChatChunk, delta: Any) -> Any:
+        calls.append(chunk)
+        return general_way(chunk, delta)
+
+    monkeypatch.setattr(_convert, "_delta_generation", counted)
     taken = 0
     for chunk in _delta_shapes():
+        before = len(calls)
         ours = _convert.chunk_to_generation(chunk)
+        short_way = len(calls) == before
         if not chunk.choices or chunk.choices[0].index != 0:
             continue
-        general = _convert._delta_generation(chunk, chunk.choices[0])
+        general = general_way(chunk, chunk.choices[0])
         assert ours == general, chunk
         if ours is not None:
             assert ours.message.model_dump() == general.message.model_dump()
             assert ours.generation_info == general.generation_info
-            delta = chunk.choices[0]
-            general_only = delta.reasoning or delta.tool_calls or delta.finish_reason
-            taken += not (general_only or delta.logprobs is not None)
+            taken += short_way
     assert taken > 100
 
 
@@ -251,10 +263,17 @@ def test_chat_stream_fast_path() -> None:
     from arli.text.accumulate import ChatStreamAccumulator
     from llama_index_arli._convert import ChatStream
 
-    taken = 0
+    class Counting(ChatStream):
+        general_calls = 0
+
+        def general_add(self, chunk: ChatChunk) -> Any:
+            self.general_calls += 1
+            return super().general_add(chunk)
+
+    taken = 0  # responses add gave without general_add: the short way is in use
     for chunk in _delta_shapes():
         for before in ("", "Hello"):  # a first chunk, and one after earlier text
-            fast, general = ChatStream(ChatStreamAccumulator()), ChatStream(ChatStreamAccumulator())
+            fast, general = Counting(ChatStreamAccumulator()), ChatStream(ChatStreamAccumulator())
             fast.content = general.content = before
             fast.acc.add(chunk)
             general.acc.add(chunk)
@@ -263,8 +282,5 @@ def test_chat_stream_fast_path() -> None:
             assert fast.content == general.content
             if ours is not None and theirs is not None:
                 assert ours.model_dump() == theirs.model_dump()
-            if ours is not None and chunk.choices:
-                delta = chunk.choices[0]
-                general_only = delta.reasoning or delta.tool_calls or delta.finish_reason
-                taken += not (general_only or delta.logprobs is not None or chunk.usage)
+                taken += not fast.general_calls
     assert taken > 100
