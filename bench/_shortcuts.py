@@ -60,15 +60,48 @@ def _sse(raw: bytes) -> float:
 
 
 def _chunk(payload: dict[str, Any]) -> tuple[float, float]:
-    """Parsing a content-only chunk, and turning it into a LangChain chunk, short vs general."""
-    from arli.text.parse import _chat_chunk, _text_chunk
-    from langchain_arli._convert import _delta_generation, chunk_to_generation
+    """A content-only chunk parsed short vs general; merged without parsing vs parsed+added."""
+    from arli.text.accumulate import ChatStreamAccumulator
+    from arli.text.parse import _chat_chunk, _text_chunk, parse_chat_chunk
 
     parse = _saving(lambda: _chat_chunk(payload), lambda: _text_chunk(payload))
-    chunk = _chat_chunk(payload)
-    delta = chunk.choices[0]
-    convert = _saving(lambda: _delta_generation(chunk, delta), lambda: chunk_to_generation(chunk))
-    return parse, convert
+    acc = ChatStreamAccumulator()
+    acc.add(parse_chat_chunk(payload))  # the stream's first chunk begins choice 0
+    assert acc.add_text(payload) is not None
+    deltas = _saving(lambda: acc.add(parse_chat_chunk(payload)), lambda: acc.add_text(payload))
+    return parse, deltas
+
+
+def _stamps(text: str) -> tuple[float, float]:
+    """The stream objects of a text-only chunk stamped vs constructed (LangChain, LlamaIndex)."""
+    from langchain_core.messages import AIMessageChunk
+    from langchain_core.outputs import ChatGenerationChunk
+    from llama_index.core.base.llms.types import ChatMessage, ChatResponse, MessageRole, TextBlock
+
+    from arli.text.accumulate import ChatStreamAccumulator
+    from langchain_arli._convert import text_generation
+    from llama_index_arli._convert import ChatStream
+
+    def lc_built() -> object:
+        metadata = {"model_provider": "arli"}
+        message = AIMessageChunk(content=text, id="chatcmpl-1", response_metadata=metadata)
+        return ChatGenerationChunk(message=message)
+
+    def li_built() -> object:
+        message = ChatMessage(role=MessageRole.ASSISTANT, blocks=[TextBlock(text=text)])
+        return ChatResponse(message=message, delta=text, raw={})
+
+    acc = ChatStreamAccumulator()
+
+    def li_stamped() -> object:
+        return ChatStream(acc).add_text(text, {})  # a fresh stream: the message is `text`
+
+    def li_plain() -> object:
+        ChatStream(acc)  # the same setup as li_stamped
+        return li_built()
+
+    lc = _saving(lc_built, lambda: text_generation(text, "chatcmpl-1"))
+    return lc, _saving(li_plain, li_stamped)
 
 
 def _options() -> tuple[float, float]:
@@ -111,7 +144,8 @@ def saving_lines() -> list[str]:
     """The markdown list items, one per shortcut, measured now."""
     raw, payload = _event()
     sse = _sse(raw)
-    parse, convert = _chunk(payload)
+    parse, deltas = _chunk(payload)
+    lc_stamps, li_stamps = _stamps(payload["choices"][0]["delta"]["content"])
     options, read = _options()
     cookies = _cookies()
 
@@ -122,8 +156,14 @@ def saving_lines() -> list[str]:
         f"- 'SSE lines': a network read of exactly one `data:` event, decoded without the "
         f"line loop, saves {us(sse)} per streamed token (arli._sse.SSEDecoder.feed).",
         f"- 'content-only chunks': a chunk that only adds text, parsed the short way, saves "
-        f"{us(parse)} per streamed token (arli.text.parse); its LangChain chunk built with "
-        f"fewer fields saves {us(convert)} more (langchain_arli._convert).",
+        f"{us(parse)} per chunk parsed (arli.text.parse; a stream's first chunk, and "
+        f"`TextClient.stream_chat`).",
+        f"- 'text deltas': a chunk that only adds text, merged into the stream's accumulator "
+        f"without being parsed, saves {us(deltas)} per streamed token over parsing and "
+        f"adding it (arli.text.accumulate.ChatStreamAccumulator.add_text).",
+        f"- 'stamped stream objects': the framework objects of a text-only token copied from "
+        f"a checked template instead of validated save {us(lc_stamps)} per streamed token "
+        f"in LangChain and {us(li_stamps)} in LlamaIndex (arli._stamp).",
         f"- 'per-call options': a skin's CallOptions built without the typo checks saves "
         f"{us(options)} per call; reading the text model's cached client or parameters "
         f"from pydantic's private store saves {us(read)} per read (two or more a call).",

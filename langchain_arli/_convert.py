@@ -21,13 +21,17 @@ from langchain_core.messages.tool import invalid_tool_call, tool_call, tool_call
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
 from arli import ArliResponseError, ArliValidationError, IncompleteResponseError
+from arli._stamp import Stamp
 from arli.text import ChatChunk, ChatCompletion, ChoiceDelta, ToolCall, Usage
+from arli.text.accumulate import ChatStreamAccumulator, TextDelta
 from arli.text.attachments import decode_base64, pdf_file_part, relay_tool_images
 
 __all__ = [
     "chunk_to_generation",
+    "delta_to_generation",
     "completion_to_result",
     "empty_stream_error",
+    "text_generation",
     "to_openai_messages",
     "usage_metadata",
 ]
@@ -358,13 +362,52 @@ def chunk_to_generation(chunk: ChatChunk) -> ChatGenerationChunk | None:
     if delta.reasoning or delta.tool_calls or delta.finish_reason or delta.logprobs is not None:
         return _delta_generation(chunk, delta)
     # Text only (nearly every chunk): LangChain's defaults are the rest of the message;
-    # the same chunk as _delta_generation's (test_chunk_to_generation_fast_path), built
-    # with fewer fields to validate (bench/results.md, 'content-only chunks').
+    # the same chunk as _delta_generation's (test_chunk_to_generation_fast_path), stamped
+    # (bench/results.md, 'stamped stream objects').
     if not delta.content:
         return None
-    message = AIMessageChunk(content=delta.content, id=chunk.id or None)
-    message.response_metadata["model_provider"] = PROVIDER  # a fresh dict: not validated again
-    return ChatGenerationChunk(message=message)
+    return text_generation(delta.content, chunk.id)
+
+
+def delta_to_generation(
+    item: ChatChunk | TextDelta, acc: ChatStreamAccumulator
+) -> ChatGenerationChunk | None:
+    """An item of ``ChatCallStream.deltas()`` → LangChain chunk (``None``: it carries nothing).
+
+    A :data:`~arli.text.accumulate.TextDelta` (text only, the short way) is a chunk of the
+    message ``acc.id``; a parsed chunk goes to :func:`chunk_to_generation`.
+    """
+    if isinstance(item, tuple):
+        return text_generation(item[0], acc.id)
+    return chunk_to_generation(item)
+
+
+# The two objects of a text-only stream chunk, stamped (arli._stamp; bench/results.md,
+# 'stamped stream objects'); test_chunk_to_generation_fast_path compares them with the
+# general translation's over every recorded chunk, test_stamp with the constructors'.
+_TEXT_MESSAGE = Stamp(
+    AIMessageChunk,
+    {"content": "", "id": "run", "response_metadata": {"model_provider": PROVIDER}},
+    {"content": "probe", "id": None, "response_metadata": {"model_provider": "probe"}},
+)
+_TEXT_GENERATION = Stamp(
+    ChatGenerationChunk,
+    {"message": AIMessageChunk(content=""), "text": ""},
+    {"message": AIMessageChunk(content="probe", id="probe"), "text": "probe"},
+)
+
+
+def text_generation(text: str, message_id: str) -> ChatGenerationChunk:
+    """The LangChain chunk of a delta that only adds ``text`` (in a message ``message_id``).
+
+    What :func:`chunk_to_generation` gives for such a chunk, also for a stream's
+    :data:`~arli.text.accumulate.TextDelta` (no core chunk object is built for those):
+    ``ChatGenerationChunk(message=AIMessageChunk(content=text, id=..., response_metadata=
+    {"model_provider": "arli"}))``, stamped.
+    """
+    metadata = {"model_provider": PROVIDER}
+    fields = {"content": text, "id": message_id or None, "response_metadata": metadata}
+    return _TEXT_GENERATION.make({"message": _TEXT_MESSAGE.make(fields), "text": text})
 
 
 def _delta_generation(chunk: ChatChunk, delta: ChoiceDelta) -> ChatGenerationChunk | None:

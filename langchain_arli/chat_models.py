@@ -43,8 +43,8 @@ from arli.text.payload import normalize_tool_choice
 from langchain_arli._blocks import register as _register_block_translator
 from langchain_arli._common import ArliTextModel, FeatherlessSettings
 from langchain_arli._convert import (
-    chunk_to_generation,
     completion_to_result,
+    delta_to_generation,
     empty_stream_error,
     to_openai_messages,
 )
@@ -274,8 +274,9 @@ class ChatArli(ArliTextModel, BaseChatModel):
             self._options(), to_openai_messages(messages), self._call_kwargs(stop, kwargs)
         )
         yielded = False
-        for chunk in stream:
-            generation = chunk_to_generation(chunk)
+        acc = stream.accumulator
+        for item in stream.deltas():
+            generation = delta_to_generation(item, acc)
             if generation is None:
                 continue
             if run_manager is not None:
@@ -296,8 +297,9 @@ class ChatArli(ArliTextModel, BaseChatModel):
             self._options(), to_openai_messages(messages), self._call_kwargs(stop, kwargs)
         )
         yielded = False
-        async for chunk in stream:
-            generation = chunk_to_generation(chunk)
+        acc = stream.accumulator
+        async for item in stream.adeltas():
+            generation = delta_to_generation(item, acc)
             if generation is None:
                 continue
             if run_manager is not None:

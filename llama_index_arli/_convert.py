@@ -37,8 +37,9 @@ from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.llms.utils import parse_partial_json
 
 from arli._errors import ArliValidationError
+from arli._stamp import Stamp
 from arli.media import sniff_mime
-from arli.text.accumulate import ChatStreamAccumulator
+from arli.text.accumulate import ChatStreamAccumulator, TextDelta
 from arli.text.attachments import pdf_file_part, relay_tool_images
 from arli.text.parse import (
     ChatChunk,
@@ -435,6 +436,21 @@ def chat_to_completion(response: ChatResponse) -> CompletionResponse:
     )
 
 
+# Two of the three objects of a text-only stream response, stamped (arli._stamp; the
+# ``TextBlock`` constructor is as fast as a stamp); a stamped call names the fields its
+# probe varies, the rest keep the template's values.
+_TEXT_MESSAGE = Stamp(
+    ChatMessage,
+    {"role": MessageRole.ASSISTANT, "blocks": [TextBlock(text="")]},
+    {"role": MessageRole.ASSISTANT, "blocks": [TextBlock(text="probe")]},
+)
+_TEXT_RESPONSE = Stamp(
+    ChatResponse,
+    {"message": ChatMessage(role="assistant", content=""), "delta": "", "raw": {}},
+    {"message": ChatMessage(role="assistant", content="p"), "delta": "p", "raw": {"p": 1}},
+)
+
+
 class ChatStream:
     """Turns streamed core chunks into LlamaIndex ``ChatResponse``s for choice 0.
 
@@ -456,27 +472,39 @@ class ChatStream:
         """The assistant message accumulated so far."""
         return assistant_message(self.content, self.reasoning or None, self.tool_calls)
 
-    def add(self, chunk: ChatChunk) -> ChatResponse | None:
-        """Merge one chunk (already added to ``acc``); the response to yield, or ``None``."""
-        choices = chunk.choices
-        if len(choices) == 1 and not (self.reasoning or self.tool_calls):
+    def add(self, item: ChatChunk | TextDelta) -> ChatResponse | None:
+        """Merge one chunk (already added to ``acc``); the response to yield, or ``None``.
+
+        ``item`` is a parsed chunk or, from :meth:`ChatCallStream.deltas`, the
+        :data:`~arli.text.accumulate.TextDelta` of a chunk that only added text.
+        """
+        if isinstance(item, tuple):
+            return self.add_text(*item)
+        choices = item.choices
+        if len(choices) == 1:
             delta = choices[0]
             if (
                 delta.content
                 and delta.index == 0
-                and chunk.usage is None
+                and item.usage is None
                 and not (delta.reasoning or delta.tool_calls or delta.finish_reason)
                 and delta.logprobs is None
             ):
-                # Text only (nearly every chunk): the response general_add gives, built with
-                # fewer fields (test_chat_stream_fast_path; bench/results.md, 'content-only
-                # chunks')
-                self.content += delta.content
-                message = ChatMessage(
-                    role=MessageRole.ASSISTANT, blocks=[TextBlock(text=self.content)]
-                )
-                return ChatResponse(message=message, delta=delta.content, raw=chunk.raw)
-        return self.general_add(chunk)
+                return self.add_text(delta.content, item.raw)
+        return self.general_add(item)
+
+    def add_text(self, text: str, raw: dict[str, Any]) -> ChatResponse:
+        """:meth:`add` for a chunk ``raw`` that only adds ``text`` (nearly every chunk).
+
+        The response :meth:`general_add` gives; while the message is text alone, stamped
+        (:mod:`arli._stamp`; test_chat_stream_fast_path; bench/results.md, 'stamped stream
+        objects').
+        """
+        self.content += text
+        if self.reasoning or self.tool_calls:
+            return ChatResponse(message=self.message(), delta=text, raw=raw)
+        message = _TEXT_MESSAGE.make({"blocks": [TextBlock(text=self.content)]})
+        return _TEXT_RESPONSE.make({"message": message, "delta": text, "raw": raw})
 
     def general_add(self, chunk: ChatChunk) -> ChatResponse | None:
         """:meth:`add` for any chunk."""
@@ -554,8 +582,8 @@ class CompletionStream:
 def chat_responses(stream: ChatCallStream) -> ChatResponseGen:
     """The ``ChatResponse``s of a planned chat stream (sent when iterated)."""
     state = ChatStream(stream.accumulator)
-    for chunk in stream:
-        response = state.add(chunk)
+    for item in stream.deltas():
+        response = state.add(item)
         if response is not None:
             yield response
     hand_over(stream.parsed)  # to a structured stream reading this one
@@ -564,8 +592,8 @@ def chat_responses(stream: ChatCallStream) -> ChatResponseGen:
 async def achat_responses(stream: ChatCallStream) -> ChatResponseAsyncGen:
     """Async :func:`chat_responses`."""
     state = ChatStream(stream.accumulator)
-    async for chunk in stream:
-        response = state.add(chunk)
+    async for item in stream.adeltas():
+        response = state.add(item)
         if response is not None:
             yield response
     hand_over(stream.parsed)

@@ -21,9 +21,14 @@ from arli.text.parse import (
     ToolCall,
     ToolCallDelta,
     Usage,
+    lone_delta,
 )
 
-__all__ = ["ChatStreamAccumulator", "CompletionStreamAccumulator"]
+__all__ = ["ChatStreamAccumulator", "CompletionStreamAccumulator", "TextDelta"]
+
+#: What a stream's short way yields for a chunk that only added text to choice 0:
+#: ``(text, raw chunk object)`` (see :meth:`ChatStreamAccumulator.add_text`).
+TextDelta = tuple[str, dict[str, Any]]
 
 
 @dataclass
@@ -106,6 +111,51 @@ class ChatStreamAccumulator(_StreamHead):
                 state.stop_reason = delta.stop_reason
             if delta.logprobs and isinstance(delta.logprobs.get("content"), list):
                 state.logprob_content.extend(delta.logprobs["content"])
+
+    def add_text(self, data: Any) -> str | None:
+        """Merge a raw chunk object that only adds text to choice 0: its text, else ``None``.
+
+        The short way of ``add(parse_chat_chunk(data))`` for nearly every chunk of a
+        stream: one choice, index 0, already begun by an earlier chunk, whose delta is
+        ``{"content": <non-empty str>}``, with the stream's ``id`` and nothing that would
+        change what is merged (no usage, finish reason or logprobs; an envelope the
+        accumulator already holds). Anything else (any value of an unexpected type
+        included) merges nothing and returns ``None``, for the general way, so the result
+        is always the general one (``test_stream_text_fast_path`` checks it over every
+        recorded and many mutated chunks). No chunk object is built: the saving per token
+        is in bench/results.md, 'text deltas'.
+        """
+        lone = lone_delta(data)
+        if lone is None:
+            return None
+        choice, delta = lone
+        if len(delta) != 1:
+            return None
+        content = delta.get("content")
+        if type(content) is not str or not content:
+            return None
+        state = self._choices.get(0)
+        index = choice.get("index", 0)
+        fingerprint = self.system_fingerprint
+        if (
+            state is None
+            or type(index) is not int
+            or index != 0
+            or data.get("id") != self.id
+            or data.get("usage") is not None
+            or choice.get("finish_reason") is not None
+            or choice.get("logprobs") is not None
+            or (not self.model and data.get("model"))
+            or (self.created is None and data.get("created") is not None)
+            or (
+                not fingerprint
+                and (fingerprint is not None or data.get("system_fingerprint") is not None)
+            )
+        ):
+            return None
+        self.chunks += 1
+        state.content.append(content)
+        return content
 
     @property
     def has_choices(self) -> bool:

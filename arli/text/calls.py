@@ -16,13 +16,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import InitVar, dataclass, field, replace
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from arli._errors import ArliValidationError
 from arli._kwargs import checks_arguments, warn_renamed
 from arli._settings import check_seconds
 from arli._transport import CallStats
-from arli.text.accumulate import ChatStreamAccumulator, CompletionStreamAccumulator
+from arli.text.accumulate import ChatStreamAccumulator, CompletionStreamAccumulator, TextDelta
 from arli.text.attachments import expand_pdf_files, has_pdf_files
 from arli.text.client import TextClient
 from arli.text.history import SendReasoning, with_reasoning
@@ -211,27 +211,31 @@ class _CallStream(Generic[C, R]):
         if self.options.check_output and self.plan.constraint is not None:
             self.parsed = verify_choices(self.plan, _answers(self.accumulator.result()))
 
-    def _args(self) -> tuple[Any, ...]:
+    def _args(self, fast: Callable[[Any], str | None] | None) -> tuple[Any, ...]:
         path = getattr(self._calls.client.routes, self._route)
-        return path, self.plan.body, self.accumulator, type(self)._parse, self._finish
+        return path, self.plan.body, self.accumulator, type(self)._parse, self._finish, fast
+
+    def _events(self, fast: Callable[[Any], str | None] | None) -> Iterator[C | TextDelta]:
+        return self._calls.client._stream(
+            *self._args(fast),
+            timeout=self.options.timeout,
+            stall_timeout=self.options.stall_timeout,
+            stats=self.stats,
+        )
+
+    def _aevents(self, fast: Callable[[Any], str | None] | None) -> AsyncIterator[C | TextDelta]:
+        return self._calls.client._astream(
+            *self._args(fast),
+            timeout=self.options.timeout,
+            stall_timeout=self.options.stall_timeout,
+            stats=self.stats,
+        )
 
     def __iter__(self) -> Iterator[C]:
-        client = self._calls.client
-        return client._stream(
-            *self._args(),
-            timeout=self.options.timeout,
-            stall_timeout=self.options.stall_timeout,
-            stats=self.stats,
-        )
+        return cast("Iterator[C]", self._events(None))  # no ``fast``: every chunk parsed
 
     def __aiter__(self) -> AsyncIterator[C]:
-        client = self._calls.client
-        return client._astream(
-            *self._args(),
-            timeout=self.options.timeout,
-            stall_timeout=self.options.stall_timeout,
-            stats=self.stats,
-        )
+        return cast("AsyncIterator[C]", self._aevents(None))
 
 
 class ChatCallStream(_CallStream[ChatChunk, ChatCompletion]):
@@ -246,6 +250,20 @@ class ChatCallStream(_CallStream[ChatChunk, ChatCompletion]):
     _parse = staticmethod(parse_chat_chunk)
     _route = "chat"
     _accumulator = ChatStreamAccumulator
+
+    def deltas(self) -> Iterator[ChatChunk | TextDelta]:
+        """Iterate the stream the short way (what the skins iterate).
+
+        A chunk that only adds text to choice 0 comes as its
+        :data:`~arli.text.accumulate.TextDelta`, already merged and never parsed (its
+        message id is :attr:`accumulator`'s ``id``); every other chunk comes parsed. See
+        :meth:`ChatStreamAccumulator.add_text`.
+        """
+        return self._events(self.accumulator.add_text)
+
+    def adeltas(self) -> AsyncIterator[ChatChunk | TextDelta]:
+        """Async :meth:`deltas`."""
+        return self._aevents(self.accumulator.add_text)
 
 
 class CompletionCallStream(_CallStream[CompletionChunk, Completion]):

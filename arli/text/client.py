@@ -9,7 +9,7 @@ the same everywhere.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 import httpx
 from pydantic import SecretStr
@@ -27,7 +27,7 @@ from arli._settings import SETTINGS_ARGUMENTS, ArliSettings
 from arli._steps import Steps, arun, run, transport_options
 from arli._transport import PooledClient, Transport, get_transport
 from arli.media import ImageSourcePolicy
-from arli.text.accumulate import ChatStreamAccumulator, CompletionStreamAccumulator
+from arli.text.accumulate import ChatStreamAccumulator, CompletionStreamAccumulator, TextDelta
 from arli.text.parse import (
     ChatChunk,
     ChatCompletion,
@@ -275,7 +275,11 @@ class TextClient(PooledClient):
         :class:`~arli.IncompleteResponseError` is raised.
         """
         args = _chat_stream(self.routes.chat, body, include_usage)
-        return self._stream(*args, **transport_options("text", timeout, **request_options))
+        # no ``fast``: every chunk is parsed
+        return cast(
+            "Iterator[ChatChunk]",
+            self._stream(*args, **transport_options("text", timeout, **request_options)),
+        )
 
     @renamed_keyword("request_timeout", "timeout")
     def astream_chat(
@@ -288,7 +292,11 @@ class TextClient(PooledClient):
     ) -> AsyncIterator[ChatChunk]:
         """Async :meth:`stream_chat`."""
         args = _chat_stream(self.routes.chat, body, include_usage)
-        return self._astream(*args, **transport_options("text", timeout, **request_options))
+        # no ``fast``: every chunk is parsed
+        return cast(
+            "AsyncIterator[ChatChunk]",
+            self._astream(*args, **transport_options("text", timeout, **request_options)),
+        )
 
     def _stream(
         self,
@@ -297,18 +305,27 @@ class TextClient(PooledClient):
         acc: _Accumulator[_Chunk],
         parse: Callable[[Any], _Chunk],
         on_done: Callable[[], None] | None,
+        fast: Callable[[Any], str | None] | None = None,
         **request_options: Any,
-    ) -> Iterator[_Chunk]:
+    ) -> Iterator[_Chunk | TextDelta]:
         """Send ``body`` as it is and yield its parsed chunks, each merged into ``acc``.
 
         ``on_done`` runs once the stream ended well (the call layer checks the answer
         there); ``acc`` is the only accumulator of the stream (see :class:`_StreamEnd`).
+        ``fast`` (the call layer's :meth:`ChatStreamAccumulator.add_text`) merges a chunk
+        that only adds text without parsing it; such a chunk is yielded as its
+        :data:`~arli.text.accumulate.TextDelta`, every other one parsed.
         """
         end = _StreamEnd(acc, on_done)
         add = acc.add
         for data in self._transport.stream_events(
             "POST", path, json_body=body, on_eof=end.on_eof, **request_options
         ):
+            if fast is not None:
+                text = fast(data)
+                if text is not None:
+                    yield text, data
+                    continue
             chunk = parse(data)
             add(chunk)
             yield chunk
@@ -321,14 +338,20 @@ class TextClient(PooledClient):
         acc: _Accumulator[_Chunk],
         parse: Callable[[Any], _Chunk],
         on_done: Callable[[], None] | None,
+        fast: Callable[[Any], str | None] | None = None,
         **request_options: Any,
-    ) -> AsyncIterator[_Chunk]:
+    ) -> AsyncIterator[_Chunk | TextDelta]:
         """Async :meth:`_stream`."""
         end = _StreamEnd(acc, on_done)
         add = acc.add
         async for data in self._transport.astream_events(
             "POST", path, json_body=body, on_eof=end.on_eof, **request_options
         ):
+            if fast is not None:
+                text = fast(data)
+                if text is not None:
+                    yield text, data
+                    continue
             chunk = parse(data)
             add(chunk)
             yield chunk
@@ -371,7 +394,11 @@ class TextClient(PooledClient):
     ) -> Iterator[CompletionChunk]:
         """Stream a text completion, yielding parsed chunks (see :meth:`stream_chat`)."""
         args = _completion_stream(self.routes.completions, body, include_usage)
-        return self._stream(*args, **transport_options("text", timeout, **request_options))
+        # no ``fast``: every chunk is parsed
+        return cast(
+            "Iterator[CompletionChunk]",
+            self._stream(*args, **transport_options("text", timeout, **request_options)),
+        )
 
     @renamed_keyword("request_timeout", "timeout")
     def astream_complete(
@@ -384,7 +411,11 @@ class TextClient(PooledClient):
     ) -> AsyncIterator[CompletionChunk]:
         """Async :meth:`stream_complete`."""
         args = _completion_stream(self.routes.completions, body, include_usage)
-        return self._astream(*args, **transport_options("text", timeout, **request_options))
+        # no ``fast``: every chunk is parsed
+        return cast(
+            "AsyncIterator[CompletionChunk]",
+            self._astream(*args, **transport_options("text", timeout, **request_options)),
+        )
 
     # -- tokenize, models ----------------------------------------------------------------
 

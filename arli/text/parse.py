@@ -389,15 +389,11 @@ def parse_chat_chunk(data: Any) -> ChatChunk:
 _TEXT_DELTA_KEYS = frozenset({"content", "role"})
 
 
-def _text_chunk(data: Any) -> ChatChunk | None:
-    """The fast path of :func:`parse_chat_chunk`: a chunk that only adds text, else ``None``.
+def lone_delta(data: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """``(choice, delta)`` of a chunk object with one choice whose delta is an object.
 
-    Nearly every chunk of a stream is one choice whose delta holds ``content`` (and
-    ``role``) and nothing else set: no tool calls, reasoning, logprobs or finish reason.
-    Those are recognised with exact type checks and built directly; anything else, or any
-    value of an unexpected type, returns ``None`` for the general parser, so the result
-    is always what :func:`_chat_chunk` would give (``test_parse_fast_path`` checks it
-    over many shapes). The saving per token: bench/results.md, 'content-only chunks'.
+    ``None`` for any other shape (exact ``dict`` and ``list`` types only): where the stream
+    fast paths (:func:`_text_chunk`, ``ChatStreamAccumulator.add_text``) begin.
     """
     if type(data) is not dict:
         return None
@@ -408,7 +404,26 @@ def _text_chunk(data: Any) -> ChatChunk | None:
     if type(choice) is not dict:
         return None
     delta = choice.get("delta")
-    if type(delta) is not dict or not delta.keys() <= _TEXT_DELTA_KEYS:
+    if type(delta) is not dict:
+        return None
+    return choice, delta
+
+
+def _text_chunk(data: Any) -> ChatChunk | None:
+    """The fast path of :func:`parse_chat_chunk`: a chunk that only adds text, else ``None``.
+
+    Nearly every chunk of a stream is one choice whose delta holds ``content`` (and
+    ``role``) and nothing else set: no tool calls, reasoning, logprobs or finish reason.
+    Those are recognised with exact type checks and built directly; anything else, or any
+    value of an unexpected type, returns ``None`` for the general parser, so the result
+    is always what :func:`_chat_chunk` would give (``test_parse_fast_path`` checks it
+    over many shapes). The saving per token: bench/results.md, 'content-only chunks'.
+    """
+    lone = lone_delta(data)
+    if lone is None:
+        return None
+    choice, delta = lone
+    if not delta.keys() <= _TEXT_DELTA_KEYS:
         return None
     content = delta.get("content")
     role = delta.get("role")

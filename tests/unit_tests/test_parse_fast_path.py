@@ -44,13 +44,21 @@ def _cassette_bodies() -> Iterator[bytes]:
                 yield body.encode()
 
 
-def recorded_chunks() -> list[dict[str, Any]]:
-    """Every chat chunk payload the repository has recorded."""
+def recorded_streams() -> list[list[dict[str, Any]]]:
+    """The chat chunk payloads of every stream the repository has recorded, stream by stream."""
     bodies = [p.read_bytes() for p in sorted(WIRE.glob("*.sse"))]
     bodies += [parse_raw_response(p).body for p in sorted(CAPTURES.glob("*stream*.resp"))]
     bodies += list(_cassette_bodies())
-    chunks = [c for body in bodies for c in _payloads(body)]
-    return [c for c in chunks if c.get("object") == "chat.completion.chunk"]
+    streams = [
+        [c for c in _payloads(body) if c.get("object") == "chat.completion.chunk"]
+        for body in bodies
+    ]
+    return [s for s in streams if s]
+
+
+def recorded_chunks() -> list[dict[str, Any]]:
+    """Every chat chunk payload the repository has recorded."""
+    return [c for stream in recorded_streams() for c in stream]
 
 
 def _same(data: Any) -> ChatChunk | None:
