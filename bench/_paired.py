@@ -57,7 +57,7 @@ STORIES = {
 }
 
 CALL_ROUNDS = int(os.environ.get("BENCH_CALL_ROUNDS", "300"))
-LONG_ROUNDS = int(os.environ.get("BENCH_LONG_ROUNDS", "15"))
+LONG_ROUNDS = int(os.environ.get("BENCH_LONG_ROUNDS", "40"))
 SHORT_ROUNDS = int(os.environ.get("BENCH_SHORT_ROUNDS", "150"))
 #: ``BENCH_ANCHORS=0``: leave ChatOpenAI and OpenAILike out of the rotation. They run other
 #: code between our calls, which then find less of ours in the CPU caches than the floors
