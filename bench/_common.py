@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import resource
 import statistics
 import subprocess
@@ -31,22 +32,29 @@ class Result:
 
 
 def paired_rounds(
-    fns: dict[str, Callable[[], object]], *, rounds: int, warmup: int = 10
+    fns: dict[str, Callable[[], object]], *, rounds: int, warmup: int = 10, seed: int = 0
 ) -> dict[str, list[float]]:
     """Seconds of one call of each function, round by round, interleaved call by call.
 
-    Each round calls every function once, in an order that rotates from round to round, so
-    the drift of a shared machine (the server runs on the same cores) hits all of them alike;
-    compare them with :func:`paired_ratio`, never across runs.
+    Each round calls every function once, in a random order drawn anew each round (from
+    ``seed``, so a run is repeatable), so the drift of a shared machine (the server runs on
+    the same cores) hits all of them alike; compare them with :func:`paired_ratio`, never
+    across runs.
+
+    The order is shuffled, not rotated: with a rotation every function has the same
+    predecessor in nearly every round, and a call right after one that ran the same
+    framework code finds it in the CPU caches, which favoured whichever client came right
+    after another of its framework (the floors, listed after the skins) by a few percent.
     """
     for fn in fns.values():
         for _ in range(warmup):
             fn()
     names = list(fns)
+    order = random.Random(seed)
     series: dict[str, list[float]] = {name: [] for name in names}
-    for i in range(rounds):
-        shift = i % len(names)
-        for name in names[shift:] + names[:shift]:
+    for _ in range(rounds):
+        order.shuffle(names)
+        for name in names:
             fn = fns[name]
             start = time.perf_counter()
             fn()

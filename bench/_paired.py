@@ -3,7 +3,7 @@
 This machine is noisy (separate runs of the same client differ by 40 %), so the text
 figures are never compared across runs. Instead every client runs in this one process
 against one reference server (its own process, so it never shares our GIL), and each
-round makes one call with every client, in an order that rotates from round to round.
+round makes one call with every client, in an order shuffled anew each round.
 A figure is the **median over rounds of the per-round ratio** to raw httpx (= 1.0), so
 whatever load the machine had in a round hits all clients of that round alike.
 
@@ -59,7 +59,7 @@ STORIES = {
 CALL_ROUNDS = int(os.environ.get("BENCH_CALL_ROUNDS", "300"))
 LONG_ROUNDS = int(os.environ.get("BENCH_LONG_ROUNDS", "40"))
 SHORT_ROUNDS = int(os.environ.get("BENCH_SHORT_ROUNDS", "150"))
-#: ``BENCH_ANCHORS=0``: leave ChatOpenAI and OpenAILike out of the rotation. They run other
+#: ``BENCH_ANCHORS=0``: leave ChatOpenAI and OpenAILike out of the rounds. They run other
 #: code between our calls, which then find less of ours in the CPU caches than the floors
 #: (which share LangChain/LlamaIndex and httpx with the anchors) find of theirs; the
 #: default run keeps them, as the issue's table is measured.
@@ -296,7 +296,7 @@ def clients(url: str) -> tuple[dict[str, Client], list[str]]:
     }
     skipped: list[str] = []
     if not ANCHORS:
-        skipped.append("ChatOpenAI and OpenAILike left out of the rotation (BENCH_ANCHORS=0)")
+        skipped.append("ChatOpenAI and OpenAILike left out of the rounds (BENCH_ANCHORS=0)")
         return found, skipped
     try:
         from langchain_openai import ChatOpenAI

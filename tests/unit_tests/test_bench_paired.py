@@ -24,13 +24,22 @@ def test_paired_ratio_is_the_median_of_per_round_ratios() -> None:
     assert paired_ratio(series, "raw", "raw") == 1.0
 
 
-def test_paired_rounds_calls_every_client_once_per_round_in_rotating_order() -> None:
+def test_paired_rounds_calls_every_client_once_per_round_in_shuffled_order() -> None:
     calls: list[str] = []
-    fns = {name: (lambda name=name: calls.append(name)) for name in ("a", "b", "c")}
-    series = paired_rounds(fns, rounds=3, warmup=0)
-    assert calls == ["a", "b", "c", "b", "c", "a", "c", "a", "b"]
-    assert {name: len(times) for name, times in series.items()} == {"a": 3, "b": 3, "c": 3}
+    names = ("a", "b", "c", "d")
+    fns = {name: (lambda name=name: calls.append(name)) for name in names}
+    series = paired_rounds(fns, rounds=200, warmup=0)
+    rounds = [tuple(calls[i : i + 4]) for i in range(0, len(calls), 4)]
+    assert all(sorted(r) == list(names) for r in rounds)  # each client once a round
+    assert {name: len(times) for name, times in series.items()} == dict.fromkeys(names, 200)
     assert all(t >= 0 for times in series.values() for t in times)
+    # every client comes right after every other one, not after one fixed neighbour
+    before = {(calls[i - 1], calls[i]) for i in range(1, len(calls))}
+    assert before >= {(x, y) for x in names for y in names if x != y}
+    assert len(set(rounds)) > 12  # many orders (24 exist), not a rotation's 4
+    calls.clear()
+    paired_rounds(fns, rounds=200, warmup=0)
+    assert [tuple(calls[i : i + 4]) for i in range(0, len(calls), 4)] == rounds  # repeatable
 
 
 @pytest.fixture
