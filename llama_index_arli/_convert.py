@@ -298,6 +298,8 @@ def assistant_message(
     (and, for code that reads them there, OpenAI-format dicts in
     ``additional_kwargs["tool_calls"]``).
     """
+    if not (reasoning or tool_calls):  # a text answer (nearly every one): stamped
+        return _TEXT_MESSAGE.make({"blocks": [TextBlock(text=content)]})
     blocks: list[Any] = []
     if reasoning:
         blocks.append(ThinkingBlock(content=reasoning))

@@ -332,9 +332,11 @@ class Arli(TextModelBase, ToolCallingLLM, GuidedStructuredLLM):
 
         Never makes a request: the context window is the looked-up one if known.
         """
-        window = self._window.known(self.context_window)
+        # read from pydantic's private store directly (bench/results.md, 'per-call options')
+        private: dict[str, Any] = self.__pydantic_private__  # type: ignore[assignment]
+        window = private["_window"].known(self.context_window)
         key = (self.model, self.max_tokens, self.is_function_calling_model, window)
-        cached = self._payload  # built once, not on every call (it is sent with each one)
+        cached = private["_payload"]  # built once, not on every call (it is sent with each one)
         if cached is None or cached[0] != key:
             data = self._metadata(window).model_dump()
             cached = self._payload = (key, {"class_name": self.class_name(), **data})

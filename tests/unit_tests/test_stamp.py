@@ -69,6 +69,23 @@ def test_the_llama_index_stamps_give_the_constructors_objects() -> None:
         assert ours.message.content == text
 
 
+def test_a_llama_index_text_answer_is_the_constructed_message() -> None:
+    from llama_index.core.base.llms.types import ChatMessage, MessageRole, TextBlock
+
+    from llama_index_arli._convert import assistant_message
+
+    for text in _TEXTS:
+        ours = assistant_message(text)
+        theirs = ChatMessage(
+            role=MessageRole.ASSISTANT, blocks=[TextBlock(text=text)], additional_kwargs={}
+        )
+        assert ours == theirs
+        assert ours.model_dump() == theirs.model_dump()
+        assert ours.content == text
+        ours.additional_kwargs["x"] = 1
+        assert assistant_message(text).additional_kwargs == {}
+
+
 def test_no_two_stamped_objects_share_a_mutable_field() -> None:
     from langchain_arli._convert import text_generation
 
