@@ -1,7 +1,7 @@
 """Stamp: copies of one validated pydantic model with a few fields replaced, unvalidated.
 
 A stream yields one framework object per token (LangChain ``AIMessageChunk`` and
-``ChatGenerationChunk``, LlamaIndex ``ChatResponse``, ``ChatMessage`` and ``TextBlock``);
+``ChatGenerationChunk``, LlamaIndex ``ChatResponse`` and ``ChatMessage``);
 validating each one costs more than everything else we do with the token. The fields that
 vary (a text, an id, the raw chunk) are already checked by the core's stream fast path
 (exact ``str`` and ``dict`` types), so a skin builds those objects from a template that
@@ -12,7 +12,8 @@ A stamp is only used when it gives what the framework's own constructor gives: w
 made (at import) it builds a probe both ways and compares type, fields,
 ``model_fields_set``, extras and private state; if anything differs (a future release
 computes a field from the varied ones, or adds private state), :attr:`Stamp.make` is the
-constructor. Every list or dict of the template is a fresh empty one in each copy, so no
+constructor (:meth:`Stamp.construct`: the template's arguments with the call's values).
+Every list or dict of the template is a fresh empty one in each copy, so no
 two objects share a mutable field.
 """
 
@@ -47,7 +48,7 @@ class Stamp(Generic[M]):
             It makes the template and the probe, and every object when the check fails.
         template: the constructor's arguments for the template object.
         probe: the same argument names as ``template`` with other values; the probe
-            stamped must equal the probe constructed, or :attr:`make` is ``build``.
+            stamped must equal the probe constructed, or :attr:`make` is :meth:`construct`.
 
     ``stamp.make(values)`` names some of those arguments (the others keep the template's
     values; the probe must vary every one a call names), with values of the types the
@@ -59,7 +60,7 @@ class Stamp(Generic[M]):
         stamps: whether it passed (``make`` stamps) or not (``make`` constructs).
     """
 
-    __slots__ = ("make", "stamps")
+    __slots__ = ("_build", "_template", "make", "stamps")
 
     def __init__(
         self, build: Callable[..., M], template: Mapping[str, Any], probe: Mapping[str, Any]
@@ -67,12 +68,18 @@ class Stamp(Generic[M]):
         if set(template) != set(probe):
             msg = f"a stamp's template and probe name other fields: {set(template) ^ set(probe)}"
             raise ValueError(msg)
+        self._build = build
+        self._template = dict(template)
         model = build(**template)
         stamped = _stamper(model, set(probe))
         self.stamps = stamped is not None and _same(stamped(dict(probe)), build(**probe))
         self.make: Callable[[dict[str, Any]], M] = (
-            stamped if stamped is not None and self.stamps else lambda values: build(**values)
+            stamped if stamped is not None and self.stamps else self.construct
         )
+
+    def construct(self, values: dict[str, Any]) -> M:
+        """What :attr:`make` gives, validated: ``build`` of the template with ``values`` set."""
+        return self._build(**{**self._template, **values})
 
 
 def _stamper(model: M, varied: set[str]) -> Callable[[dict[str, Any]], M] | None:

@@ -28,8 +28,8 @@ from arli.text.attachments import decode_base64, pdf_file_part, relay_tool_image
 
 __all__ = [
     "chunk_to_generation",
-    "delta_to_generation",
     "completion_to_result",
+    "delta_to_generation",
     "empty_stream_error",
     "text_generation",
     "to_openai_messages",

@@ -121,8 +121,8 @@ class ChatStreamAccumulator(_StreamHead):
         change what is merged (no usage, finish reason or logprobs; an envelope the
         accumulator already holds). Anything else (any value of an unexpected type
         included) merges nothing and returns ``None``, for the general way, so the result
-        is always the general one (``test_stream_text_fast_path`` checks it over every
-        recorded and many mutated chunks). No chunk object is built: the saving per token
+        is always the general one (``tests/unit_tests/test_stream_deltas.py`` checks it over
+        every recorded and many mutated chunks). No chunk object is built: the saving per token
         is in bench/results.md, 'text deltas'.
         """
         lone = lone_delta(data)

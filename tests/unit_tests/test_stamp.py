@@ -160,8 +160,21 @@ def test_a_model_a_copy_cannot_reproduce_falls_back_to_its_constructor(
     probe = {**template, "text": "probe"}
     stamp = Stamp(model, template, probe)
     assert stamp.stamps is False
-    made = stamp.make({**template, "text": "abc"})
+    made = stamp.make({"text": "abc"})  # the template's other values are kept
     _same(made, model(**{**template, "text": "abc"}))
+
+
+def test_a_fallen_back_llama_index_message_keeps_the_assistant_role() -> None:
+    """Calls name only the varied fields: the constructor gets the template's others."""
+    from llama_index.core.base.llms.types import ChatMessage, MessageRole, TextBlock
+
+    from llama_index_arli import _convert
+
+    stamp = _convert._TEXT_MESSAGE
+    blocks = [TextBlock(text="hi")]
+    assert stamp.construct({"blocks": blocks}).role == MessageRole.ASSISTANT
+    _same(stamp.construct({"blocks": blocks}), stamp.make({"blocks": blocks}))
+    _same(stamp.make({"blocks": blocks}), ChatMessage(role="assistant", blocks=blocks))
 
 
 def test_a_template_and_probe_must_name_the_same_fields() -> None:
