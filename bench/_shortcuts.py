@@ -104,6 +104,38 @@ def _stamps(text: str) -> tuple[float, float]:
     return lc, _saving(li_plain, li_stamped)
 
 
+def _answer() -> float:
+    """A LangChain text answer's message and generation stamped vs constructed."""
+    from langchain_core.messages import AIMessage
+    from langchain_core.outputs import ChatGeneration
+
+    from langchain_arli._convert import _ANSWER, _ANSWER_GENERATION
+
+    def values() -> dict[str, Any]:
+        usage = {"input_tokens": 9, "output_tokens": 8, "total_tokens": 17}
+        metadata = {"model_name": "m", "model_provider": "arli", "finish_reason": "stop"}
+        return {
+            "content": "a short answer",
+            "usage_metadata": {**usage, "input_token_details": {}, "output_token_details": {}},
+            "response_metadata": metadata,
+            "id": "chatcmpl-1",
+        }
+
+    def built() -> object:
+        given = values()
+        message = AIMessage(**given)
+        return ChatGeneration(message=message, generation_info={"finish_reason": "stop"})
+
+    def stamped() -> object:
+        given = values()
+        message = _ANSWER.make(given)
+        info = {"finish_reason": "stop"}
+        answer = {"message": message, "generation_info": info, "text": given["content"]}
+        return _ANSWER_GENERATION.make(answer)
+
+    return _saving(built, stamped)
+
+
 def _options() -> tuple[float, float]:
     """A skin's per-call options unchecked vs checked; a private read direct vs pydantic's."""
     from arli._kwargs import unchecked
@@ -140,6 +172,15 @@ def _cookies() -> float:
     return _saving(lambda: plain.extract_cookies(response), lambda: lazy.extract_cookies(response))
 
 
+def _keys() -> float:
+    """An idempotency key from the per-process prefix and counter vs a uuid4 per call."""
+    import uuid
+
+    from arli._transport.attempts import idempotency_key
+
+    return _saving(lambda: f"arli-{uuid.uuid4()}", idempotency_key)
+
+
 def saving_lines() -> list[str]:
     """The markdown list items, one per shortcut, measured now."""
     raw, payload = _event()
@@ -147,7 +188,9 @@ def saving_lines() -> list[str]:
     parse, deltas = _chunk(payload)
     lc_stamps, li_stamps = _stamps(payload["choices"][0]["delta"]["content"])
     options, read = _options()
+    answer = _answer()
     cookies = _cookies()
+    keys = _keys()
 
     def us(seconds: float) -> str:
         return f"{seconds * 1e6:.2f} µs"
@@ -164,10 +207,16 @@ def saving_lines() -> list[str]:
         f"- 'stamped stream objects': the framework objects of a text-only token copied from "
         f"a checked template instead of validated save {us(lc_stamps)} per streamed token "
         f"in LangChain and {us(li_stamps)} in LlamaIndex (arli._stamp).",
+        f"- 'stamped answers': a LangChain text answer's message and generation copied from "
+        f"checked templates instead of validated save {us(answer)} per call "
+        f"(langchain_arli._convert.completion_to_result).",
         f"- 'per-call options': a skin's CallOptions built without the typo checks saves "
         f"{us(options)} per call; reading the text model's cached client or parameters "
         f"from pydantic's private store saves {us(read)} per read (two or more a call).",
         f"- 'cookie-less responses': a response without Set-Cookie, not handed to the stdlib "
         f"cookie jar by our clients' store, saves {us(cookies)} per call and per stream "
         f"(arli._transport.wire.LazyCookies).",
+        f"- 'idempotency keys': a POST's key drawn from a per-process random prefix and a "
+        f"counter instead of a uuid4 saves {us(keys)} per call "
+        f"(arli._transport.attempts.idempotency_key).",
     ]

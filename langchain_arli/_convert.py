@@ -311,17 +311,24 @@ def completion_to_result(completion: ChatCompletion, retries_taken: int = 0) -> 
             )
         if extra:
             fields["additional_kwargs"] = extra
-        message = AIMessage(
-            content=choice.content or "",
-            usage_metadata=usage,
-            response_metadata=metadata,
-            id=completion.id or None,
-            **fields,
-        )
         info = {"finish_reason": choice.finish_reason}
         if choice.logprobs is not None:
             info["logprobs"] = choice.logprobs  # type: ignore[assignment]
-        generations.append(ChatGeneration(message=message, generation_info=info))
+        values: dict[str, Any] = {
+            "content": choice.content or "",
+            "usage_metadata": usage,
+            "response_metadata": metadata,
+            "id": completion.id or None,
+        }
+        if fields:
+            message = AIMessage(**values, **fields)
+            generations.append(ChatGeneration(message=message, generation_info=info))
+            continue
+        # A text answer (nearly every call): the same objects, stamped (arli._stamp;
+        # bench/results.md, 'stamped answers').
+        message = _ANSWER.make(values)
+        answer = {"message": message, "generation_info": info, "text": values["content"]}
+        generations.append(_ANSWER_GENERATION.make(answer))
     llm_output = {
         "model_name": completion.model,
         "system_fingerprint": completion.system_fingerprint,
@@ -335,6 +342,35 @@ def completion_to_result(completion: ChatCompletion, retries_taken: int = 0) -> 
         else None,
     }
     return ChatResult(generations=generations, llm_output=llm_output)
+
+
+# The two objects of a text answer, stamped (arli._stamp); test_stamp compares them with
+# the constructors' over every recorded completion.
+_ANSWER = Stamp(
+    AIMessage,
+    {"content": "", "usage_metadata": None, "response_metadata": {}, "id": None},
+    {
+        "content": "probe",
+        "usage_metadata": UsageMetadata(
+            input_tokens=1,
+            output_tokens=2,
+            total_tokens=3,
+            input_token_details=InputTokenDetails(cache_read=1),
+            output_token_details=OutputTokenDetails(),
+        ),
+        "response_metadata": {"model_provider": "probe", "logprobs": None},
+        "id": "probe",
+    },
+)
+_ANSWER_GENERATION = Stamp(
+    ChatGeneration,
+    {"message": AIMessage(content=""), "generation_info": {}, "text": ""},
+    {
+        "message": AIMessage(content="probe", id="probe"),
+        "generation_info": {"finish_reason": "probe"},
+        "text": "probe",
+    },
+)
 
 
 def empty_stream_error() -> IncompleteResponseError:

@@ -180,3 +180,81 @@ def test_a_fallen_back_llama_index_message_keeps_the_assistant_role() -> None:
 def test_a_template_and_probe_must_name_the_same_fields() -> None:
     with pytest.raises(ValueError, match="other fields"):
         Stamp(_Plain, {"text": ""}, {"text": "p", "tags": ["x"]})
+
+
+def _recorded_completions() -> list[dict[str, Any]]:
+    """Every non-streamed chat completion the repository has recorded (captures, cassettes)."""
+    import json
+    from pathlib import Path
+
+    import yaml
+
+    from tests.helpers import CAPTURES, WIRE, parse_raw_response
+
+    bodies = [parse_raw_response(p).body for p in sorted(CAPTURES.glob("*.resp"))]
+    bodies += [p.read_bytes() for p in sorted(WIRE.glob("*.json"))]
+    for path in sorted((Path(__file__).resolve().parents[2] / "cassettes").rglob("*.yaml")):
+        text = path.read_text()
+        if '\\"chat.completion\\"' not in text and '"chat.completion"' not in text:
+            continue
+        for interaction in yaml.safe_load(text).get("interactions", []):
+            bodies.append(interaction["response"]["body"].get("string", "").encode())
+    found = []
+    for body in bodies:
+        try:
+            data = json.loads(body)
+        except ValueError:
+            continue
+        if isinstance(data, dict) and data.get("object") == "chat.completion":
+            found.append(data)
+    return found
+
+
+def test_a_recorded_text_answer_is_the_message_langchain_users_read() -> None:
+    """Every recorded completion translates to what LangChain's constructors give."""
+    from langchain_core.messages import AIMessage
+    from langchain_core.outputs import ChatGeneration
+
+    from arli.text.parse import parse_chat_completion
+    from langchain_arli import _convert
+
+    assert _convert._ANSWER.stamps
+    assert _convert._ANSWER_GENERATION.stamps
+    completions = [parse_chat_completion(data) for data in _recorded_completions()]
+    text_answers = [c for c in completions if all(not x.tool_calls for x in c.choices)]
+    assert len(text_answers) > 50  # the recordings are all there
+    for completion in text_answers:
+        ours = _convert.completion_to_result(completion, retries_taken=1)
+        usage = completion.usage
+        for mine, choice in zip(ours.generations, completion.choices, strict=True):
+            metadata: dict[str, Any] = {
+                "model_name": completion.model,
+                "model_provider": "arli",
+                "finish_reason": choice.finish_reason,
+                "stop_reason": choice.stop_reason,
+                "system_fingerprint": completion.system_fingerprint,
+                "id": completion.id,
+                "retries_taken": 1,
+            }
+            info: dict[str, Any] = {"finish_reason": choice.finish_reason}
+            if choice.logprobs is not None:
+                metadata["logprobs"] = info["logprobs"] = choice.logprobs
+            extra = {"additional_kwargs": {"reasoning_content": choice.reasoning}}
+            message = AIMessage(
+                content=choice.content or "",
+                **(extra if choice.reasoning else {}),
+                usage_metadata=None if usage is None else _convert.usage_metadata(usage),
+                response_metadata=metadata,
+                id=completion.id or None,
+            )
+            built = ChatGeneration(message=message, generation_info=info)
+            _same(mine, built)
+            _same(mine.message, built.message)
+            assert mine.text == (choice.content or "")
+    first, second = (_convert.completion_to_result(c).generations[0] for c in text_answers[:2])
+    first.message.response_metadata["x"] = 1
+    first.message.tool_calls.append({"name": "f", "args": {}, "id": "1"})
+    first.message.additional_kwargs["y"] = 1
+    assert "x" not in second.message.response_metadata
+    assert second.message.tool_calls == []
+    assert "y" not in second.message.additional_kwargs
