@@ -227,27 +227,50 @@ def run_ocr(args: argparse.Namespace, out: TextIO, client_options: dict[str, Any
         options["max_concurrency"] = args.concurrency
     report = OCRReport(model="")
     pages: list[PageResult] = []
+    # every page the engine finished, when it finished: a page answered but not yet
+    # handed over in order when Ctrl-C or a failure stops the run is paid work too
+    finished: list[PageResult] = []
+    options["on_page_done"] = lambda result, _done, _total: finished.append(result)
     with OCREngine(**options) as engine:
         try:
             for page in engine.iter_pages(list(args.files), pages=args.pages, report=report):
                 pages.append(page)
         except KeyboardInterrupt:
-            _write(OCRResult(pages, report), args, out)
+            kept = _with_finished(pages, finished, args.on_error)
+            _write(OCRResult(kept, report), args, out)
             hint = (
                 f"the pages finished are in the page cache {args.cache}; rerun to resume"
                 if args.cache
                 else "use --out DIR (resumable) or --cache DIR so a rerun pays only new pages"
             )
-            sys.stderr.write(f"\ninterrupted after {len(pages)} page(s), written; {hint}\n")
+            sys.stderr.write(f"\ninterrupted after {len(kept)} page(s), written; {hint}\n")
             return 130
         except (OCRPageError, OCRSourceError):
             # the pages paid for before the failure are not thrown away
-            _write(OCRResult(pages, report), args, out)
+            _write(OCRResult(_with_finished(pages, finished, args.on_error), report), args, out)
             raise
     result = OCRResult(pages, report)
     _write(result, args, out)
     sys.stderr.write(result.report.summary() + "\n")
     return 0 if result.report.ok else 1
+
+
+def _with_finished(
+    pages: list[PageResult], finished: list[PageResult], on_error: str
+) -> list[PageResult]:
+    """The pages handed over, plus those finished but not yet handed over, in page order.
+
+    A failed page is added only where the run writes failures (``--on-error placeholder``).
+    """
+    handed = {id(page) for page in pages}
+    extra = [
+        page
+        for page in finished
+        if id(page) not in handed and (page.error is None or on_error == "placeholder")
+    ]
+    if not extra:
+        return pages
+    return sorted([*pages, *extra], key=lambda page: (page.source_index, page.page))
 
 
 def _write(result: OCRResult, args: argparse.Namespace, out: TextIO) -> None:
